@@ -1,0 +1,8 @@
+"""Settings for `make run`: the embedded default on a developer's machine."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# Local only: a fixed key is fine here, production refuses to start without its own.
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="local-dev-only-insecure-key-do-not-use-in-production")

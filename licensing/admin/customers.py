@@ -1,0 +1,88 @@
+from django.contrib import admin
+from django.db.models import Count
+
+from .. import services
+from ..models import Customer, Entitlement
+from .display import AuditedAdminMixin, EffectiveStatusMixin, status_badge
+from .switches import AdminSwitch, SwitchAdminMixin
+
+
+class DisabledFilter(admin.SimpleListFilter):
+    title = "disabled"
+    parameter_name = "disabled"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Disabled"), ("no", "Enabled")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.disabled()
+        if self.value() == "no":
+            return queryset.enabled()
+        return queryset
+
+
+class EntitlementInline(EffectiveStatusMixin, admin.TabularInline):
+    """Read-only view of the customer's entitlements with their effective status, so
+    that disabling the customer visibly disables every one of them."""
+
+    model = Entitlement
+    fields = ["product", "seats", "valid_from", "valid_until", "effective_status_badge"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product").with_effective_status()
+
+
+@admin.register(Customer)
+class CustomerAdmin(SwitchAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "kind", "email", "external_id", "status_badge", "entitlement_count", "created_at"]
+    list_filter = [DisabledFilter, "kind"]
+    search_fields = ["name", "email", "external_id"]
+    readonly_fields = ["status_badge", "status_reason", "status_changed_at", "created_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "kind", "email", "external_id"]}),
+        ("Status", {"fields": ["status_badge", "status_reason", "status_changed_at", "created_at"]}),
+    ]
+    inlines = [EntitlementInline]
+    service_argument = "customer"
+    switches = [
+        AdminSwitch(
+            name="disable",
+            label="Disable customer",
+            done="disabled",
+            transition=services.CUSTOMER_DISABLE,
+            service=services.customer_disable,
+            permission="licensing.disable_customer",
+            consequence="Every entitlement of this customer stops working at its client's next check. "
+            "Enabling the customer again restores exactly the earlier state.",
+            danger=True,
+        ),
+        AdminSwitch(
+            name="enable",
+            label="Enable customer",
+            done="enabled",
+            transition=services.CUSTOMER_ENABLE,
+            service=services.customer_enable,
+            permission="licensing.disable_customer",
+            consequence="Entitlements work again at their clients' next check, "
+            "except those disabled on their own.",
+        ),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(entitlement_total=Count("entitlements"))
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj: Customer) -> str:
+        return status_badge(obj.status)
+
+    @admin.display(description="Entitlements", ordering="entitlement_total")
+    def entitlement_count(self, obj: Customer) -> int:
+        return obj.entitlement_total

@@ -1,0 +1,165 @@
+from django.contrib import admin
+
+from .. import services
+from ..models import ActivationCode, Entitlement, LicenseTransaction
+from .display import AuditedAdminMixin, EffectiveStatusFilter, EffectiveStatusMixin, status_badge
+from .switches import AdminSwitch, SwitchAdminMixin
+
+STATUS_FIELDS = ["status_reason", "status_changed_at"]
+
+
+@admin.register(LicenseTransaction)
+class LicenseTransactionAdmin(SwitchAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+    list_display = ["external_id", "customer", "status_badge", "processed_at"]
+    list_select_related = ["customer"]
+    list_filter = ["status"]
+    search_fields = ["external_id", "customer__name"]
+    autocomplete_fields = ["customer"]
+    readonly_fields = ["status_badge", *STATUS_FIELDS]
+    fieldsets = [
+        (None, {"fields": ["external_id", "customer", "processed_at"]}),
+        ("Status", {"fields": ["status_badge", *STATUS_FIELDS]}),
+    ]
+    service_argument = "transaction"
+    switches = [
+        AdminSwitch(
+            name="suspend",
+            label="Suspend licenses",
+            done="suspended",
+            transition=services.TRANSACTION_SUSPEND,
+            service=services.transaction_suspend,
+            permission="licensing.suspend_licensetransaction",
+            consequence="Every license provisioned by this transaction stops working at its client's next check.",
+            danger=True,
+        ),
+        AdminSwitch(
+            name="resume",
+            label="Resume licenses",
+            done="resumed",
+            transition=services.TRANSACTION_RESUME,
+            service=services.transaction_resume,
+            permission="licensing.suspend_licensetransaction",
+        ),
+    ]
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj: LicenseTransaction) -> str:
+        return status_badge(obj.status)
+
+
+class ActivationCodeInline(EffectiveStatusMixin, admin.TabularInline):
+    model = ActivationCode
+    fields = ["masked_code", "max_activations", "effective_status_badge", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_effective_status()
+
+
+@admin.register(Entitlement)
+class EntitlementAdmin(SwitchAdminMixin, AuditedAdminMixin, EffectiveStatusMixin, admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "customer",
+        "product",
+        "seats_display",
+        "valid_from",
+        "valid_until",
+        "effective_status_badge",
+    ]
+    list_select_related = ["customer", "product", "transaction"]
+    list_filter = [EffectiveStatusFilter, "status", "product"]
+    search_fields = ["customer__name", "customer__email", "customer__external_id", "product__name", "product__code"]
+    autocomplete_fields = ["customer", "transaction"]
+    readonly_fields = ["effective_status_badge", "seats_display", *STATUS_FIELDS]
+    fieldsets = [
+        (None, {"fields": ["customer", "product", "transaction", "seats", "valid_from", "valid_until", "features"]}),
+        ("Client terms", {"fields": ["lease_period", "offline_grace"]}),
+        ("Status", {"fields": ["effective_status_badge", "seats_display", *STATUS_FIELDS]}),
+    ]
+    inlines = [ActivationCodeInline]
+    service_argument = "entitlement"
+    switches = [
+        AdminSwitch(
+            name="disable",
+            label="Disable entitlement",
+            done="disabled",
+            transition=services.ENTITLEMENT_DISABLE,
+            service=services.entitlement_disable,
+            permission="licensing.disable_entitlement",
+            consequence="Every license of this entitlement stops working at its client's next check.",
+            danger=True,
+        ),
+        AdminSwitch(
+            name="enable",
+            label="Enable entitlement",
+            done="enabled",
+            transition=services.ENTITLEMENT_ENABLE,
+            service=services.entitlement_enable,
+            permission="licensing.disable_entitlement",
+        ),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_effective_status().with_seats_used()
+
+    @admin.display(description="Seats used")
+    def seats_display(self, obj: Entitlement) -> str:
+        return f"{obj.seats_used} / {obj.seats}"
+
+
+@admin.register(ActivationCode)
+class ActivationCodeAdmin(SwitchAdminMixin, AuditedAdminMixin, EffectiveStatusMixin, admin.ModelAdmin):
+    list_display = ["masked_code", "entitlement", "max_activations", "effective_status_badge", "created_at"]
+    list_select_related = ["entitlement__customer", "entitlement__product"]
+    list_filter = [EffectiveStatusFilter, "status"]
+    # Exact match only: a code is a secret, so a partial match must not list neighbours.
+    search_fields = ["=code", "entitlement__customer__name"]
+    autocomplete_fields = ["entitlement"]
+    readonly_fields = ["code", "effective_status_badge", *STATUS_FIELDS]
+    fieldsets = [
+        (None, {"fields": ["entitlement", "code", "max_activations"]}),
+        ("Status", {"fields": ["effective_status_badge", *STATUS_FIELDS]}),
+    ]
+    service_argument = "activation_code"
+    switches = [
+        AdminSwitch(
+            name="disable",
+            label="Disable code",
+            done="disabled",
+            transition=services.CODE_DISABLE,
+            service=services.activation_code_disable,
+            permission="licensing.disable_activationcode",
+            consequence="Licenses activated with this code stop working at their clients' next check, "
+            "and the code cannot activate new devices until it is enabled again.",
+            danger=True,
+        ),
+        AdminSwitch(
+            name="enable",
+            label="Enable code",
+            done="enabled",
+            transition=services.CODE_ENABLE,
+            service=services.activation_code_enable,
+            permission="licensing.disable_activationcode",
+        ),
+        AdminSwitch(
+            name="revoke",
+            label="Revoke code",
+            done="revoked",
+            transition=services.CODE_REVOKE,
+            service=services.activation_code_revoke,
+            permission="licensing.revoke_activationcode",
+            consequence="Revocation is final: the code and every license activated with it stop working "
+            "for good and can never activate again.",
+            danger=True,
+        ),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_effective_status()

@@ -1,0 +1,64 @@
+"""Who did what: actors, and the one function that writes audit events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.db import models, transaction
+
+from .models import AuditEvent
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+
+@dataclass(frozen=True)
+class Actor:
+    type: str
+    id: str = ""
+    label: str = ""
+    ip: str | None = None
+
+    @classmethod
+    def system(cls, label: str = "system") -> Actor:
+        return cls(AuditEvent.ActorType.SYSTEM, label=label)
+
+    @classmethod
+    def staff(cls, request: HttpRequest) -> Actor:
+        user = request.user
+        return cls(AuditEvent.ActorType.STAFF, id=str(user.pk), label=user.get_username(), ip=client_ip(request))
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    # REMOTE_ADDR only: trusting X-Forwarded-For needs a known proxy in front, which is a
+    # deployment decision (set it in the proxy-aware middleware, not here).
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def record_event(
+    *,
+    actor: Actor,
+    action: str,
+    target: models.Model,
+    reason: str = "",
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one audit event. Must run inside the transaction of the change it records,
+    so that the change and its record commit or roll back together."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("record_event must run inside the transaction of the change it records.")
+    return AuditEvent.objects.create(
+        actor_type=actor.type,
+        actor_id=actor.id,
+        actor_label=actor.label[:200],
+        ip=actor.ip,
+        action=action,
+        target_type=target._meta.label_lower,
+        target_id=target.pk,
+        target_repr=str(target)[:200],
+        reason=reason,
+        before=before or {},
+        after=after or {},
+    )

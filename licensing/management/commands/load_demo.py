@@ -1,0 +1,123 @@
+"""Demo data for `make run`: staff logins for each role, two customers, products of both
+authorization methods, entitlements, codes, devices, licenses and a client credential.
+
+Idempotent: running it again changes nothing that is already there.
+"""
+
+import datetime as dt
+
+from django.contrib.auth.models import Group, User
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from licensing import roles
+from licensing.models import (
+    ActivationCode,
+    ClientCredential,
+    Customer,
+    Device,
+    Entitlement,
+    License,
+    LicenseTransaction,
+    LicenseUser,
+    Product,
+)
+
+# Demo-only secrets: printed on every start so the local server can be tried at once.
+STAFF = [
+    # username, password, superuser, group
+    ("admin", "admin", True, None),
+    ("support", "support-demo", False, roles.SUPPORT),
+    ("licadmin", "licadmin-demo", False, roles.LICENSING_ADMIN),
+]
+DEMO_API_KEY = "demo-api-key"
+DEMO_SHARED_KEY = "demo-shared-key-change-me"
+DEMO_LICENSE_USER = ("jane@example.com", "jane-demo-password")
+
+
+class Command(BaseCommand):
+    help = "Load demo data (idempotent) and print the demo logins and client credential."
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            self._staff()
+            self._catalog()
+        self._print()
+
+    def _staff(self) -> None:
+        roles.sync_roles()
+        for username, password, superuser, group in STAFF:
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"is_staff": True, "is_superuser": superuser}
+            )
+            if created:
+                user.set_password(password)
+                user.save()
+            if group:
+                user.groups.add(Group.objects.get(name=group))
+
+    def _catalog(self) -> None:
+        now = timezone.now()
+        desktop, _ = Product.objects.get_or_create(
+            code="studio", defaults={"name": "Studio Desktop", "authorization_method": "license_key"}
+        )
+        cloud, _ = Product.objects.get_or_create(
+            code="studio-team", defaults={"name": "Studio Team", "authorization_method": "user"}
+        )
+        acme, created = Customer.objects.get_or_create(
+            external_id="CRM-1001", defaults={"name": "Acme Corporation", "email": "it@acme.example"}
+        )
+        if created:
+            order = LicenseTransaction.objects.create(customer=acme, external_id="ORDER-5001")
+            studio = Entitlement.objects.create(
+                customer=acme,
+                product=desktop,
+                transaction=order,
+                seats=5,
+                valid_from=now - dt.timedelta(days=30),
+                valid_until=now + dt.timedelta(days=335),
+                features={"export": True, "max_projects": 50},
+            )
+            team = Entitlement.objects.create(
+                customer=acme, product=cloud, transaction=order, seats=10, valid_from=now - dt.timedelta(days=30)
+            )
+            code = ActivationCode.objects.create(entitlement=studio)
+            ActivationCode.objects.create(entitlement=studio, max_activations=1)
+            jane = LicenseUser(customer=acme, username=DEMO_LICENSE_USER[0], name="Jane Doe")
+            jane.set_password(DEMO_LICENSE_USER[1])
+            jane.save()
+            jane.entitlements.add(team)
+            for n, host in enumerate(["design-ws-01", "design-ws-02"], start=1):
+                device = Device.objects.create(hardware_id=f"demo-hw-acme-{n}", hostname=host, os_ver="Windows 11")
+                License.objects.create(
+                    entitlement=studio,
+                    device=device,
+                    activation_code=code,
+                    lease_expires_at=now + studio.lease_period,
+                )
+        person, created = Customer.objects.get_or_create(
+            external_id="CRM-1002",
+            defaults={"name": "Rosa Martínez", "kind": Customer.Kind.PERSON, "email": "rosa@example.com"},
+        )
+        if created:
+            Entitlement.objects.create(
+                customer=person, product=desktop, seats=1, valid_from=now, valid_until=now + dt.timedelta(days=14)
+            )
+        if not ClientCredential.objects.filter(api_key=DEMO_API_KEY).exists():
+            credential = ClientCredential(name="Demo client", api_key=DEMO_API_KEY)
+            credential.shared_key = DEMO_SHARED_KEY
+            credential.save()
+
+    def _print(self) -> None:
+        lines = ["", "Demo data is loaded. Sign in at http://127.0.0.1:8000/admin/ with:"]
+        lines += [f"  {username:<9} / {password:<14} ({group or 'superuser'})" for username, password, _, group in STAFF]
+        lines += [
+            "License user for the user-based product 'studio-team':",
+            f"  {DEMO_LICENSE_USER[0]} / {DEMO_LICENSE_USER[1]}",
+            "Client API credential (DESIGN.md §3):",
+            f"  api key:    {DEMO_API_KEY}",
+            f"  shared key: {DEMO_SHARED_KEY}",
+            "",
+        ]
+        self.stdout.write("\n".join(lines))

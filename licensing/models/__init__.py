@@ -1,0 +1,19 @@
+from .audit import AuditEvent
+from .catalog import Product
+from .credentials import ClientCredential
+from .customers import Customer
+from .entitlements import ActivationCode, Entitlement, LicenseTransaction
+from .licenses import Device, License, LicenseUser
+
+__all__ = [
+    "ActivationCode",
+    "AuditEvent",
+    "ClientCredential",
+    "Customer",
+    "Device",
+    "Entitlement",
+    "License",
+    "LicenseTransaction",
+    "LicenseUser",
+    "Product",
+]

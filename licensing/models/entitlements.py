@@ -1,0 +1,142 @@
+import datetime as dt
+import secrets
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from .. import rules
+from ..querysets import ActivationCodeQuerySet, EntitlementQuerySet
+from .base import SwitchedModel
+
+
+class LicenseTransaction(SwitchedModel):
+    """One order from the vendor's billing that provisioned entitlements."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = rules.SUSPENDED, "Suspended"
+
+    customer = models.ForeignKey("licensing.Customer", on_delete=models.PROTECT, related_name="transactions")
+    external_id = models.CharField(max_length=200, unique=True, help_text="The order's id in your billing system.")
+    processed_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE, editable=False)
+
+    class Meta:
+        ordering = ["-processed_at"]
+        verbose_name = "license transaction"
+        permissions = [("suspend_licensetransaction", "Can suspend and resume license transactions")]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class Entitlement(SwitchedModel):
+    """A customer's right to a product: seats, a validity window, features, lease terms."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        DISABLED = rules.DISABLED, "Disabled"
+
+    customer = models.ForeignKey("licensing.Customer", on_delete=models.PROTECT, related_name="entitlements")
+    product = models.ForeignKey("licensing.Product", on_delete=models.PROTECT, related_name="entitlements")
+    transaction = models.ForeignKey(
+        LicenseTransaction, on_delete=models.PROTECT, related_name="entitlements", null=True, blank=True
+    )
+    seats = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    valid_from = models.DateTimeField(default=timezone.now)
+    valid_until = models.DateTimeField(null=True, blank=True, help_text="Empty for a perpetual entitlement.")
+    features = models.JSONField(default=dict, blank=True, help_text='For example {"export": true, "max_projects": 10}.')
+    lease_period = models.DurationField(
+        default=dt.timedelta(days=1), help_text="How long a check-in keeps a license valid without another."
+    )
+    offline_grace = models.DurationField(
+        default=dt.timedelta(days=7), help_text="How long a license file works without reaching the server."
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE, editable=False)
+
+    objects = EntitlementQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["customer", "status"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gt=F("valid_from")),
+                name="entitlement_valid_until_after_valid_from",
+            ),
+            models.CheckConstraint(condition=Q(seats__gte=1), name="entitlement_has_a_seat"),
+        ]
+        permissions = [("disable_entitlement", "Can disable and enable entitlements")]
+
+    def __str__(self) -> str:
+        return f"{self.product} for {self.customer}" if self.product_id and self.customer_id else "New entitlement"
+
+    def clean(self) -> None:
+        if self.transaction_id and self.customer_id and self.transaction.customer_id != self.customer_id:
+            raise ValidationError({"transaction": "This transaction belongs to another customer."})
+        if self.valid_until and self.valid_from and self.valid_until <= self.valid_from:
+            raise ValidationError({"valid_until": "Must be after the start of validity."})
+
+    def chain(self) -> rules.Chain:
+        return rules.Chain(
+            customer_status=self.customer.status,
+            entitlement_status=self.status,
+            transaction_status=self.transaction.status if self.transaction_id else None,
+            valid_from=self.valid_from,
+            valid_until=self.valid_until,
+        )
+
+    def verdict(self, now: dt.datetime | None = None) -> rules.Verdict:
+        return rules.evaluate(self.chain(), now or timezone.now())
+
+
+# Crockford's base32 alphabet: no I, L, O or U, so a code read aloud or typed from paper
+# is not mistaken. 16 characters of 32 symbols carry 80 bits of randomness.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_GROUPS = 4
+CODE_GROUP_LENGTH = 4
+
+
+def generate_activation_code() -> str:
+    groups = (
+        "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUP_LENGTH)) for _ in range(CODE_GROUPS)
+    )
+    return "-".join(groups)
+
+
+class ActivationCode(SwitchedModel):
+    """The secret an end user types to activate; belongs to one entitlement."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        DISABLED = rules.DISABLED, "Disabled"
+        REVOKED = rules.REVOKED, "Revoked"
+
+    entitlement = models.ForeignKey(Entitlement, on_delete=models.PROTECT, related_name="activation_codes")
+    code = models.CharField(max_length=32, unique=True, default=generate_activation_code, editable=False)
+    max_activations = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="This code's own cap on active devices. Empty: only the entitlement's seats limit it.",
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE, editable=False)
+
+    objects = ActivationCodeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [
+            ("disable_activationcode", "Can disable and enable activation codes"),
+            ("revoke_activationcode", "Can revoke activation codes"),
+        ]
+
+    def __str__(self) -> str:
+        return self.masked_code
+
+    @property
+    def masked_code(self) -> str:
+        return f"••••-••••-••••-{self.code[-4:]}"

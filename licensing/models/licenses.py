@@ -1,0 +1,126 @@
+import dataclasses
+import datetime as dt
+
+from django.contrib.auth.hashers import check_password, make_password
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from .. import rules
+from ..querysets import LicenseQuerySet
+from .base import PublicModel, SwitchedModel
+
+
+class LicenseUser(PublicModel):
+    """A named person who may activate a user-based entitlement with username + password."""
+
+    customer = models.ForeignKey("licensing.Customer", on_delete=models.PROTECT, related_name="license_users")
+    entitlements = models.ManyToManyField("licensing.Entitlement", related_name="license_users", blank=True)
+    username = models.EmailField(unique=True, help_text="The email address the person signs in with.")
+    name = models.CharField(max_length=200, blank=True)
+    password = models.CharField(max_length=128, editable=False)
+
+    class Meta:
+        ordering = ["username"]
+        verbose_name = "license user"
+
+    def __str__(self) -> str:
+        return self.username
+
+    def set_password(self, raw_password: str) -> None:
+        self.password = make_password(raw_password)
+
+    def check_password(self, raw_password: str) -> bool:
+        # Constant-time comparison inside Django's hashers; upgrades old hashes on success.
+        def upgrade(new_raw: str) -> None:
+            self.set_password(new_raw)
+            self.save(update_fields=["password", "updated_at"])
+
+        return check_password(raw_password, self.password, upgrade)
+
+
+class Device(PublicModel):
+    """A machine, identified by the hardware id its client computes."""
+
+    hardware_id = models.CharField(max_length=255, unique=True)
+    hostname = models.CharField(max_length=255, blank=True)
+    os_ver = models.CharField("OS version", max_length=255, blank=True)
+    is_vm = models.BooleanField("virtual machine", default=False)
+    vm_info = models.CharField("VM info", max_length=255, blank=True)
+    mac_address = models.CharField("MAC address", max_length=64, blank=True)
+    ip = models.GenericIPAddressField("IP address", null=True, blank=True)
+    app_ver = models.CharField("app version", max_length=64, blank=True)
+    sdk_ver = models.CharField("SDK version", max_length=64, blank=True)
+    last_check_in_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["hostname", "hardware_id"]
+
+    def __str__(self) -> str:
+        return self.hostname or self.hardware_id
+
+
+class License(SwitchedModel):
+    """One device's activation of an entitlement, through an activation code or a license
+    user. There is one row per (entitlement, device): activating again reuses it, so a
+    suspension or revocation cannot be dodged by deactivating and activating anew."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = rules.SUSPENDED, "Suspended"
+        REVOKED = rules.REVOKED, "Revoked"
+        DEACTIVATED = "deactivated", "Deactivated"
+
+    # A license holds a seat from activation until it is deactivated or revoked; a
+    # suspended one keeps its seat so that resuming it can never fail for lack of seats.
+    SEAT_HOLDING = (Status.ACTIVE, Status.SUSPENDED)
+
+    entitlement = models.ForeignKey("licensing.Entitlement", on_delete=models.PROTECT, related_name="licenses")
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="licenses")
+    activation_code = models.ForeignKey(
+        "licensing.ActivationCode", on_delete=models.PROTECT, related_name="licenses", null=True, blank=True
+    )
+    license_user = models.ForeignKey(
+        LicenseUser, on_delete=models.PROTECT, related_name="licenses", null=True, blank=True
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE, editable=False)
+    activated_at = models.DateTimeField(default=timezone.now)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    last_check_in_at = models.DateTimeField(null=True, blank=True)
+
+    objects = LicenseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-activated_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["entitlement", "device"], name="license_one_per_device_and_entitlement"),
+            models.CheckConstraint(
+                condition=Q(activation_code__isnull=False, license_user__isnull=True)
+                | Q(activation_code__isnull=True, license_user__isnull=False),
+                name="license_through_code_or_user",
+            ),
+        ]
+        indexes = [models.Index(fields=["entitlement", "status"]), models.Index(fields=["activation_code", "status"])]
+        permissions = [
+            ("suspend_license", "Can suspend and resume licenses"),
+            ("deactivate_license", "Can deactivate licenses"),
+            ("revoke_license", "Can revoke licenses"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.device} on {self.entitlement}" if self.device_id and self.entitlement_id else "New license"
+
+    @property
+    def holds_seat(self) -> bool:
+        return self.status in self.SEAT_HOLDING
+
+    def chain(self) -> rules.Chain:
+        return dataclasses.replace(
+            self.entitlement.chain(),
+            code_status=self.activation_code.status if self.activation_code_id else None,
+            license_status=self.status,
+        )
+
+    def verdict(self, now: dt.datetime | None = None) -> rules.Verdict:
+        return rules.evaluate(self.chain(), now or timezone.now())

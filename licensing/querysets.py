@@ -1,0 +1,88 @@
+"""Read-side vocabulary of the domain. Managers built from these never write."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import models
+from django.db.models import Count, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from . import rules
+
+# Where each fact of rules.Chain sits, seen from each model. Only these maps differ
+# between models; the rules themselves are shared.
+CUSTOMER_PATHS = {"customer_status": "status"}
+ENTITLEMENT_PATHS = {
+    "customer_status": "customer__status",
+    "entitlement_status": "status",
+    "transaction_status": "transaction__status",
+    "valid_from": "valid_from",
+    "valid_until": "valid_until",
+}
+ACTIVATION_CODE_PATHS = {
+    **{fact: f"entitlement__{path}" for fact, path in ENTITLEMENT_PATHS.items()},
+    "code_status": "status",
+}
+LICENSE_PATHS = {
+    **{fact: f"entitlement__{path}" for fact, path in ENTITLEMENT_PATHS.items()},
+    "code_status": "activation_code__status",
+    "license_status": "status",
+}
+
+
+class EffectiveStatusQuerySet(models.QuerySet):
+    chain_paths: dict[str, str] = {}
+
+    def with_effective_status(self, now: dt.datetime | None = None) -> EffectiveStatusQuerySet:
+        """Annotate `effective_status` and `effective_reason` (DESIGN.md §2) in SQL."""
+        return self.annotate(**rules.effective_status_annotations(self.chain_paths, now or timezone.now()))
+
+    def effectively(self, status: str, now: dt.datetime | None = None) -> EffectiveStatusQuerySet:
+        return self.with_effective_status(now).filter(effective_status=status)
+
+
+class CustomerQuerySet(EffectiveStatusQuerySet):
+    chain_paths = CUSTOMER_PATHS
+
+    def disabled(self) -> CustomerQuerySet:
+        return self.filter(status=rules.DISABLED)
+
+    def enabled(self) -> CustomerQuerySet:
+        return self.exclude(status=rules.DISABLED)
+
+
+def _seat_holding_q(prefix: str = "") -> Q:
+    from .models import License
+
+    return Q(**{f"{prefix}status__in": License.SEAT_HOLDING})
+
+
+class EntitlementQuerySet(EffectiveStatusQuerySet):
+    chain_paths = ENTITLEMENT_PATHS
+
+    def with_seats_used(self) -> EntitlementQuerySet:
+        """Annotate `seats_used`: licenses holding a seat. A correlated subquery rather
+        than a JOIN + GROUP BY, so it composes with the effective-status annotation."""
+        from .models import License
+
+        used = (
+            License.objects.filter(_seat_holding_q(), entitlement=OuterRef("pk"))
+            .order_by()
+            .values("entitlement")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return self.annotate(seats_used=Coalesce(Subquery(used), Value(0)))
+
+
+class ActivationCodeQuerySet(EffectiveStatusQuerySet):
+    chain_paths = ACTIVATION_CODE_PATHS
+
+
+class LicenseQuerySet(EffectiveStatusQuerySet):
+    chain_paths = LICENSE_PATHS
+
+    def holding_seat(self) -> LicenseQuerySet:
+        return self.filter(_seat_holding_q())

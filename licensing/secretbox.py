@@ -1,0 +1,29 @@
+"""Encryption at rest for secrets the server must read back (client shared keys)."""
+
+import base64
+import functools
+
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+
+
+@functools.cache
+def _fernet(secret: str) -> Fernet:
+    # HKDF turns any configured secret into the 32-byte key Fernet wants, and the `info`
+    # label keeps this key distinct from anything else derived from the same secret.
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"licensing.secretbox").derive(secret.encode())
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def _box() -> Fernet:
+    return _fernet(settings.LICENSING_SECRETS_KEY or settings.SECRET_KEY)
+
+
+def encrypt(plaintext: str) -> str:
+    return _box().encrypt(plaintext.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    return _box().decrypt(token.encode()).decode()

@@ -1,0 +1,207 @@
+"""Every change of licensing state, one function per change.
+
+Each service opens a transaction, locks the row it changes, checks the current state,
+writes the change and its audit event together, and returns the fresh row. The admin,
+the APIs, the portal and tasks all call these; none of them writes a status itself.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import TypeVar
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from .audit import Actor, record_event
+from .errors import InvalidTransition
+from .models import ActivationCode, ClientCredential, Customer, Entitlement, License, LicenseTransaction
+
+M = TypeVar("M", bound=models.Model)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A switch: from which statuses it may be flipped, to which, and what it is called.
+
+    `action` is also the audit action and (with the webhooks) the event type.
+    """
+
+    action: str
+    verb: str
+    sources: tuple[str, ...]
+    target: str
+
+    def allows(self, status: str) -> bool:
+        return status in self.sources
+
+
+CUSTOMER_DISABLE = Transition("customer.disabled", "disable", (Customer.Status.ACTIVE,), Customer.Status.DISABLED)
+CUSTOMER_ENABLE = Transition("customer.enabled", "enable", (Customer.Status.DISABLED,), Customer.Status.ACTIVE)
+
+ENTITLEMENT_DISABLE = Transition("entitlement.disabled", "disable", (Entitlement.Status.ACTIVE,), Entitlement.Status.DISABLED)
+ENTITLEMENT_ENABLE = Transition("entitlement.enabled", "enable", (Entitlement.Status.DISABLED,), Entitlement.Status.ACTIVE)
+
+TRANSACTION_SUSPEND = Transition(
+    "transaction.suspended", "suspend", (LicenseTransaction.Status.ACTIVE,), LicenseTransaction.Status.SUSPENDED
+)
+TRANSACTION_RESUME = Transition(
+    "transaction.resumed", "resume", (LicenseTransaction.Status.SUSPENDED,), LicenseTransaction.Status.ACTIVE
+)
+
+CODE_DISABLE = Transition(
+    "activation_code.disabled", "disable", (ActivationCode.Status.ACTIVE,), ActivationCode.Status.DISABLED
+)
+CODE_ENABLE = Transition("activation_code.enabled", "enable", (ActivationCode.Status.DISABLED,), ActivationCode.Status.ACTIVE)
+CODE_REVOKE = Transition(
+    "activation_code.revoked", "revoke",
+    (ActivationCode.Status.ACTIVE, ActivationCode.Status.DISABLED),
+    ActivationCode.Status.REVOKED,
+)
+
+LICENSE_SUSPEND = Transition("license.suspended", "suspend", (License.Status.ACTIVE,), License.Status.SUSPENDED)
+LICENSE_RESUME = Transition("license.resumed", "resume", (License.Status.SUSPENDED,), License.Status.ACTIVE)
+LICENSE_REVOKE = Transition(
+    "license.revoked", "revoke",
+    (License.Status.ACTIVE, License.Status.SUSPENDED, License.Status.DEACTIVATED),
+    License.Status.REVOKED,
+)
+# Only an active license can be deactivated: a suspended one must not free itself and
+# come back active through a fresh activation.
+LICENSE_DEACTIVATE = Transition("license.deactivated", "deactivate", (License.Status.ACTIVE,), License.Status.DEACTIVATED)
+
+
+def _switch(instance: M, transition: Transition, *, actor: Actor, reason: str) -> M:
+    """Flip one status switch under a row lock and record it."""
+    model = type(instance)
+    with transaction.atomic():
+        # Re-read under lock: the caller's copy may be stale, and two staff members
+        # clicking at once must not both pass the state check.
+        locked = model.objects.select_for_update().get(pk=instance.pk)
+        if not transition.allows(locked.status):
+            raise InvalidTransition(_refusal(locked, transition))
+        before = _switch_state(locked)
+        now = timezone.now()
+        locked.status = transition.target
+        locked.status_reason = reason
+        locked.status_changed_at = now
+        changed = ["status", "status_reason", "status_changed_at", "updated_at"]
+        if transition is LICENSE_DEACTIVATE:
+            locked.deactivated_at = now
+            changed.append("deactivated_at")
+        locked.save(update_fields=changed)
+        record_event(
+            actor=actor,
+            action=transition.action,
+            target=locked,
+            reason=reason,
+            before=before,
+            after=_switch_state(locked),
+        )
+    return locked
+
+
+def _switch_state(instance: models.Model) -> dict[str, str | None]:
+    changed_at = instance.status_changed_at
+    return {
+        "status": instance.status,
+        "status_reason": instance.status_reason,
+        "status_changed_at": changed_at.isoformat() if changed_at else None,
+    }
+
+
+def _refusal(instance: models.Model, transition: Transition) -> str:
+    noun = instance._meta.verbose_name
+    if instance.status == "revoked":
+        return f"This {noun} is revoked, and revocation is final."
+    return f"Cannot {transition.verb} this {noun}: it is {instance.get_status_display().lower()}."
+
+
+def customer_disable(*, customer: Customer, actor: Actor, reason: str = "") -> Customer:
+    """Disable a customer: every entitlement stops working at the client's next check.
+    One row changes, however much the customer owns (DESIGN.md §2)."""
+    return _switch(customer, CUSTOMER_DISABLE, actor=actor, reason=reason)
+
+
+def customer_enable(*, customer: Customer, actor: Actor, reason: str = "") -> Customer:
+    """Re-enable a customer; entitlements disabled on their own stay disabled."""
+    return _switch(customer, CUSTOMER_ENABLE, actor=actor, reason=reason)
+
+
+def entitlement_disable(*, entitlement: Entitlement, actor: Actor, reason: str = "") -> Entitlement:
+    return _switch(entitlement, ENTITLEMENT_DISABLE, actor=actor, reason=reason)
+
+
+def entitlement_enable(*, entitlement: Entitlement, actor: Actor, reason: str = "") -> Entitlement:
+    return _switch(entitlement, ENTITLEMENT_ENABLE, actor=actor, reason=reason)
+
+
+def transaction_suspend(*, transaction: LicenseTransaction, actor: Actor, reason: str = "") -> LicenseTransaction:
+    return _switch(transaction, TRANSACTION_SUSPEND, actor=actor, reason=reason)
+
+
+def transaction_resume(*, transaction: LicenseTransaction, actor: Actor, reason: str = "") -> LicenseTransaction:
+    return _switch(transaction, TRANSACTION_RESUME, actor=actor, reason=reason)
+
+
+def activation_code_disable(*, activation_code: ActivationCode, actor: Actor, reason: str = "") -> ActivationCode:
+    return _switch(activation_code, CODE_DISABLE, actor=actor, reason=reason)
+
+
+def activation_code_enable(*, activation_code: ActivationCode, actor: Actor, reason: str = "") -> ActivationCode:
+    return _switch(activation_code, CODE_ENABLE, actor=actor, reason=reason)
+
+
+def activation_code_revoke(*, activation_code: ActivationCode, actor: Actor, reason: str = "") -> ActivationCode:
+    """Revoke a code for good: it can never activate again."""
+    return _switch(activation_code, CODE_REVOKE, actor=actor, reason=reason)
+
+
+def license_suspend(*, license: License, actor: Actor, reason: str = "") -> License:
+    return _switch(license, LICENSE_SUSPEND, actor=actor, reason=reason)
+
+
+def license_resume(*, license: License, actor: Actor, reason: str = "") -> License:
+    return _switch(license, LICENSE_RESUME, actor=actor, reason=reason)
+
+
+def license_revoke(*, license: License, actor: Actor, reason: str = "") -> License:
+    """Revoke a license for good: that device can never activate this entitlement again."""
+    return _switch(license, LICENSE_REVOKE, actor=actor, reason=reason)
+
+
+def license_deactivate(*, license: License, actor: Actor, reason: str = "") -> License:
+    """Deactivate a license; its seat is free at once."""
+    return _switch(license, LICENSE_DEACTIVATE, actor=actor, reason=reason)
+
+
+def client_credential_create(*, name: str, actor: Actor) -> tuple[ClientCredential, str]:
+    """Create a client credential. Returns it with its shared key, which is shown to the
+    caller this once and afterwards kept only encrypted."""
+    shared_key = secrets.token_urlsafe(30)
+    with transaction.atomic():
+        credential = ClientCredential(name=name)
+        credential.shared_key = shared_key
+        credential.save()
+        record_event(actor=actor, action="client_credential.created", target=credential, after={"name": name})
+    return credential, shared_key
+
+
+def client_credential_revoke(*, credential: ClientCredential, actor: Actor, reason: str = "") -> ClientCredential:
+    """Revoke a client credential: requests signed with it are refused from now on."""
+    with transaction.atomic():
+        locked = ClientCredential.objects.select_for_update().get(pk=credential.pk)
+        if locked.is_revoked:
+            raise InvalidTransition("This client credential is already revoked.")
+        locked.revoked_at = timezone.now()
+        locked.save(update_fields=["revoked_at", "updated_at"])
+        record_event(
+            actor=actor,
+            action="client_credential.revoked",
+            target=locked,
+            reason=reason,
+            before={"revoked_at": None},
+            after={"revoked_at": locked.revoked_at.isoformat()},
+        )
+    return locked
