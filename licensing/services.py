@@ -40,8 +40,12 @@ class Transition:
 CUSTOMER_DISABLE = Transition("customer.disabled", "disable", (Customer.Status.ACTIVE,), Customer.Status.DISABLED)
 CUSTOMER_ENABLE = Transition("customer.enabled", "enable", (Customer.Status.DISABLED,), Customer.Status.ACTIVE)
 
-ENTITLEMENT_DISABLE = Transition("entitlement.disabled", "disable", (Entitlement.Status.ACTIVE,), Entitlement.Status.DISABLED)
-ENTITLEMENT_ENABLE = Transition("entitlement.enabled", "enable", (Entitlement.Status.DISABLED,), Entitlement.Status.ACTIVE)
+ENTITLEMENT_DISABLE = Transition(
+    "entitlement.disabled", "disable", (Entitlement.Status.ACTIVE,), Entitlement.Status.DISABLED
+)
+ENTITLEMENT_ENABLE = Transition(
+    "entitlement.enabled", "enable", (Entitlement.Status.DISABLED,), Entitlement.Status.ACTIVE
+)
 
 TRANSACTION_SUSPEND = Transition(
     "transaction.suspended", "suspend", (LicenseTransaction.Status.ACTIVE,), LicenseTransaction.Status.SUSPENDED
@@ -53,9 +57,12 @@ TRANSACTION_RESUME = Transition(
 CODE_DISABLE = Transition(
     "activation_code.disabled", "disable", (ActivationCode.Status.ACTIVE,), ActivationCode.Status.DISABLED
 )
-CODE_ENABLE = Transition("activation_code.enabled", "enable", (ActivationCode.Status.DISABLED,), ActivationCode.Status.ACTIVE)
+CODE_ENABLE = Transition(
+    "activation_code.enabled", "enable", (ActivationCode.Status.DISABLED,), ActivationCode.Status.ACTIVE
+)
 CODE_REVOKE = Transition(
-    "activation_code.revoked", "revoke",
+    "activation_code.revoked",
+    "revoke",
     (ActivationCode.Status.ACTIVE, ActivationCode.Status.DISABLED),
     ActivationCode.Status.REVOKED,
 )
@@ -63,13 +70,16 @@ CODE_REVOKE = Transition(
 LICENSE_SUSPEND = Transition("license.suspended", "suspend", (License.Status.ACTIVE,), License.Status.SUSPENDED)
 LICENSE_RESUME = Transition("license.resumed", "resume", (License.Status.SUSPENDED,), License.Status.ACTIVE)
 LICENSE_REVOKE = Transition(
-    "license.revoked", "revoke",
+    "license.revoked",
+    "revoke",
     (License.Status.ACTIVE, License.Status.SUSPENDED, License.Status.DEACTIVATED),
     License.Status.REVOKED,
 )
 # Only an active license can be deactivated: a suspended one must not free itself and
 # come back active through a fresh activation.
-LICENSE_DEACTIVATE = Transition("license.deactivated", "deactivate", (License.Status.ACTIVE,), License.Status.DEACTIVATED)
+LICENSE_DEACTIVATE = Transition(
+    "license.deactivated", "deactivate", (License.Status.ACTIVE,), License.Status.DEACTIVATED
+)
 
 
 def _switch(instance: M, transition: Transition, *, actor: Actor, reason: str) -> M:

@@ -71,8 +71,7 @@ class CustomerAdmin(SwitchAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
             transition=services.CUSTOMER_ENABLE,
             service=services.customer_enable,
             permission="licensing.disable_customer",
-            consequence="Entitlements work again at their clients' next check, "
-            "except those disabled on their own.",
+            consequence="Entitlements work again at their clients' next check, except those disabled on their own.",
         ),
     ]
 

@@ -77,7 +77,12 @@ class LicenseAdmin(SwitchAdminMixin, AuditedAdminMixin, EffectiveStatusMixin, ad
         "license_user",
     ]
     list_filter = [EffectiveStatusFilter, "status"]
-    search_fields = ["=device__hardware_id", "device__hostname", "entitlement__customer__name", "=activation_code__code"]
+    search_fields = [
+        "=device__hardware_id",
+        "device__hostname",
+        "entitlement__customer__name",
+        "=activation_code__code",
+    ]
     # Licenses come from activations (client API, portal), never from a blank form.
     readonly_fields = [
         "entitlement",

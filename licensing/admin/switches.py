@@ -64,9 +64,7 @@ class SwitchAdminMixin:
 
     def switch_url(self, obj: models.Model, switch: AdminSwitch) -> str:
         opts = self.model._meta
-        return reverse(
-            f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_switch", args=[obj.pk, switch.name]
-        )
+        return reverse(f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_switch", args=[obj.pk, switch.name])
 
     def available_switches(self, request: HttpRequest, obj: models.Model) -> list[AdminSwitch]:
         return [s for s in self.switches if s.transition.allows(obj.status) and request.user.has_perm(s.permission)]
@@ -91,8 +89,10 @@ class SwitchAdminMixin:
         )
         if not switch.transition.allows(obj.status):
             self.message_user(
-                request, f"{obj._meta.verbose_name.capitalize()} “{obj}” is {obj.get_status_display().lower()}; "
-                f"nothing to {switch.transition.verb}.", messages.WARNING
+                request,
+                f"{obj._meta.verbose_name.capitalize()} “{obj}” is {obj.get_status_display().lower()}; "
+                f"nothing to {switch.transition.verb}.",
+                messages.WARNING,
             )
             return HttpResponseRedirect(change_url)
 
@@ -135,7 +135,9 @@ class SwitchAdminMixin:
                     text += f" {skipped} skipped: already {switch.done} or not in a state to be {switch.done}."
                 self.message_user(request, text, messages.SUCCESS if done else messages.WARNING)
                 return None
-            return self._confirmation(request, switch, list(queryset), form, cancel_url=request.get_full_path(), bulk=True)
+            return self._confirmation(
+                request, switch, list(queryset), form, cancel_url=request.get_full_path(), bulk=True
+            )
 
         action.__name__ = f"switch_{switch.name}"
         return action

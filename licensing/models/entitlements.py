@@ -101,9 +101,7 @@ CODE_GROUP_LENGTH = 4
 
 
 def generate_activation_code() -> str:
-    groups = (
-        "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUP_LENGTH)) for _ in range(CODE_GROUPS)
-    )
+    groups = ("".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUP_LENGTH)) for _ in range(CODE_GROUPS))
     return "-".join(groups)
 
 

@@ -111,7 +111,9 @@ class Command(BaseCommand):
 
     def _print(self) -> None:
         lines = ["", "Demo data is loaded. Sign in at http://127.0.0.1:8000/admin/ with:"]
-        lines += [f"  {username:<9} / {password:<14} ({group or 'superuser'})" for username, password, _, group in STAFF]
+        lines += [
+            f"  {username:<9} / {password:<14} ({group or 'superuser'})" for username, password, _, group in STAFF
+        ]
         lines += [
             "License user for the user-based product 'studio-team':",
             f"  {DEMO_LICENSE_USER[0]} / {DEMO_LICENSE_USER[1]}",

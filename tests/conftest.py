@@ -1,0 +1,32 @@
+import pytest
+
+from licensing.audit import Actor
+from licensing.roles import LICENSING_ADMIN, SUPPORT, sync_roles
+from tests.factories import StaffUserFactory
+
+
+@pytest.fixture
+def actor() -> Actor:
+    return Actor.system("test")
+
+
+@pytest.fixture
+def roles(db):
+    # Groups come from a post_migrate handler; flushes between transactional tests
+    # remove them, so make sure they exist.
+    sync_roles()
+
+
+@pytest.fixture
+def superuser(db):
+    return StaffUserFactory(is_superuser=True, username="root")
+
+
+@pytest.fixture
+def support_user(roles):
+    return StaffUserFactory(username="support", groups=[SUPPORT])
+
+
+@pytest.fixture
+def licensing_admin(roles):
+    return StaffUserFactory(username="licadmin", groups=[LICENSING_ADMIN])

@@ -1,0 +1,110 @@
+import datetime as dt
+
+import factory
+from django.contrib.auth.models import Group, User
+from django.utils import timezone
+
+from licensing.models import (
+    ActivationCode,
+    Customer,
+    Device,
+    Entitlement,
+    License,
+    LicenseTransaction,
+    LicenseUser,
+    Product,
+)
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+
+    code = factory.Sequence(lambda n: f"product-{n}")
+    name = factory.Sequence(lambda n: f"Product {n}")
+    authorization_method = Product.AuthorizationMethod.LICENSE_KEY
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+
+    name = factory.Sequence(lambda n: f"Customer {n}")
+    email = factory.Sequence(lambda n: f"contact{n}@customer.example")
+    external_id = factory.Sequence(lambda n: f"CRM-{n}")
+
+
+class LicenseTransactionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LicenseTransaction
+
+    customer = factory.SubFactory(CustomerFactory)
+    external_id = factory.Sequence(lambda n: f"ORDER-{n}")
+
+
+class EntitlementFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Entitlement
+
+    customer = factory.SubFactory(CustomerFactory)
+    product = factory.SubFactory(ProductFactory)
+    seats = 5
+    valid_from = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(days=1))
+    valid_until = factory.LazyFunction(lambda: timezone.now() + dt.timedelta(days=365))
+
+
+class ActivationCodeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ActivationCode
+
+    entitlement = factory.SubFactory(EntitlementFactory)
+
+
+class LicenseUserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LicenseUser
+        skip_postgeneration_save = True
+
+    customer = factory.SubFactory(CustomerFactory)
+    username = factory.Sequence(lambda n: f"user{n}@customer.example")
+    password = factory.LazyFunction(lambda: "")
+
+    @factory.post_generation
+    def raw_password(self, create, extracted, **kwargs):
+        self.set_password(extracted or "correct horse battery staple")
+        if create:
+            self.save(update_fields=["password"])
+
+
+class DeviceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Device
+
+    hardware_id = factory.Sequence(lambda n: f"hw-{n:08d}")
+    hostname = factory.Sequence(lambda n: f"host-{n}")
+
+
+class LicenseFactory(factory.django.DjangoModelFactory):
+    """A license activated through an activation code of its entitlement."""
+
+    class Meta:
+        model = License
+
+    activation_code = factory.SubFactory(ActivationCodeFactory)
+    entitlement = factory.SelfAttribute("activation_code.entitlement")
+    device = factory.SubFactory(DeviceFactory)
+
+
+class StaffUserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"staff{n}")
+    is_staff = True
+    password = factory.django.Password("staff-password")
+
+    @factory.post_generation
+    def groups(self, create, extracted, **kwargs):
+        for name in extracted or ():
+            self.groups.add(Group.objects.get(name=name))

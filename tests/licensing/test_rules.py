@@ -1,0 +1,190 @@
+"""DESIGN.md §2: each rule, their precedence, and the same answer from Python and SQL."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from licensing import services
+from licensing.models import ActivationCode, Entitlement, License
+from licensing.rules import EffectiveStatus, Reason
+from tests.factories import EntitlementFactory, LicenseFactory, LicenseTransactionFactory, LicenseUserFactory
+
+pytestmark = pytest.mark.django_db
+
+DAY = dt.timedelta(days=1)
+
+
+def both_verdicts(license: License) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The license's effective (status, reason) from the Python rule function and from
+    the queryset annotation; every test checks that they agree."""
+    fresh = License.objects.select_related("entitlement__customer", "entitlement__transaction", "activation_code").get(
+        pk=license.pk
+    )
+    verdict = fresh.verdict()
+    annotated = License.objects.with_effective_status().get(pk=license.pk)
+    return (verdict.status.value, verdict.reason.value if verdict.reason else ""), (
+        annotated.effective_status,
+        annotated.effective_reason,
+    )
+
+
+def assert_effective(license: License, status: EffectiveStatus, reason: Reason | None) -> None:
+    expected = (status.value, reason.value if reason else "")
+    python, sql = both_verdicts(license)
+    assert python == expected
+    assert sql == expected
+
+
+@pytest.fixture
+def license(db):
+    transaction = LicenseTransactionFactory()
+    return LicenseFactory(
+        activation_code__entitlement__customer=transaction.customer,
+        activation_code__entitlement__transaction=transaction,
+    )
+
+
+def test_untouched_license_is_active(license):
+    assert_effective(license, EffectiveStatus.ACTIVE, None)
+
+
+def test_disabled_customer_disables_license(license, actor):
+    services.customer_disable(customer=license.entitlement.customer, actor=actor)
+    assert_effective(license, EffectiveStatus.DISABLED, Reason.CUSTOMER_DISABLED)
+
+
+def test_disabled_entitlement_disables_license(license, actor):
+    services.entitlement_disable(entitlement=license.entitlement, actor=actor)
+    assert_effective(license, EffectiveStatus.DISABLED, Reason.ENTITLEMENT_DISABLED)
+
+
+def test_suspended_transaction_suspends_license(license, actor):
+    services.transaction_suspend(transaction=license.entitlement.transaction, actor=actor)
+    assert_effective(license, EffectiveStatus.SUSPENDED, Reason.TRANSACTION_SUSPENDED)
+
+
+def test_entitlement_before_valid_from_is_not_yet_valid(license):
+    Entitlement.objects.filter(pk=license.entitlement_id).update(valid_from=timezone.now() + DAY)
+    assert_effective(license, EffectiveStatus.NOT_YET_VALID, Reason.NOT_YET_VALID)
+
+
+def test_entitlement_after_valid_until_is_expired(license):
+    Entitlement.objects.filter(pk=license.entitlement_id).update(
+        valid_from=timezone.now() - 10 * DAY, valid_until=timezone.now() - DAY
+    )
+    assert_effective(license, EffectiveStatus.EXPIRED, Reason.EXPIRED)
+
+
+def test_perpetual_entitlement_never_expires(license):
+    Entitlement.objects.filter(pk=license.entitlement_id).update(valid_until=None)
+    assert_effective(license, EffectiveStatus.ACTIVE, None)
+
+
+def test_disabled_code_disables_license(license, actor):
+    services.activation_code_disable(activation_code=license.activation_code, actor=actor)
+    assert_effective(license, EffectiveStatus.DISABLED, Reason.CODE_DISABLED)
+
+
+def test_revoked_code_revokes_license(license, actor):
+    services.activation_code_revoke(activation_code=license.activation_code, actor=actor)
+    assert_effective(license, EffectiveStatus.REVOKED, Reason.CODE_REVOKED)
+
+
+def test_suspended_license(license, actor):
+    services.license_suspend(license=license, actor=actor)
+    assert_effective(license, EffectiveStatus.SUSPENDED, Reason.LICENSE_SUSPENDED)
+
+
+def test_revoked_license(license, actor):
+    services.license_revoke(license=license, actor=actor)
+    assert_effective(license, EffectiveStatus.REVOKED, Reason.LICENSE_REVOKED)
+
+
+def test_user_based_license_without_code_follows_the_other_rules(actor):
+    user = LicenseUserFactory()
+    entitlement = EntitlementFactory(customer=user.customer)
+    license = LicenseFactory(activation_code=None, entitlement=entitlement, license_user=user)
+    assert_effective(license, EffectiveStatus.ACTIVE, None)
+    services.license_suspend(license=license, actor=actor)
+    assert_effective(license, EffectiveStatus.SUSPENDED, Reason.LICENSE_SUSPENDED)
+
+
+def test_first_failing_rule_wins_down_the_whole_chain(license, actor):
+    """Flip every switch, then lift them from the top: each time the next rule shows."""
+    entitlement = license.entitlement
+    services.license_revoke(license=license, actor=actor)
+    services.activation_code_disable(activation_code=license.activation_code, actor=actor)
+    Entitlement.objects.filter(pk=entitlement.pk).update(
+        valid_until=timezone.now() - DAY, valid_from=timezone.now() - 2 * DAY
+    )
+    services.transaction_suspend(transaction=entitlement.transaction, actor=actor)
+    services.entitlement_disable(entitlement=entitlement, actor=actor)
+    services.customer_disable(customer=entitlement.customer, actor=actor)
+
+    assert_effective(license, EffectiveStatus.DISABLED, Reason.CUSTOMER_DISABLED)
+    services.customer_enable(customer=entitlement.customer, actor=actor)
+    assert_effective(license, EffectiveStatus.DISABLED, Reason.ENTITLEMENT_DISABLED)
+    services.entitlement_enable(entitlement=entitlement, actor=actor)
+    assert_effective(license, EffectiveStatus.SUSPENDED, Reason.TRANSACTION_SUSPENDED)
+    services.transaction_resume(transaction=entitlement.transaction, actor=actor)
+    assert_effective(license, EffectiveStatus.EXPIRED, Reason.EXPIRED)
+    Entitlement.objects.filter(pk=entitlement.pk).update(valid_until=None)
+    assert_effective(license, EffectiveStatus.DISABLED, Reason.CODE_DISABLED)
+    services.activation_code_enable(activation_code=license.activation_code, actor=actor)
+    assert_effective(license, EffectiveStatus.REVOKED, Reason.LICENSE_REVOKED)
+
+
+def test_code_disabled_outranks_license_suspended(license, actor):
+    services.license_suspend(license=license, actor=actor)
+    services.activation_code_revoke(activation_code=license.activation_code, actor=actor)
+    assert_effective(license, EffectiveStatus.REVOKED, Reason.CODE_REVOKED)
+
+
+def test_reenabling_customer_keeps_separately_disabled_entitlement_disabled(license, actor):
+    customer = license.entitlement.customer
+    other = LicenseFactory(activation_code__entitlement__customer=customer)
+    services.entitlement_disable(entitlement=license.entitlement, actor=actor, reason="chargeback")
+
+    services.customer_disable(customer=customer, actor=actor)
+    assert_effective(license, EffectiveStatus.DISABLED, Reason.CUSTOMER_DISABLED)
+    assert_effective(other, EffectiveStatus.DISABLED, Reason.CUSTOMER_DISABLED)
+
+    services.customer_enable(customer=customer, actor=actor)
+    assert_effective(license, EffectiveStatus.DISABLED, Reason.ENTITLEMENT_DISABLED)
+    assert_effective(other, EffectiveStatus.ACTIVE, None)
+
+
+def test_disabling_customer_changes_no_row_below_it(license, actor):
+    """Switches are stored where flipped, never copied down: the entitlement, code and
+    license rows keep their own status."""
+    services.customer_disable(customer=license.entitlement.customer, actor=actor)
+    assert Entitlement.objects.get(pk=license.entitlement_id).status == Entitlement.Status.ACTIVE
+    assert ActivationCode.objects.get(pk=license.activation_code_id).status == ActivationCode.Status.ACTIVE
+    assert License.objects.get(pk=license.pk).status == License.Status.ACTIVE
+
+
+@pytest.mark.parametrize(
+    ("valid_from_offset", "valid_until_offset", "status"),
+    [
+        (-DAY, DAY, EffectiveStatus.ACTIVE),
+        (dt.timedelta(seconds=1), DAY, EffectiveStatus.NOT_YET_VALID),
+        (-2 * DAY, -dt.timedelta(seconds=1), EffectiveStatus.EXPIRED),
+    ],
+)
+def test_validity_window_edges_in_entitlement_lists(valid_from_offset, valid_until_offset, status, license):
+    now = timezone.now()
+    Entitlement.objects.filter(pk=license.entitlement_id).update(
+        valid_from=now + valid_from_offset, valid_until=now + valid_until_offset
+    )
+    annotated = Entitlement.objects.with_effective_status(now).get(pk=license.entitlement_id)
+    entitlement = Entitlement.objects.select_related("customer", "transaction").get(pk=license.entitlement_id)
+    assert annotated.effective_status == status
+    assert entitlement.verdict(now).status == status
+
+
+def test_effective_status_filter_matches_rule(license, actor):
+    services.customer_disable(customer=license.entitlement.customer, actor=actor)
+    disabled = Entitlement.objects.effectively(EffectiveStatus.DISABLED)
+    assert list(disabled.values_list("pk", flat=True)) == [license.entitlement_id]
+    assert not Entitlement.objects.effectively(EffectiveStatus.ACTIVE).exists()
