@@ -37,7 +37,7 @@ class EntitlementInline(EffectiveStatusMixin, admin.TabularInline):
         return False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("product").with_effective_status()
+        return super().get_queryset(request).select_related("customer", "product").with_effective_status()
 
 
 @admin.register(Customer)

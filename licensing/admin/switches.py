@@ -96,7 +96,7 @@ class SwitchAdminMixin:
             )
             return HttpResponseRedirect(change_url)
 
-        form = ReasonForm(request.POST or None)
+        form = ReasonForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             self._apply(request, switch, obj, form.cleaned_data["reason"])
             return HttpResponseRedirect(change_url)

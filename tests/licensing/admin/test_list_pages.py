@@ -1,0 +1,137 @@
+"""List pages show effective status computed in the query, in a constant number of
+queries whatever the row count."""
+
+import pytest
+from django.urls import reverse
+
+from licensing import services
+from licensing.models import AuditEvent
+from tests.factories import (
+    ActivationCodeFactory,
+    CustomerFactory,
+    EntitlementFactory,
+    LicenseFactory,
+    LicenseTransactionFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def populate(n: int) -> None:
+    for _ in range(n):
+        transaction = LicenseTransactionFactory()
+        LicenseFactory(
+            activation_code__entitlement__customer=transaction.customer,
+            activation_code__entitlement__transaction=transaction,
+        )
+
+
+def count_queries(client, url: str, django_assert_max_num_queries) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "admin:licensing_customer_changelist",
+        "admin:licensing_entitlement_changelist",
+        "admin:licensing_activationcode_changelist",
+        "admin:licensing_license_changelist",
+        "admin:licensing_licensetransaction_changelist",
+        "admin:licensing_device_changelist",
+        "admin:licensing_auditevent_changelist",
+    ],
+)
+def test_list_page_queries_do_not_grow_with_rows(client, superuser, page, django_assert_max_num_queries, actor):
+    client.force_login(superuser)
+    url = reverse(page)
+    populate(2)
+    few = count_queries(client, url, django_assert_max_num_queries)
+    populate(40)
+    for customer in CustomerFactory._meta.model.objects.all()[:10]:
+        services.customer_disable(customer=customer, actor=actor)
+    with django_assert_max_num_queries(few):
+        response = client.get(url)
+    assert response.status_code == 200
+    assert few <= 12
+
+
+def test_customer_page_with_many_entitlements_renders_in_constant_queries(
+    client, superuser, django_assert_max_num_queries
+):
+    client.force_login(superuser)
+    small, large = CustomerFactory(), CustomerFactory()
+    EntitlementFactory(customer=small)
+    EntitlementFactory.create_batch(60, customer=large)
+    few = count_queries(client, reverse("admin:licensing_customer_change", args=[small.pk]), None)
+    with django_assert_max_num_queries(few):
+        client.get(reverse("admin:licensing_customer_change", args=[large.pk]))
+
+
+def test_entitlement_list_reads_disabled_after_customer_disable_and_restores_after_enable(client, superuser, actor):
+    customer = CustomerFactory()
+    first, second = EntitlementFactory.create_batch(2, customer=customer)
+    services.entitlement_disable(entitlement=second, actor=actor)
+    client.force_login(superuser)
+    url = reverse("admin:licensing_entitlement_changelist") + f"?customer__id__exact={customer.pk}"
+
+    services.customer_disable(customer=customer, actor=actor)
+    page = client.get(url).content.decode()
+    assert page.count("Disabled: customer disabled") == 2
+
+    services.customer_enable(customer=customer, actor=actor)
+    page = client.get(url).content.decode()
+    assert page.count("Disabled: customer disabled") == 0
+    assert page.count("Disabled: entitlement disabled") == 1
+    assert page.count(">Active</span>") == 1
+
+
+def test_customer_list_filters_disabled_and_searches(client, superuser, actor):
+    acme = CustomerFactory(name="Acme", email="it@acme.example", external_id="CRM-77")
+    other = CustomerFactory(name="Globex")
+    services.customer_disable(customer=acme, actor=actor)
+    client.force_login(superuser)
+    url = reverse("admin:licensing_customer_changelist")
+
+    disabled = client.get(url, {"disabled": "yes"}).context["cl"].result_list
+    assert list(disabled) == [acme]
+    enabled = client.get(url, {"disabled": "no"}).context["cl"].result_list
+    assert list(enabled) == [other]
+    for term in ("Acme", "it@acme.example", "CRM-77"):
+        assert list(client.get(url, {"q": term}).context["cl"].result_list) == [acme]
+
+
+def test_entitlement_list_filters_by_effective_status(client, superuser, actor):
+    active = EntitlementFactory()
+    disabled = EntitlementFactory()
+    services.customer_disable(customer=disabled.customer, actor=actor)
+    client.force_login(superuser)
+    url = reverse("admin:licensing_entitlement_changelist")
+    assert list(client.get(url, {"effective_status": "disabled"}).context["cl"].result_list) == [disabled]
+    assert list(client.get(url, {"effective_status": "active"}).context["cl"].result_list) == [active]
+    # An unknown value filters nothing rather than failing.
+    assert client.get(url, {"effective_status": "bogus"}).status_code == 200
+
+
+def test_activation_code_search_is_exact_match_only(client, superuser):
+    code = ActivationCodeFactory()
+    ActivationCodeFactory()
+    client.force_login(superuser)
+    url = reverse("admin:licensing_activationcode_changelist")
+    assert list(client.get(url, {"q": code.code}).context["cl"].result_list) == [code]
+    assert list(client.get(url, {"q": code.code[:4]}).context["cl"].result_list) == []
+
+
+def test_audit_events_are_read_only_in_the_admin(client, superuser, actor):
+    services.customer_disable(customer=CustomerFactory(), actor=actor)
+    event = AuditEvent.objects.get()
+    client.force_login(superuser)
+    assert client.get(reverse("admin:licensing_auditevent_add")).status_code == 403
+    assert client.post(reverse("admin:licensing_auditevent_delete", args=[event.pk])).status_code == 403
+    page = client.get(reverse("admin:licensing_auditevent_change", args=[event.pk])).content.decode()
+    assert 'name="_save"' not in page

@@ -1,0 +1,170 @@
+"""The admin's one-click switches: button, confirmation, service call, message."""
+
+import pytest
+from django.urls import reverse
+
+from licensing import services
+from licensing.models import ActivationCode, AuditEvent, Customer, Entitlement, License
+from tests.factories import ActivationCodeFactory, CustomerFactory, EntitlementFactory, LicenseFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def switch_url(obj, name: str) -> str:
+    return reverse(f"admin:licensing_{obj._meta.model_name}_switch", args=[obj.pk, name])
+
+
+def change_url(obj) -> str:
+    return reverse(f"admin:licensing_{obj._meta.model_name}_change", args=[obj.pk])
+
+
+def test_customer_page_offers_disable_then_enable(client, superuser, actor):
+    customer = CustomerFactory()
+    client.force_login(superuser)
+    page = client.get(change_url(customer)).content.decode()
+    assert "Disable customer" in page
+    assert "Enable customer" not in page
+
+    services.customer_disable(customer=customer, actor=actor)
+    page = client.get(change_url(customer)).content.decode()
+    assert "Enable customer" in page
+    assert "Disable customer" not in page
+
+
+def test_confirming_disables_the_customer_with_reason_and_message(client, superuser):
+    customer = CustomerFactory(name="Acme")
+    client.force_login(superuser)
+
+    confirmation = client.get(switch_url(customer, "disable"))
+    assert confirmation.status_code == 200
+    assert "stops working" in confirmation.content.decode()
+    assert Customer.objects.get(pk=customer.pk).status == "active"  # a GET changes nothing
+
+    response = client.post(switch_url(customer, "disable"), {"reason": "Invoice 42 overdue"}, follow=True)
+    assert response.redirect_chain[-1][0] == change_url(customer)
+    assert "Customer “Acme” disabled." in response.content.decode()
+    customer.refresh_from_db()
+    assert customer.status == Customer.Status.DISABLED
+    event = AuditEvent.objects.for_target(customer).get()
+    assert (event.reason, event.actor_label, event.ip) == ("Invoice 42 overdue", superuser.username, "127.0.0.1")
+
+
+def test_get_on_switch_url_changes_nothing(client, superuser):
+    customer = CustomerFactory()
+    client.force_login(superuser)
+    client.get(switch_url(customer, "disable"))
+    customer.refresh_from_db()
+    assert customer.status == Customer.Status.ACTIVE
+    assert not AuditEvent.objects.exists()
+
+
+def test_switch_that_no_longer_applies_warns_and_changes_nothing(client, superuser, actor):
+    customer = CustomerFactory()
+    services.customer_disable(customer=customer, actor=actor, reason="first")
+    client.force_login(superuser)
+    response = client.post(switch_url(customer, "disable"), {"reason": "second"}, follow=True)
+    assert "is disabled; nothing to disable" in response.content.decode()
+    assert AuditEvent.objects.count() == 1
+
+
+@pytest.mark.parametrize("bad_id", ["not-a-uuid", "00000000-0000-0000-0000-000000000000", "%00", "1" * 500])
+def test_switch_on_unknown_or_malformed_id_is_404(client, superuser, bad_id):
+    client.force_login(superuser)
+    url = reverse("admin:licensing_customer_changelist") + f"{bad_id}/switch/disable/"
+    assert client.post(url, {"reason": "x"}).status_code == 404
+
+
+def test_unknown_switch_name_is_404(client, superuser):
+    client.force_login(superuser)
+    assert client.post(switch_url(CustomerFactory(), "delete-everything")).status_code == 404
+
+
+def test_overlong_reason_is_refused_with_a_message(client, superuser):
+    customer = CustomerFactory()
+    client.force_login(superuser)
+    response = client.post(switch_url(customer, "disable"), {"reason": "x" * 2001})
+    assert response.status_code == 200
+    assert "at most 2000 characters" in response.content.decode()
+    customer.refresh_from_db()
+    assert customer.status == Customer.Status.ACTIVE
+
+
+@pytest.mark.parametrize(
+    ("factory", "name", "field_value"),
+    [
+        (EntitlementFactory, "disable", ("status", Entitlement.Status.DISABLED)),
+        (ActivationCodeFactory, "disable", ("status", ActivationCode.Status.DISABLED)),
+        (ActivationCodeFactory, "revoke", ("status", ActivationCode.Status.REVOKED)),
+        (LicenseFactory, "suspend", ("status", License.Status.SUSPENDED)),
+        (LicenseFactory, "deactivate", ("status", License.Status.DEACTIVATED)),
+        (LicenseFactory, "revoke", ("status", License.Status.REVOKED)),
+    ],
+)
+def test_every_switch_button_calls_its_service(client, superuser, factory, name, field_value):
+    obj = factory()
+    client.force_login(superuser)
+    assert switch_url(obj, name) in client.get(change_url(obj)).content.decode()
+    client.post(switch_url(obj, name), {"reason": "support ticket 7"})
+    obj.refresh_from_db()
+    assert getattr(obj, field_value[0]) == field_value[1]
+    assert AuditEvent.objects.for_target(obj).get().reason == "support ticket 7"
+
+
+def test_bulk_disable_asks_for_confirmation_then_disables_each(client, superuser, actor):
+    customers = CustomerFactory.create_batch(3)
+    services.customer_disable(customer=customers[0], actor=actor)
+    client.force_login(superuser)
+    changelist = reverse("admin:licensing_customer_changelist")
+    selected = [str(c.pk) for c in customers]
+
+    confirmation = client.post(changelist, {"action": "switch_disable", "_selected_action": selected})
+    assert confirmation.status_code == 200
+    assert "Disable customer" in confirmation.content.decode()
+    assert Customer.objects.disabled().count() == 1
+
+    response = client.post(
+        changelist,
+        {"action": "switch_disable", "_selected_action": selected, "confirm": "yes", "reason": "fraud"},
+        follow=True,
+    )
+    assert "Disabled 2 customers. 1 skipped" in response.content.decode()
+    assert Customer.objects.disabled().count() == 3
+    assert AuditEvent.objects.filter(action="customer.disabled", reason="fraud").count() == 2
+
+
+def test_audit_history_shows_on_the_object_page(client, superuser, actor):
+    entitlement = EntitlementFactory()
+    services.entitlement_disable(entitlement=entitlement, actor=actor, reason="chargeback")
+    client.force_login(superuser)
+    page = client.get(change_url(entitlement)).content.decode()
+    assert "entitlement.disabled" in page
+    assert "chargeback" in page
+
+
+def test_editing_fields_in_the_admin_is_audited(client, superuser):
+    entitlement = EntitlementFactory(seats=5)
+    client.force_login(superuser)
+    form = client.get(change_url(entitlement)).context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None}
+    data.update(
+        {
+            "customer": entitlement.customer_id,
+            "product": entitlement.product_id,
+            "seats": 8,
+            "valid_from_0": entitlement.valid_from.strftime("%Y-%m-%d"),
+            "valid_from_1": entitlement.valid_from.strftime("%H:%M:%S"),
+            "valid_until_0": entitlement.valid_until.strftime("%Y-%m-%d"),
+            "valid_until_1": entitlement.valid_until.strftime("%H:%M:%S"),
+            "features": "{}",
+            "lease_period": "1 00:00:00",
+            "offline_grace": "7 00:00:00",
+            "activation_codes-TOTAL_FORMS": 0,
+            "activation_codes-INITIAL_FORMS": 0,
+        }
+    )
+    data.pop("transaction", None)
+    response = client.post(change_url(entitlement), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    event = AuditEvent.objects.for_target(entitlement).get(action="entitlement.updated")
+    assert event.before["seats"] == 5
+    assert event.after["seats"] == 8
