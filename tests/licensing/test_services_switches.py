@@ -118,7 +118,7 @@ def test_reversible_switch_comes_back_with_its_own_event(factory, off, on, keywo
     on(**{keyword: obj}, actor=actor, reason="paid")
     obj.refresh_from_db()
     assert obj.status == "active"
-    assert list(AuditEvent.objects.for_target(obj).values_list("action", flat=True))[0] == action
+    assert AuditEvent.objects.for_target(obj).values_list("action", flat=True).first() == action
 
 
 @pytest.mark.parametrize(("factory", "service", "keyword", "before", "after", "action"), SWITCHES)
