@@ -13,7 +13,6 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 
 # Stamps, so that installs re-run only when a requirements file changes.
 $(VENV)/.installed: requirements.txt | $(BIN)/activate
@@ -26,7 +25,7 @@ $(VENV)/.installed-dev: requirements-dev.txt requirements.txt | $(BIN)/activate
 
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py load_demo
+	$(BIN)/python manage.py load_demo --url http://$(HOST):$(PORT)
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 # Debian's Chromium for the browser tests (never `playwright install`).

@@ -11,8 +11,6 @@ import environ
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
-if (BASE_DIR / ".env").exists():
-    environ.Env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
@@ -90,8 +88,9 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
-# Key for encrypting client-credential shared keys at rest. Defaults to one derived from
-# SECRET_KEY; set it explicitly in production so SECRET_KEY can rotate on its own.
+# Key for encrypting client-credential shared keys at rest. Locally it may be derived from
+# SECRET_KEY; production requires its own so that SECRET_KEY can rotate without making
+# every stored shared key unreadable.
 LICENSING_SECRETS_KEY = env("LICENSING_SECRETS_KEY", default="")
 
 LOGGING = {

@@ -1,7 +1,11 @@
 """Settings for `make run`: the embedded default on a developer's machine."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import BASE_DIR, env
+
+# A developer's own overrides; production and tests read only the real environment.
+if (BASE_DIR / ".env").exists():
+    env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 # Local only: a fixed key is fine here, production refuses to start without its own.

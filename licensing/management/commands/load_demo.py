@@ -39,11 +39,14 @@ DEMO_LICENSE_USER = ("jane@example.com", "jane-demo-password")
 class Command(BaseCommand):
     help = "Load demo data (idempotent) and print the demo logins and client credential."
 
+    def add_arguments(self, parser):
+        parser.add_argument("--url", default="http://127.0.0.1:8000", help="Where the server will listen.")
+
     def handle(self, *args, **options):
         with transaction.atomic():
             self._staff()
             self._catalog()
-        self._print()
+        self._print(options["url"].rstrip("/"))
 
     def _staff(self) -> None:
         roles.sync_roles()
@@ -109,8 +112,8 @@ class Command(BaseCommand):
             credential.shared_key = DEMO_SHARED_KEY
             credential.save()
 
-    def _print(self) -> None:
-        lines = ["", "Demo data is loaded. Sign in at http://127.0.0.1:8000/admin/ with:"]
+    def _print(self, url: str) -> None:
+        lines = ["", f"Demo data is loaded. Sign in at {url}/admin/ with:"]
         lines += [
             f"  {username:<9} / {password:<14} ({group or 'superuser'})" for username, password, _, group in STAFF
         ]
