@@ -147,12 +147,17 @@ def entitlement_enable(*, entitlement: Entitlement, actor: Actor, reason: str = 
     return _switch(entitlement, ENTITLEMENT_ENABLE, actor=actor, reason=reason)
 
 
-def transaction_suspend(*, transaction: LicenseTransaction, actor: Actor, reason: str = "") -> LicenseTransaction:
-    return _switch(transaction, TRANSACTION_SUSPEND, actor=actor, reason=reason)
+def transaction_suspend(
+    *, license_transaction: LicenseTransaction, actor: Actor, reason: str = ""
+) -> LicenseTransaction:
+    """Suspend every license the transaction provisioned (10Duke's suspend-licenses)."""
+    return _switch(license_transaction, TRANSACTION_SUSPEND, actor=actor, reason=reason)
 
 
-def transaction_resume(*, transaction: LicenseTransaction, actor: Actor, reason: str = "") -> LicenseTransaction:
-    return _switch(transaction, TRANSACTION_RESUME, actor=actor, reason=reason)
+def transaction_resume(
+    *, license_transaction: LicenseTransaction, actor: Actor, reason: str = ""
+) -> LicenseTransaction:
+    return _switch(license_transaction, TRANSACTION_RESUME, actor=actor, reason=reason)
 
 
 def activation_code_disable(*, activation_code: ActivationCode, actor: Actor, reason: str = "") -> ActivationCode:

@@ -20,7 +20,7 @@ class LicenseTransactionAdmin(SwitchAdminMixin, AuditedAdminMixin, admin.ModelAd
         (None, {"fields": ["external_id", "customer", "processed_at"]}),
         ("Status", {"fields": ["status_badge", *STATUS_FIELDS]}),
     ]
-    service_argument = "transaction"
+    service_argument = "license_transaction"
     switches = [
         AdminSwitch(
             name="suspend",

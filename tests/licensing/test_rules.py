@@ -60,7 +60,7 @@ def test_disabled_entitlement_disables_license(license, actor):
 
 
 def test_suspended_transaction_suspends_license(license, actor):
-    services.transaction_suspend(transaction=license.entitlement.transaction, actor=actor)
+    services.transaction_suspend(license_transaction=license.entitlement.transaction, actor=actor)
     assert_effective(license, EffectiveStatus.SUSPENDED, Reason.TRANSACTION_SUSPENDED)
 
 
@@ -118,7 +118,7 @@ def test_first_failing_rule_wins_down_the_whole_chain(license, actor):
     Entitlement.objects.filter(pk=entitlement.pk).update(
         valid_until=timezone.now() - DAY, valid_from=timezone.now() - 2 * DAY
     )
-    services.transaction_suspend(transaction=entitlement.transaction, actor=actor)
+    services.transaction_suspend(license_transaction=entitlement.transaction, actor=actor)
     services.entitlement_disable(entitlement=entitlement, actor=actor)
     services.customer_disable(customer=entitlement.customer, actor=actor)
 
@@ -127,7 +127,7 @@ def test_first_failing_rule_wins_down_the_whole_chain(license, actor):
     assert_effective(license, EffectiveStatus.DISABLED, Reason.ENTITLEMENT_DISABLED)
     services.entitlement_enable(entitlement=entitlement, actor=actor)
     assert_effective(license, EffectiveStatus.SUSPENDED, Reason.TRANSACTION_SUSPENDED)
-    services.transaction_resume(transaction=entitlement.transaction, actor=actor)
+    services.transaction_resume(license_transaction=entitlement.transaction, actor=actor)
     assert_effective(license, EffectiveStatus.EXPIRED, Reason.EXPIRED)
     Entitlement.objects.filter(pk=entitlement.pk).update(valid_until=None)
     assert_effective(license, EffectiveStatus.DISABLED, Reason.CODE_DISABLED)

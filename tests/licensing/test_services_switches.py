@@ -36,7 +36,7 @@ SWITCHES = [
     (
         LicenseTransactionFactory,
         services.transaction_suspend,
-        "transaction",
+        "license_transaction",
         "active",
         "suspended",
         "transaction.suspended",
@@ -75,7 +75,7 @@ REVERSIBLE = [
         LicenseTransactionFactory,
         services.transaction_suspend,
         services.transaction_resume,
-        "transaction",
+        "license_transaction",
         "transaction.resumed",
     ),
     (
