@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
+from django.forms.models import model_to_dict
 
 from .models import AuditEvent
 
@@ -62,3 +66,14 @@ def record_event(
         before=before or {},
         after=after or {},
     )
+
+
+def snapshot(instance: models.Model, fields: Iterable[str]) -> dict[str, Any]:
+    """The named concrete fields of `instance` as JSON-ready values, for before/after."""
+    concrete = {f.name for f in instance._meta.concrete_fields}
+    values = model_to_dict(instance, fields=[f for f in fields if f in concrete])
+    for name in fields:  # model_to_dict skips non-editable fields such as status
+        if name in concrete and name not in values:
+            values[name] = getattr(instance, name)
+    # Round-trip through Django's encoder so dates, durations and UUIDs store as text.
+    return json.loads(json.dumps(values, cls=DjangoJSONEncoder))

@@ -34,6 +34,7 @@ class EffectiveStatus(models.TextChoices):
     NOT_YET_VALID = "not_yet_valid", "Not yet valid"
     EXPIRED = "expired", "Expired"
     REVOKED = "revoked", "Revoked"
+    DEACTIVATED = "deactivated", "Deactivated"
 
 
 class Reason(models.TextChoices):
@@ -48,6 +49,9 @@ class Reason(models.TextChoices):
     CODE_REVOKED = "code_revoked", "activation code revoked"
     LICENSE_SUSPENDED = "license_suspended", "license suspended"
     LICENSE_REVOKED = "license_revoked", "license revoked"
+    # Not a switch of DESIGN.md §2 but the end of a license's life: the device gave its
+    # seat back. Checked last, so a revoked code still explains itself as revoked.
+    LICENSE_DEACTIVATED = "license_deactivated", "seat released"
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,7 @@ _COMPARE: dict[str, Callable[[object, object], bool]] = {
 DISABLED = "disabled"
 SUSPENDED = "suspended"
 REVOKED = "revoked"
+DEACTIVATED = "deactivated"
 
 # DESIGN.md §2, in order. First failing rule wins.
 RULES: tuple[Rule, ...] = (
@@ -114,6 +119,7 @@ RULES: tuple[Rule, ...] = (
     Rule(Reason.CODE_REVOKED, EffectiveStatus.REVOKED, "code_status", "exact", REVOKED),
     Rule(Reason.LICENSE_SUSPENDED, EffectiveStatus.SUSPENDED, "license_status", "exact", SUSPENDED),
     Rule(Reason.LICENSE_REVOKED, EffectiveStatus.REVOKED, "license_status", "exact", REVOKED),
+    Rule(Reason.LICENSE_DEACTIVATED, EffectiveStatus.DEACTIVATED, "license_status", "exact", DEACTIVATED),
 )
 
 

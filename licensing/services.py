@@ -8,14 +8,16 @@ the APIs, the portal and tasks all call these; none of them writes a status itse
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 from django.db import models, transaction
 from django.utils import timezone
 
-from .audit import Actor, record_event
-from .errors import InvalidTransition
+from . import rules
+from .audit import Actor, record_event, snapshot
+from .errors import DomainError, InvalidTransition
 from .models import ActivationCode, ClientCredential, Customer, Entitlement, License, LicenseTransaction
 
 M = TypeVar("M", bound=models.Model)
@@ -91,7 +93,7 @@ def _switch(instance: M, transition: Transition, *, actor: Actor, reason: str) -
         locked = model.objects.select_for_update().get(pk=instance.pk)
         if not transition.allows(locked.status):
             raise InvalidTransition(_refusal(locked, transition))
-        before = _switch_state(locked)
+        before = snapshot(locked, SWITCH_FIELDS)
         now = timezone.now()
         locked.status = transition.target
         locked.status_reason = reason
@@ -107,25 +109,54 @@ def _switch(instance: M, transition: Transition, *, actor: Actor, reason: str) -
             target=locked,
             reason=reason,
             before=before,
-            after=_switch_state(locked),
+            after=snapshot(locked, SWITCH_FIELDS),
         )
     return locked
 
 
-def _switch_state(instance: models.Model) -> dict[str, str | None]:
-    changed_at = instance.status_changed_at
-    return {
-        "status": instance.status,
-        "status_reason": instance.status_reason,
-        "status_changed_at": changed_at.isoformat() if changed_at else None,
-    }
+SWITCH_FIELDS = ("status", "status_reason", "status_changed_at")
 
 
 def _refusal(instance: models.Model, transition: Transition) -> str:
     noun = instance._meta.verbose_name
-    if instance.status == "revoked":
+    if instance.status == rules.REVOKED:
         return f"This {noun} is revoked, and revocation is final."
     return f"Cannot {transition.verb} this {noun}: it is {instance.get_status_display().lower()}."
+
+
+def save_edits(*, instance: M, fields: Sequence[str], actor: Actor) -> M:
+    """Create a record, or save edits to its plain fields (never its status: switches
+    have their own services), with an audit event `<model>.created` / `<model>.updated`.
+
+    Rules that depend on other rows are checked here, under the row's lock, because a
+    form's validation runs before the lock and can be overtaken by a concurrent change.
+    """
+    creating = instance._state.adding
+    with transaction.atomic():
+        before = {}
+        if not creating:
+            current = type(instance).objects.select_for_update().get(pk=instance.pk)
+            before = snapshot(current, fields)
+            if isinstance(instance, Entitlement):
+                _check_seats_cover_licenses(instance)
+        instance.save()
+        record_event(
+            actor=actor,
+            action=f"{instance._meta.model_name}.{'created' if creating else 'updated'}",
+            target=instance,
+            before=before,
+            after=snapshot(instance, fields),
+        )
+    return instance
+
+
+def _check_seats_cover_licenses(entitlement: Entitlement) -> None:
+    in_use = License.objects.holding_seat().filter(entitlement=entitlement).count()
+    if entitlement.seats < in_use:
+        raise DomainError(
+            f"{in_use} seats are in use; deactivate licenses before lowering seats to {entitlement.seats}.",
+            code="seats_in_use",
+        )
 
 
 def customer_disable(*, customer: Customer, actor: Actor, reason: str = "") -> Customer:

@@ -1,11 +1,11 @@
 from django.contrib import admin
 
 from ..models import Product
-from .display import AuditedAdminMixin
+from .base import LicensingAdmin
 
 
 @admin.register(Product)
-class ProductAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class ProductAdmin(LicensingAdmin):
     list_display = ["name", "code", "authorization_method", "created_at"]
     list_filter = ["authorization_method"]
     search_fields = ["name", "code"]

@@ -3,7 +3,8 @@ from django.db.models import Count
 
 from .. import services
 from ..models import Customer, Entitlement
-from .display import AuditedAdminMixin, EffectiveStatusMixin, status_badge
+from .base import LicensingAdmin
+from .display import EffectiveStatusMixin, status_badge
 from .switches import AdminSwitch, SwitchAdminMixin
 
 
@@ -36,12 +37,16 @@ class EntitlementInline(EffectiveStatusMixin, admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        # Shown, not edited here: saving the customer must not re-validate every row.
+        return False
+
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("customer", "product").with_effective_status()
 
 
 @admin.register(Customer)
-class CustomerAdmin(SwitchAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+class CustomerAdmin(SwitchAdminMixin, LicensingAdmin):
     list_display = ["name", "kind", "email", "external_id", "status_badge", "entitlement_count", "created_at"]
     list_filter = [DisabledFilter, "kind"]
     search_fields = ["name", "email", "external_id"]

@@ -2,19 +2,21 @@ from django.contrib import admin
 
 from .. import services
 from ..models import ActivationCode, Entitlement, LicenseTransaction
-from .display import AuditedAdminMixin, EffectiveStatusFilter, EffectiveStatusMixin, status_badge
+from .base import LicensingAdmin
+from .display import EffectiveStatusFilter, EffectiveStatusMixin, status_badge
 from .switches import AdminSwitch, SwitchAdminMixin
 
 STATUS_FIELDS = ["status_reason", "status_changed_at"]
 
 
 @admin.register(LicenseTransaction)
-class LicenseTransactionAdmin(SwitchAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+class LicenseTransactionAdmin(SwitchAdminMixin, LicensingAdmin):
     list_display = ["external_id", "customer", "status_badge", "processed_at"]
     list_select_related = ["customer"]
     list_filter = ["status"]
     search_fields = ["external_id", "customer__name"]
     autocomplete_fields = ["customer"]
+    fixed_after_creation = ("customer",)
     readonly_fields = ["status_badge", *STATUS_FIELDS]
     fieldsets = [
         (None, {"fields": ["external_id", "customer", "processed_at"]}),
@@ -63,7 +65,7 @@ class ActivationCodeInline(EffectiveStatusMixin, admin.TabularInline):
 
 
 @admin.register(Entitlement)
-class EntitlementAdmin(SwitchAdminMixin, AuditedAdminMixin, EffectiveStatusMixin, admin.ModelAdmin):
+class EntitlementAdmin(SwitchAdminMixin, EffectiveStatusMixin, LicensingAdmin):
     list_display = [
         "__str__",
         "customer",
@@ -77,6 +79,7 @@ class EntitlementAdmin(SwitchAdminMixin, AuditedAdminMixin, EffectiveStatusMixin
     list_filter = [EffectiveStatusFilter, "status", "product"]
     search_fields = ["customer__name", "customer__email", "customer__external_id", "product__name", "product__code"]
     autocomplete_fields = ["customer", "transaction"]
+    fixed_after_creation = ("customer", "product")
     readonly_fields = ["effective_status_badge", "seats_display", *STATUS_FIELDS]
     fieldsets = [
         (None, {"fields": ["customer", "product", "transaction", "seats", "valid_from", "valid_until", "features"]}),
@@ -107,7 +110,14 @@ class EntitlementAdmin(SwitchAdminMixin, AuditedAdminMixin, EffectiveStatusMixin
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).with_effective_status().with_seats_used()
+        # customer and product: __str__ prints them (change page, autocomplete results).
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("customer", "product")
+            .with_effective_status()
+            .with_seats_used()
+        )
 
     @admin.display(description="Seats used")
     def seats_display(self, obj: Entitlement) -> str:
@@ -115,13 +125,14 @@ class EntitlementAdmin(SwitchAdminMixin, AuditedAdminMixin, EffectiveStatusMixin
 
 
 @admin.register(ActivationCode)
-class ActivationCodeAdmin(SwitchAdminMixin, AuditedAdminMixin, EffectiveStatusMixin, admin.ModelAdmin):
+class ActivationCodeAdmin(SwitchAdminMixin, EffectiveStatusMixin, LicensingAdmin):
     list_display = ["masked_code", "entitlement", "max_activations", "effective_status_badge", "created_at"]
     list_select_related = ["entitlement__customer", "entitlement__product"]
     list_filter = [EffectiveStatusFilter, "status"]
     # Exact match only: a code is a secret, so a partial match must not list neighbours.
     search_fields = ["=code", "entitlement__customer__name"]
     autocomplete_fields = ["entitlement"]
+    fixed_after_creation = ("entitlement",)
     readonly_fields = ["code", "effective_status_badge", *STATUS_FIELDS]
     fieldsets = [
         (None, {"fields": ["entitlement", "code", "max_activations"]}),

@@ -2,8 +2,9 @@ from django import forms
 from django.contrib import admin
 
 from .. import services
-from ..models import Device, License, LicenseUser
-from .display import AuditedAdminMixin, EffectiveStatusFilter, EffectiveStatusMixin
+from ..models import Device, License, LicenseUser, Product
+from .base import LicensingAdmin
+from .display import EffectiveStatusFilter, EffectiveStatusMixin
 from .switches import AdminSwitch, SwitchAdminMixin
 
 
@@ -24,6 +25,13 @@ class LicenseUserForm(forms.ModelForm):
         cleaned = super().clean()
         if not self.instance.pk and not cleaned.get("new_password"):
             self.add_error("new_password", "A new license user needs a password.")
+        # On change the customer is read-only (fixed at creation), so it is not in the form.
+        customer = self.instance.customer if self.instance.pk else cleaned.get("customer")
+        for entitlement in cleaned.get("entitlements") or ():
+            if customer is not None and entitlement.customer_id != customer.pk:
+                self.add_error("entitlements", f"“{entitlement}” belongs to another customer.")
+            elif entitlement.product.authorization_method != Product.AuthorizationMethod.USER:
+                self.add_error("entitlements", f"“{entitlement}” is for a product activated with keys, not users.")
         return cleaned
 
     def save(self, commit=True):
@@ -37,17 +45,18 @@ class LicenseUserForm(forms.ModelForm):
 
 
 @admin.register(LicenseUser)
-class LicenseUserAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class LicenseUserAdmin(LicensingAdmin):
     form = LicenseUserForm
     list_display = ["username", "name", "customer", "created_at"]
     list_select_related = ["customer"]
     search_fields = ["username", "name", "customer__name"]
     autocomplete_fields = ["customer", "entitlements"]
+    fixed_after_creation = ("customer",)
     fieldsets = [(None, {"fields": ["customer", "username", "name", "new_password", "entitlements"]})]
 
 
 @admin.register(Device)
-class DeviceAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class DeviceAdmin(LicensingAdmin):
     list_display = ["hostname", "hardware_id", "os_ver", "is_vm", "app_ver", "last_check_in_at"]
     list_filter = ["is_vm"]
     search_fields = ["=hardware_id", "hostname", "mac_address"]
@@ -59,7 +68,7 @@ class DeviceAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(License)
-class LicenseAdmin(SwitchAdminMixin, AuditedAdminMixin, EffectiveStatusMixin, admin.ModelAdmin):
+class LicenseAdmin(SwitchAdminMixin, EffectiveStatusMixin, LicensingAdmin):
     list_display = [
         "device",
         "entitlement",

@@ -5,10 +5,11 @@ from django.utils import timezone
 from .. import services
 from ..audit import Actor
 from ..models import AuditEvent, ClientCredential
+from .base import LicensingAdmin, SafeAdminMixin
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(SafeAdminMixin, admin.ModelAdmin):
     """Read-only: history is appended by services, never edited."""
 
     list_display = ["occurred_at", "action", "target_repr", "target_type", "actor_label", "actor_type", "reason"]
@@ -27,7 +28,7 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(ClientCredential)
-class ClientCredentialAdmin(admin.ModelAdmin):
+class ClientCredentialAdmin(LicensingAdmin):
     list_display = ["name", "api_key", "created_at", "last_used_at", "revoked_at"]
     search_fields = ["name", "=api_key"]
     readonly_fields = ["api_key", "created_at", "last_used_at", "revoked_at"]

@@ -77,13 +77,19 @@ class SwitchAdminMixin:
             ]
         return super().render_change_form(request, context, add, change, form_url, obj)
 
+    def has_delete_permission(self, request, obj=None):
+        # Switched records end by revocation or deactivation, never by deletion: a
+        # deleted revoked license would let its device activate again, unaudited.
+        return False
+
     def switch_view(self, request: HttpRequest, object_id: str, switch_name: str) -> HttpResponse:
         switch = self._get_switch(switch_name)
+        # Permission first, so a refused user learns nothing about the object.
+        if not request.user.has_perm(switch.permission) or not self.has_view_or_change_permission(request):
+            raise PermissionDenied
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
             raise Http404(f"No {self.model._meta.verbose_name} with that id.")
-        if not request.user.has_perm(switch.permission):
-            raise PermissionDenied
         change_url = reverse(
             f"{self.admin_site.name}:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk]
         )

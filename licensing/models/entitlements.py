@@ -2,7 +2,7 @@ import datetime as dt
 import secrets
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -33,6 +33,11 @@ class LicenseTransaction(SwitchedModel):
         return self.external_id
 
 
+# Bounds that keep lease arithmetic meaningful (and inside every database's range).
+MIN_LEASE = dt.timedelta(minutes=1)
+MAX_TERM = dt.timedelta(days=3650)
+
+
 class Entitlement(SwitchedModel):
     """A customer's right to a product: seats, a validity window, features, lease terms."""
 
@@ -50,10 +55,14 @@ class Entitlement(SwitchedModel):
     valid_until = models.DateTimeField(null=True, blank=True, help_text="Empty for a perpetual entitlement.")
     features = models.JSONField(default=dict, blank=True, help_text='For example {"export": true, "max_projects": 10}.')
     lease_period = models.DurationField(
-        default=dt.timedelta(days=1), help_text="How long a check-in keeps a license valid without another."
+        default=dt.timedelta(days=1),
+        validators=[MinValueValidator(MIN_LEASE), MaxValueValidator(MAX_TERM)],
+        help_text="How long a check-in keeps a license valid without another, e.g. “1 00:00:00” for a day.",
     )
     offline_grace = models.DurationField(
-        default=dt.timedelta(days=7), help_text="How long a license file works without reaching the server."
+        default=dt.timedelta(days=7),
+        validators=[MinValueValidator(dt.timedelta(0)), MaxValueValidator(MAX_TERM)],
+        help_text="How long a license file works without reaching the server. Zero: no offline use.",
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE, editable=False)
 
@@ -75,10 +84,19 @@ class Entitlement(SwitchedModel):
         return f"{self.product} for {self.customer}" if self.product_id and self.customer_id else "New entitlement"
 
     def clean(self) -> None:
+        errors = {}
         if self.transaction_id and self.customer_id and self.transaction.customer_id != self.customer_id:
-            raise ValidationError({"transaction": "This transaction belongs to another customer."})
+            errors["transaction"] = "This transaction belongs to another customer."
         if self.valid_until and self.valid_from and self.valid_until <= self.valid_from:
-            raise ValidationError({"valid_until": "Must be after the start of validity."})
+            errors["valid_until"] = "Must be after the start of validity."
+        if not isinstance(self.features, dict):
+            errors["features"] = 'Features must be a JSON object, for example {"export": true}.'
+        if self.pk and self.seats is not None:
+            in_use = self.licenses.holding_seat().count()
+            if self.seats < in_use:
+                errors["seats"] = f"{in_use} seats are in use; deactivate licenses before lowering seats below that."
+        if errors:
+            raise ValidationError(errors)
 
     def chain(self) -> rules.Chain:
         return rules.Chain(

@@ -69,7 +69,7 @@ class License(SwitchedModel):
         ACTIVE = "active", "Active"
         SUSPENDED = rules.SUSPENDED, "Suspended"
         REVOKED = rules.REVOKED, "Revoked"
-        DEACTIVATED = "deactivated", "Deactivated"
+        DEACTIVATED = rules.DEACTIVATED, "Deactivated"
 
     # A license holds a seat from activation until it is deactivated or revoked; a
     # suspended one keeps its seat so that resuming it can never fail for lack of seats.

@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from licensing import services
@@ -137,8 +138,26 @@ def test_first_failing_rule_wins_down_the_whole_chain(license, actor):
 
 def test_code_disabled_outranks_license_suspended(license, actor):
     services.license_suspend(license=license, actor=actor)
+    services.activation_code_disable(activation_code=license.activation_code, actor=actor)
+    assert_effective(license, EffectiveStatus.DISABLED, Reason.CODE_DISABLED)
+
+
+def test_code_revoked_outranks_license_suspended(license, actor):
+    services.license_suspend(license=license, actor=actor)
     services.activation_code_revoke(activation_code=license.activation_code, actor=actor)
     assert_effective(license, EffectiveStatus.REVOKED, Reason.CODE_REVOKED)
+
+
+def test_deactivated_license_is_not_active(license, actor):
+    services.license_deactivate(license=license, actor=actor)
+    assert_effective(license, EffectiveStatus.DEACTIVATED, Reason.LICENSE_DEACTIVATED)
+    assert not License.objects.effectively(EffectiveStatus.ACTIVE).filter(pk=license.pk).exists()
+
+
+def test_switches_above_a_deactivated_license_explain_first(license, actor):
+    services.license_deactivate(license=license, actor=actor)
+    services.customer_disable(customer=license.entitlement.customer, actor=actor)
+    assert_effective(license, EffectiveStatus.DISABLED, Reason.CUSTOMER_DISABLED)
 
 
 def test_reenabling_customer_keeps_separately_disabled_entitlement_disabled(license, actor):
@@ -181,6 +200,25 @@ def test_validity_window_edges_in_entitlement_lists(valid_from_offset, valid_unt
     entitlement = Entitlement.objects.select_related("customer", "transaction").get(pk=license.entitlement_id)
     assert annotated.effective_status == status
     assert entitlement.verdict(now).status == status
+
+
+@pytest.mark.parametrize("edge", ["valid_from", "valid_until"])
+def test_entitlement_is_active_at_the_exact_edges_of_its_window(edge, license):
+    """DESIGN.md §2: not yet valid *before* valid_from, expired *after* valid_until; the
+    instants themselves are inside the window."""
+    frozen = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+    window = {"valid_from": frozen - DAY, "valid_until": frozen + DAY} | {edge: frozen}
+    Entitlement.objects.filter(pk=license.entitlement_id).update(**window)
+    with time_machine.travel(frozen, tick=False):
+        assert_effective(license, EffectiveStatus.ACTIVE, None)
+    with time_machine.travel(frozen - dt.timedelta(microseconds=1), tick=False):
+        python, sql = both_verdicts(license)
+        expected = "not_yet_valid" if edge == "valid_from" else "active"
+        assert python[0] == sql[0] == expected
+    with time_machine.travel(frozen + dt.timedelta(microseconds=1), tick=False):
+        python, sql = both_verdicts(license)
+        expected = "expired" if edge == "valid_until" else "active"
+        assert python[0] == sql[0] == expected
 
 
 def test_effective_status_filter_matches_rule(license, actor):

@@ -3,11 +3,12 @@
 import threading
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 
 from licensing import services
 from licensing.audit import Actor, record_event
-from licensing.errors import InvalidTransition
+from licensing.errors import DomainError, InvalidTransition
 from licensing.models import (
     ActivationCode,
     AuditEvent,
@@ -16,7 +17,6 @@ from licensing.models import (
     Device,
     Entitlement,
     License,
-    LicenseTransaction,
 )
 from tests.factories import (
     ActivationCodeFactory,
@@ -303,9 +303,35 @@ def test_revoking_client_credential_is_final(actor):
         services.client_credential_revoke(credential=credential, actor=actor)
 
 
-def test_transaction_belongs_to_one_customer():
-    transaction_ = LicenseTransactionFactory()
-    entitlement = EntitlementFactory.build(transaction=transaction_, customer=CustomerFactory())
-    with pytest.raises(Exception, match="another customer"):
+def test_entitlement_cannot_hang_on_another_customers_transaction():
+    entitlement = EntitlementFactory.build(transaction=LicenseTransactionFactory(), customer=CustomerFactory())
+    with pytest.raises(ValidationError) as error:
         entitlement.full_clean()
-    assert LicenseTransaction.objects.count() == 1
+    assert error.value.message_dict["transaction"] == ["This transaction belongs to another customer."]
+
+
+def test_save_edits_records_creation_and_changed_fields(actor):
+    entitlement = EntitlementFactory.build(customer=CustomerFactory(), product=ProductFactory(), seats=3)
+    services.save_edits(instance=entitlement, fields=["seats"], actor=actor)
+    entitlement.seats = 9
+    services.save_edits(instance=entitlement, fields=["seats"], actor=actor)
+
+    created, updated = AuditEvent.objects.for_target(entitlement).order_by("occurred_at")
+    assert (created.action, created.before, created.after) == ("entitlement.created", {}, {"seats": 3})
+    assert (updated.action, updated.before, updated.after) == ("entitlement.updated", {"seats": 3}, {"seats": 9})
+
+
+def test_seats_cannot_drop_below_licenses_holding_them(actor):
+    license = LicenseFactory(activation_code__entitlement__seats=2)
+    LicenseFactory(activation_code=license.activation_code, entitlement=license.entitlement)
+    entitlement = Entitlement.objects.get(pk=license.entitlement_id)
+    entitlement.seats = 1
+    with pytest.raises(DomainError, match="2 seats are in use") as error:
+        services.save_edits(instance=entitlement, fields=["seats"], actor=actor)
+    assert error.value.code == "seats_in_use"
+    assert Entitlement.objects.get(pk=entitlement.pk).seats == 2
+    assert not AuditEvent.objects.exists()
+
+    services.license_deactivate(license=license, actor=actor)
+    services.save_edits(instance=entitlement, fields=["seats"], actor=actor)
+    assert Entitlement.objects.get(pk=entitlement.pk).seats == 1

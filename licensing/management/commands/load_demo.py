@@ -6,8 +6,9 @@ Idempotent: running it again changes nothing that is already there.
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib.auth.models import Group, User
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -41,8 +42,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--url", default="http://127.0.0.1:8000", help="Where the server will listen.")
+        parser.add_argument("--force", action="store_true", help="Load even though DEBUG is off.")
 
     def handle(self, *args, **options):
+        if not settings.DEBUG and not options["force"]:
+            # The demo has well-known passwords and keys: never by accident in production.
+            raise CommandError("Refusing to load demo data with DEBUG off (it has public passwords); use --force.")
         with transaction.atomic():
             self._staff()
             self._catalog()

@@ -1,6 +1,8 @@
 """List pages show effective status computed in the query, in a constant number of
 queries whatever the row count."""
 
+from urllib.parse import urlencode
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -14,6 +16,8 @@ from tests.factories import (
     EntitlementFactory,
     LicenseFactory,
     LicenseTransactionFactory,
+    LicenseUserFactory,
+    ProductFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -134,3 +138,54 @@ def test_audit_events_are_read_only_in_the_admin(client, superuser, actor):
     assert client.post(reverse("admin:licensing_auditevent_delete", args=[event.pk])).status_code == 403
     page = client.get(reverse("admin:licensing_auditevent_change", args=[event.pk])).content.decode()
     assert 'name="_save"' not in page
+
+
+def test_license_user_page_with_many_entitlements_renders_in_constant_queries(
+    client, superuser, django_assert_max_num_queries
+):
+    client.force_login(superuser)
+    product = ProductFactory(authorization_method="user")
+    few_user, many_user = LicenseUserFactory(), LicenseUserFactory()
+    few_user.entitlements.add(EntitlementFactory(customer=few_user.customer, product=product))
+    many_user.entitlements.add(*EntitlementFactory.create_batch(30, customer=many_user.customer, product=product))
+    few = count_queries(client, reverse("admin:licensing_licenseuser_change", args=[few_user.pk]))
+    with django_assert_max_num_queries(few):
+        client.get(reverse("admin:licensing_licenseuser_change", args=[many_user.pk]))
+
+
+def test_entitlement_autocomplete_runs_in_constant_queries(client, superuser, django_assert_max_num_queries):
+    client.force_login(superuser)
+    url = reverse("admin:autocomplete")
+    params = {"app_label": "licensing", "model_name": "licenseuser", "field_name": "entitlements", "term": ""}
+    EntitlementFactory.create_batch(2)
+    few = count_queries(client, url + "?" + urlencode(params))
+    EntitlementFactory.create_batch(18)
+    with django_assert_max_num_queries(few):
+        response = client.get(url, params)
+    assert len(response.json()["results"]) == 20
+
+
+def test_saving_a_customer_does_not_revalidate_each_entitlement(client, superuser, django_assert_max_num_queries):
+    client.force_login(superuser)
+
+    def save(customer):
+        """Post the change form as a browser would, inline management data included."""
+        url = reverse("admin:licensing_customer_change", args=[customer.pk])
+        page = client.get(url)
+        data = {"name": customer.name, "kind": customer.kind, "email": customer.email}
+        data["external_id"] = f"CRM-{customer.pk}"
+        for inline in page.context["inline_admin_formsets"]:
+            formset = inline.formset
+            data |= {f"{formset.prefix}-{key}": value for key, value in formset.management_form.initial.items()}
+            for form in formset.forms:
+                data[f"{form.prefix}-id"] = form.instance.pk
+                data[f"{form.prefix}-customer"] = customer.pk
+        with CaptureQueriesContext(connection) as captured:
+            assert client.post(url, data).status_code == 302
+        return len(captured)
+
+    small, large = CustomerFactory(), CustomerFactory()
+    EntitlementFactory(customer=small, transaction=LicenseTransactionFactory(customer=small))
+    for _ in range(30):
+        EntitlementFactory(customer=large, transaction=LicenseTransactionFactory(customer=large))
+    assert save(large) == save(small)

@@ -1,0 +1,109 @@
+"""What every licensing admin shares: safe handling of bad input, constant-query forms,
+and edits that go through `services.save_edits` with their audit history on the page."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.http import HttpResponseRedirect
+from django.template.loader import render_to_string
+
+from .. import services
+from ..audit import Actor
+from ..errors import DomainError
+from ..models import AuditEvent, Entitlement, License
+
+AUDIT_HISTORY_ROWS = 25
+
+# Relations each model's __str__ reads; choice widgets and autocompletes that print
+# these rows load them in the same query instead of one query per row.
+STR_RELATIONS = {
+    Entitlement: ("customer", "product"),
+    License: ("device", "entitlement__customer", "entitlement__product"),
+}
+
+
+def _for_display(model, queryset=None):
+    related = STR_RELATIONS.get(model)
+    if related is None:
+        return queryset
+    return (queryset if queryset is not None else model._default_manager.all()).select_related(*related)
+
+
+class SafeAdminMixin:
+    """Bad ids in a bulk action and rows printed by related widgets, handled once."""
+
+    def response_action(self, request, queryset):
+        # Django filters `pk__in` with the posted ids, which raises on a malformed UUID.
+        for value in request.POST.getlist(ACTION_CHECKBOX_NAME):
+            try:
+                uuid.UUID(value)
+            except ValueError:
+                self.message_user(request, "Some selected items do not exist. Nothing was changed.", messages.ERROR)
+                return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "queryset" not in kwargs and db_field.related_model in STR_RELATIONS:
+            kwargs["queryset"] = _for_display(db_field.related_model)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if "queryset" not in kwargs and db_field.related_model in STR_RELATIONS:
+            kwargs["queryset"] = _for_display(db_field.related_model)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_search_results(self, request, queryset, search_term):
+        # Also serves the autocomplete endpoint, which prints each row.
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        return _for_display(self.model, queryset) if self.model in STR_RELATIONS else queryset, may_have_duplicates
+
+
+class AuditedAdminMixin:
+    """Edits go through `services.save_edits`; each object's page shows its history."""
+
+    # Relations that define what a record is; changing them would move it (and what
+    # hangs below it) elsewhere, so they are set once, at creation.
+    fixed_after_creation: tuple[str, ...] = ()
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields += [f for f in self.fixed_after_creation if f not in fields]
+            fields.append("audit_history")
+        return fields
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is not None:
+            fieldsets = [
+                (name, {**options, "fields": [f for f in options["fields"] if f != "audit_history"]})
+                for name, options in fieldsets
+            ]
+            fieldsets.append(("Audit history", {"fields": ["audit_history"], "classes": ["audit-history"]}))
+        return fieldsets
+
+    @admin.display(description="Recent changes")
+    def audit_history(self, obj) -> str:
+        events = AuditEvent.objects.for_target(obj)[:AUDIT_HISTORY_ROWS]
+        return render_to_string("admin/licensing/audit_history.html", {"events": events})
+
+    def save_model(self, request, obj, form, change):
+        if change and not form.changed_data:
+            return
+        services.save_edits(instance=obj, fields=form.changed_data, actor=Actor.staff(request))
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as error:
+            # A rule checked under lock in the service (another change overtook the
+            # form's validation). The admin's transaction has rolled back.
+            self.message_user(request, error.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+
+class LicensingAdmin(SafeAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+    pass
