@@ -17,12 +17,9 @@ from tests.factories import (
     LicenseUserFactory,
     ProductFactory,
 )
+from tests.licensing.admin.urls import change_url
 
 pytestmark = pytest.mark.django_db
-
-
-def change_url(obj) -> str:
-    return reverse(f"admin:licensing_{obj._meta.model_name}_change", args=[obj.pk])
 
 
 def entitlement_form_data(entitlement: Entitlement, **overrides) -> dict:

@@ -6,16 +6,9 @@ from django.urls import reverse
 
 from licensing.models import ActivationCode, AuditEvent, Customer, License
 from tests.factories import ActivationCodeFactory, CustomerFactory, LicenseFactory, StaffUserFactory
+from tests.licensing.admin.urls import change_url, switch_url
 
 pytestmark = pytest.mark.django_db
-
-
-def switch_url(obj, name: str) -> str:
-    return reverse(f"admin:licensing_{obj._meta.model_name}_switch", args=[obj.pk, name])
-
-
-def change_url(obj) -> str:
-    return reverse(f"admin:licensing_{obj._meta.model_name}_change", args=[obj.pk])
 
 
 def test_support_can_disable_and_enable_a_customer(client, support_user):
