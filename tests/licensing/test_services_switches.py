@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 
 from licensing import services
+from licensing.services import switches
 from licensing.audit import Actor, record_event
 from licensing.errors import DomainError, InvalidTransition
 from licensing.models import (
@@ -192,7 +193,7 @@ def test_failing_change_leaves_neither_change_nor_audit_event(monkeypatch, actor
         record_event(**kwargs)
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services, "record_event", record_then_fail)
+    monkeypatch.setattr(switches, "record_event", record_then_fail)
     with pytest.raises(RuntimeError):
         services.customer_disable(customer=customer, actor=actor)
     customer.refresh_from_db()

@@ -1,24 +1,17 @@
-"""Every change of licensing state, one function per change.
-
-Each service opens a transaction, locks the row it changes, checks the current state,
-writes the change and its audit event together, and returns the fresh row. The admin,
-the APIs, the portal and tasks all call these; none of them writes a status itself.
-"""
+"""Status switches: disable/enable, suspend/resume, revoke, deactivate."""
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 from django.db import models, transaction
 from django.utils import timezone
 
-from . import rules
-from .audit import Actor, record_event, snapshot
-from .errors import DomainError, InvalidTransition
-from .models import ActivationCode, ClientCredential, Customer, Entitlement, License, LicenseTransaction
+from .. import rules
+from ..audit import Actor, record_event, snapshot
+from ..errors import InvalidTransition
+from ..models import ActivationCode, Customer, Entitlement, License, LicenseTransaction
 
 M = TypeVar("M", bound=models.Model)
 
@@ -124,41 +117,6 @@ def _refusal(instance: models.Model, transition: Transition) -> str:
     return f"Cannot {transition.verb} this {noun}: it is {instance.get_status_display().lower()}."
 
 
-def save_edits(*, instance: M, fields: Sequence[str], actor: Actor) -> M:
-    """Create a record, or save edits to its plain fields (never its status: switches
-    have their own services), with an audit event `<model>.created` / `<model>.updated`.
-
-    Rules that depend on other rows are checked here, under the row's lock, because a
-    form's validation runs before the lock and can be overtaken by a concurrent change.
-    """
-    creating = instance._state.adding
-    with transaction.atomic():
-        before = {}
-        if not creating:
-            current = type(instance).objects.select_for_update().get(pk=instance.pk)
-            before = snapshot(current, fields)
-            if isinstance(instance, Entitlement):
-                _check_seats_cover_licenses(instance)
-        instance.save()
-        record_event(
-            actor=actor,
-            action=f"{instance._meta.model_name}.{'created' if creating else 'updated'}",
-            target=instance,
-            before=before,
-            after=snapshot(instance, fields),
-        )
-    return instance
-
-
-def _check_seats_cover_licenses(entitlement: Entitlement) -> None:
-    in_use = License.objects.holding_seat().filter(entitlement=entitlement).count()
-    if entitlement.seats < in_use:
-        raise DomainError(
-            f"{in_use} seats are in use; deactivate licenses before lowering seats to {entitlement.seats}.",
-            code="seats_in_use",
-        )
-
-
 def customer_disable(*, customer: Customer, actor: Actor, reason: str = "") -> Customer:
     """Disable a customer: every entitlement stops working at the client's next check.
     One row changes, however much the customer owns (DESIGN.md §2)."""
@@ -220,34 +178,3 @@ def license_revoke(*, license: License, actor: Actor, reason: str = "") -> Licen
 def license_deactivate(*, license: License, actor: Actor, reason: str = "") -> License:
     """Deactivate a license; its seat is free at once."""
     return _switch(license, LICENSE_DEACTIVATE, actor=actor, reason=reason)
-
-
-def client_credential_create(*, name: str, actor: Actor) -> tuple[ClientCredential, str]:
-    """Create a client credential. Returns it with its shared key, which is shown to the
-    caller this once and afterwards kept only encrypted."""
-    shared_key = secrets.token_urlsafe(30)
-    with transaction.atomic():
-        credential = ClientCredential(name=name)
-        credential.shared_key = shared_key
-        credential.save()
-        record_event(actor=actor, action="client_credential.created", target=credential, after={"name": name})
-    return credential, shared_key
-
-
-def client_credential_revoke(*, credential: ClientCredential, actor: Actor, reason: str = "") -> ClientCredential:
-    """Revoke a client credential: requests signed with it are refused from now on."""
-    with transaction.atomic():
-        locked = ClientCredential.objects.select_for_update().get(pk=credential.pk)
-        if locked.is_revoked:
-            raise InvalidTransition("This client credential is already revoked.")
-        locked.revoked_at = timezone.now()
-        locked.save(update_fields=["revoked_at", "updated_at"])
-        record_event(
-            actor=actor,
-            action="client_credential.revoked",
-            target=locked,
-            reason=reason,
-            before={"revoked_at": None},
-            after={"revoked_at": locked.revoked_at.isoformat()},
-        )
-    return locked

@@ -1,0 +1,43 @@
+"""Client credentials: what client applications sign their requests with."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..audit import Actor, record_event
+from ..errors import InvalidTransition
+from ..models import ClientCredential
+
+
+def client_credential_create(*, name: str, actor: Actor) -> tuple[ClientCredential, str]:
+    """Create a client credential. Returns it with its shared key, which is shown to the
+    caller this once and afterwards kept only encrypted."""
+    shared_key = secrets.token_urlsafe(30)
+    with transaction.atomic():
+        credential = ClientCredential(name=name)
+        credential.shared_key = shared_key
+        credential.save()
+        record_event(actor=actor, action="client_credential.created", target=credential, after={"name": name})
+    return credential, shared_key
+
+
+def client_credential_revoke(*, credential: ClientCredential, actor: Actor, reason: str = "") -> ClientCredential:
+    """Revoke a client credential: requests signed with it are refused from now on."""
+    with transaction.atomic():
+        locked = ClientCredential.objects.select_for_update().get(pk=credential.pk)
+        if locked.is_revoked:
+            raise InvalidTransition("This client credential is already revoked.")
+        locked.revoked_at = timezone.now()
+        locked.save(update_fields=["revoked_at", "updated_at"])
+        record_event(
+            actor=actor,
+            action="client_credential.revoked",
+            target=locked,
+            reason=reason,
+            before={"revoked_at": None},
+            after={"revoked_at": locked.revoked_at.isoformat()},
+        )
+    return locked
