@@ -1,6 +1,7 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView
 
 admin.site.site_header = "Licensing server"
 admin.site.site_title = "Licensing server"
@@ -9,4 +10,6 @@ admin.site.index_title = "Vendor administration"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
+    path("api/v4/", include("licensing.api.client.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]

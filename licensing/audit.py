@@ -29,6 +29,10 @@ class Actor:
         return cls(AuditEvent.ActorType.SYSTEM, label=label)
 
     @classmethod
+    def client(cls, credential: Any, ip: str | None) -> Actor:
+        return cls(AuditEvent.ActorType.CLIENT, id=str(credential.pk), label=credential.name, ip=ip)
+
+    @classmethod
     def staff(cls, request: HttpRequest) -> Actor:
         user = request.user
         return cls(AuditEvent.ActorType.STAFF, id=str(user.pk), label=user.get_username(), ip=client_ip(request))
@@ -44,7 +48,7 @@ def record_event(
     *,
     actor: Actor,
     action: str,
-    target: models.Model,
+    target: models.Model | None,
     reason: str = "",
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
@@ -59,9 +63,9 @@ def record_event(
         actor_label=actor.label[:200],
         ip=actor.ip,
         action=action,
-        target_type=target._meta.label_lower,
-        target_id=target.pk,
-        target_repr=str(target)[:200],
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=target.pk if target is not None else None,
+        target_repr=str(target)[:200] if target is not None else "",
         reason=reason,
         before=before or {},
         after=after or {},

@@ -12,3 +12,42 @@ class DomainError(Exception):
 
 class InvalidTransition(DomainError):
     code = "invalid_transition"
+
+
+class Refusal(DomainError):
+    """A client request the licensing rules refuse, with the code of DESIGN.md §3 and,
+    where the table gives one, the reason of the access rules."""
+
+    def __init__(self, code: str, message: str, *, reason: str | None = None, status: int = 400) -> None:
+        super().__init__(message, code=code)
+        self.reason = reason
+        self.status = status
+
+    def body(self) -> dict:
+        """The JSON error of DESIGN.md §3."""
+        body = {"status": self.status, "code": self.code, "message": self.message}
+        if self.reason:
+            body["reason"] = self.reason
+        return body
+
+
+def refusal_for(verdict) -> Refusal:
+    """The client error for a verdict that is not active."""
+    from .rules import Reason
+
+    reason = verdict.reason
+    code = {
+        Reason.CUSTOMER_DISABLED: "license_not_enabled",
+        Reason.ENTITLEMENT_DISABLED: "license_not_enabled",
+        Reason.TRANSACTION_SUSPENDED: "license_not_enabled",
+        Reason.CODE_DISABLED: "license_not_enabled",
+        Reason.LICENSE_SUSPENDED: "license_not_enabled",
+        Reason.NOT_YET_VALID: "license_not_active",
+        Reason.EXPIRED: "license_not_active",
+        Reason.CODE_REVOKED: "license_revoked",
+        Reason.LICENSE_REVOKED: "license_revoked",
+        Reason.LICENSE_DEACTIVATED: "device_not_found",
+    }[reason]
+    if code == "device_not_found":
+        return Refusal(code, "No active license for this device; activate it first.")
+    return Refusal(code, f"{verdict.label}.", reason=reason.value)

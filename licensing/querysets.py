@@ -59,22 +59,28 @@ def _seat_holding_q(prefix: str = "") -> Q:
     return Q(**{f"{prefix}status__in": License.SEAT_HOLDING})
 
 
+def seats_held(by: str, outer: str) -> Coalesce:
+    """How many licenses hold a seat with `by` (a License foreign key) equal to the outer
+    row's `outer`. A correlated subquery rather than a JOIN + GROUP BY, so it composes
+    with other annotations and select_related."""
+    from .models import License
+
+    held = (
+        License.objects.filter(_seat_holding_q(), **{by: OuterRef(outer)})
+        .order_by()
+        .values(by)
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(held), Value(0))
+
+
 class EntitlementQuerySet(EffectiveStatusQuerySet):
     chain_paths = ENTITLEMENT_PATHS
 
     def with_seats_used(self) -> EntitlementQuerySet:
-        """Annotate `seats_used`: licenses holding a seat. A correlated subquery rather
-        than a JOIN + GROUP BY, so it composes with the effective-status annotation."""
-        from .models import License
-
-        used = (
-            License.objects.filter(_seat_holding_q(), entitlement=OuterRef("pk"))
-            .order_by()
-            .values("entitlement")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
-        return self.annotate(seats_used=Coalesce(Subquery(used), Value(0)))
+        """Annotate `seats_used`: licenses holding a seat."""
+        return self.annotate(seats_used=seats_held("entitlement", "pk"))
 
 
 class ActivationCodeQuerySet(EffectiveStatusQuerySet):

@@ -22,6 +22,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
     "licensing",
     "portal",
 ]
@@ -87,6 +89,21 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Licensing server API",
+    "DESCRIPTION": "Client API (/api/v4/, signed, HMAC-authenticated) and management API (/api/v1/).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# Ed25519 private key (PEM) that signs client answers and license files. Empty: one is
+# generated on first use and kept, encrypted, in the database.
+LICENSING_SIGNING_KEY = env("LICENSING_SIGNING_KEY", default="")
 
 # Key for encrypting client-credential shared keys at rest. Locally it may be derived from
 # SECRET_KEY; production requires its own so that SECRET_KEY can rotate without making

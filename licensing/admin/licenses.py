@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin
+from django.db.models import Max
 
 from .. import services
 from ..models import Device, License, LicenseUser, Product
@@ -57,14 +58,21 @@ class LicenseUserAdmin(LicensingAdmin):
 
 @admin.register(Device)
 class DeviceAdmin(LicensingAdmin):
-    list_display = ["hostname", "hardware_id", "os_ver", "is_vm", "app_ver", "last_check_in_at"]
+    list_display = ["hostname", "hardware_id", "os_ver", "is_vm", "app_ver", "last_check_in"]
     list_filter = ["is_vm"]
     search_fields = ["=hardware_id", "hostname", "mac_address"]
-    readonly_fields = ["last_check_in_at", "created_at"]
+    readonly_fields = ["last_check_in", "created_at"]
     fieldsets = [
         (None, {"fields": ["hardware_id", "hostname", "os_ver", "is_vm", "vm_info", "mac_address", "ip"]}),
-        ("Client", {"fields": ["app_ver", "sdk_ver", "last_check_in_at", "created_at"]}),
+        ("Client", {"fields": ["app_ver", "sdk_ver", "last_check_in", "created_at"]}),
     ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(last_check_in_at=Max("licenses__last_check_in_at"))
+
+    @admin.display(description="Last check-in", ordering="last_check_in_at")
+    def last_check_in(self, obj: Device):
+        return obj.last_check_in_at
 
 
 @admin.register(License)

@@ -1,5 +1,6 @@
 from .audit import AuditEvent
 from .catalog import Product
+from .client import OfflineRequest, SigningKey
 from .credentials import ClientCredential
 from .customers import Customer
 from .entitlements import ActivationCode, Entitlement, LicenseTransaction
@@ -15,5 +16,7 @@ __all__ = [
     "License",
     "LicenseTransaction",
     "LicenseUser",
+    "OfflineRequest",
     "Product",
+    "SigningKey",
 ]

@@ -30,8 +30,9 @@ class AuditEvent(models.Model):
     actor_label = models.CharField(max_length=200, blank=True)
     ip = models.GenericIPAddressField("IP address", null=True, blank=True)
     action = models.CharField(max_length=64, db_index=True)
-    target_type = models.CharField(max_length=64)
-    target_id = models.UUIDField()
+    # Empty only for a refused attempt that named nothing we know (an unknown key).
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.UUIDField(null=True, blank=True)
     target_repr = models.CharField(max_length=200, blank=True)
     reason = models.TextField(blank=True)
     before = models.JSONField(default=dict, blank=True)

@@ -51,7 +51,8 @@ class Device(PublicModel):
     ip = models.GenericIPAddressField("IP address", null=True, blank=True)
     app_ver = models.CharField("app version", max_length=64, blank=True)
     sdk_ver = models.CharField("SDK version", max_length=64, blank=True)
-    last_check_in_at = models.DateTimeField(null=True, blank=True)
+    # The device's last check-in is not stored here: each of its licenses records its
+    # own, and the device's is the latest of those.
 
     class Meta:
         ordering = ["hostname", "hardware_id"]

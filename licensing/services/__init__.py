@@ -5,7 +5,8 @@ writes the change and its audit event together, and returns the fresh row. The a
 the APIs, the portal and tasks all call these; none of them writes a status itself.
 """
 
-from .credentials import client_credential_create, client_credential_revoke
+from .activation import DEVICE_FACTS, lease_until, license_activate, license_check, license_release
+from .credentials import client_credential_create, client_credential_revoke, client_credential_rotate
 from .edits import save_edits
 from .switches import (
     CODE_DISABLE,
@@ -43,6 +44,7 @@ __all__ = [
     "CODE_REVOKE",
     "CUSTOMER_DISABLE",
     "CUSTOMER_ENABLE",
+    "DEVICE_FACTS",
     "ENTITLEMENT_DISABLE",
     "ENTITLEMENT_ENABLE",
     "LICENSE_DEACTIVATE",
@@ -57,11 +59,16 @@ __all__ = [
     "activation_code_revoke",
     "client_credential_create",
     "client_credential_revoke",
+    "client_credential_rotate",
     "customer_disable",
     "customer_enable",
     "entitlement_disable",
     "entitlement_enable",
+    "lease_until",
+    "license_activate",
+    "license_check",
     "license_deactivate",
+    "license_release",
     "license_resume",
     "license_revoke",
     "license_suspend",

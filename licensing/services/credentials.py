@@ -4,18 +4,30 @@ from __future__ import annotations
 
 import secrets
 
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from ..audit import Actor, record_event
 from ..errors import InvalidTransition
 from ..models import ClientCredential
+from ..selectors import credential_cache_key
+
+
+def new_shared_key() -> str:
+    return secrets.token_urlsafe(30)
+
+
+def _forget_cached(credential: ClientCredential) -> None:
+    # After commit: a request verified in between still sees the old row, never a
+    # cache entry that outlives the change.
+    transaction.on_commit(lambda: cache.delete(credential_cache_key(credential.api_key)))
 
 
 def client_credential_create(*, name: str, actor: Actor) -> tuple[ClientCredential, str]:
     """Create a client credential. Returns it with its shared key, which is shown to the
     caller this once and afterwards kept only encrypted."""
-    shared_key = secrets.token_urlsafe(30)
+    shared_key = new_shared_key()
     with transaction.atomic():
         credential = ClientCredential(name=name)
         credential.shared_key = shared_key
@@ -32,6 +44,7 @@ def client_credential_revoke(*, credential: ClientCredential, actor: Actor, reas
             raise InvalidTransition("This client credential is already revoked.")
         locked.revoked_at = timezone.now()
         locked.save(update_fields=["revoked_at", "updated_at"])
+        _forget_cached(locked)
         record_event(
             actor=actor,
             action="client_credential.revoked",
@@ -41,3 +54,20 @@ def client_credential_revoke(*, credential: ClientCredential, actor: Actor, reas
             after={"revoked_at": locked.revoked_at.isoformat()},
         )
     return locked
+
+
+def client_credential_rotate(
+    *, credential: ClientCredential, actor: Actor, reason: str = ""
+) -> tuple[ClientCredential, str]:
+    """Give a credential a new shared key; requests signed with the old one fail at once.
+    The API key stays, so only the secret has to be redeployed."""
+    shared_key = new_shared_key()
+    with transaction.atomic():
+        locked = ClientCredential.objects.select_for_update().get(pk=credential.pk)
+        if locked.is_revoked:
+            raise InvalidTransition("This client credential is revoked; create a new one.")
+        locked.shared_key = shared_key
+        locked.save(update_fields=["shared_key_encrypted", "updated_at"])
+        _forget_cached(locked)
+        record_event(actor=actor, action="client_credential.rotated", target=locked, reason=reason)
+    return locked, shared_key

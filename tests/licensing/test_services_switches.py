@@ -7,7 +7,6 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 
 from licensing import services
-from licensing.services import switches
 from licensing.audit import Actor, record_event
 from licensing.errors import DomainError, InvalidTransition
 from licensing.models import (
@@ -19,6 +18,7 @@ from licensing.models import (
     Entitlement,
     License,
 )
+from licensing.services import switches
 from tests.factories import (
     ActivationCodeFactory,
     CustomerFactory,

@@ -1,0 +1,107 @@
+"""Inputs of the client API, validated, and its outputs, described for the schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from ...errors import Refusal
+
+MISSING_CODES = {"required", "blank", "null"}
+
+
+def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    """The valid input, or a Refusal naming the first field that is missing or wrong:
+    `missing_parameters` for an absent field, `invalid_parameters` for a malformed one."""
+    serializer = serializer_class(data=data)
+    if serializer.is_valid():
+        return serializer.validated_data
+    field, errors = next(iter(serializer.errors.items()))
+    error = errors[0]
+    if error.code in MISSING_CODES:
+        raise Refusal("missing_parameters", f"{field} is required.")
+    raise Refusal("invalid_parameters", f"{field}: {error}")
+
+
+class IdentitySerializer(serializers.Serializer):
+    product = serializers.CharField(max_length=50, help_text="The product's short code.")
+    hardware_id = serializers.CharField(max_length=255)
+    license_key = serializers.CharField(max_length=64, required=False, help_text="For key-based products.")
+    username = serializers.CharField(max_length=254, required=False, help_text="For user-based products.")
+
+    def validate(self, attrs):
+        if not attrs.get("license_key") and not attrs.get("username"):
+            raise serializers.ValidationError({"license_key": "license_key or username is required."}, code="required")
+        return attrs
+
+
+class NonceMixin(serializers.Serializer):
+    nonce = serializers.CharField(
+        max_length=128, required=False, help_text="Echoed in the signed answer, so a captured answer can't be replayed."
+    )
+
+
+class ActivateRequestSerializer(NonceMixin, IdentitySerializer):
+    password = serializers.CharField(max_length=128, required=False, trim_whitespace=False)
+    hostname = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    os_ver = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    is_vm = serializers.BooleanField(required=False)
+    vm_info = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    mac_address = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    ip = serializers.IPAddressField(required=False)
+    app_ver = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    sdk_ver = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+
+class CheckQuerySerializer(NonceMixin, IdentitySerializer):
+    pass
+
+
+class DeactivateRequestSerializer(NonceMixin, IdentitySerializer):
+    license_id = serializers.UUIDField(required=False)
+
+
+class ProductDetailsSerializer(serializers.Serializer):
+    short_code = serializers.CharField()
+    authorization_method = serializers.ChoiceField(choices=["license_key", "user"])
+
+
+class CustomerRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+
+
+class LicenseBodySerializer(serializers.Serializer):
+    """Documentation of the license body (DESIGN.md §3); the view builds it in
+    `licensing.license_body`."""
+
+    id = serializers.UUIDField()
+    license_key = serializers.CharField(allow_null=True)
+    user = serializers.CharField(allow_null=True)
+    product_details = ProductDetailsSerializer()
+    customer = CustomerRefSerializer()
+    license_enabled = serializers.BooleanField()
+    license_active = serializers.BooleanField()
+    is_expired = serializers.BooleanField()
+    status = serializers.CharField(help_text="Effective status: active, disabled, suspended, expired, ...")
+    reason = serializers.CharField(allow_null=True)
+    validity_period = serializers.DateTimeField(allow_null=True, help_text="End of validity; null if perpetual.")
+    valid_from = serializers.DateTimeField()
+    max_activations = serializers.IntegerField(help_text="Seats of the entitlement.")
+    times_activated = serializers.IntegerField(help_text="Seats in use.")
+    key_max_activations = serializers.IntegerField(required=False, help_text="The key's own cap, when it has one.")
+    key_times_activated = serializers.IntegerField(required=False)
+    features = serializers.DictField()
+    lease_expires_at = serializers.DateTimeField(allow_null=True, help_text="Check in again before this.")
+    refresh_interval = serializers.IntegerField(help_text="Seconds between check-ins.")
+    offline_grace = serializers.IntegerField(help_text="Seconds a license file works offline.")
+    server_time = serializers.DateTimeField()
+    nonce = serializers.CharField(required=False)
+
+
+class ErrorSerializer(serializers.Serializer):
+    status = serializers.IntegerField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+    reason = serializers.CharField(required=False)

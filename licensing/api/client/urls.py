@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+app_name = "client-api"
+
+urlpatterns = [
+    path("activate_license", views.ActivateLicense.as_view(), name="activate-license"),
+    path("check_license", views.CheckLicense.as_view(), name="check-license"),
+    path("deactivate_license", views.DeactivateLicense.as_view(), name="deactivate-license"),
+    path("activate_offline", views.ActivateOffline.as_view(), name="activate-offline"),
+    path("deactivate_offline", views.DeactivateOffline.as_view(), name="deactivate-offline"),
+    path("public_key", views.PublicKey.as_view(), name="public-key"),
+]

@@ -1,0 +1,214 @@
+"""The client API endpoints. Views are thin: they validate input, call a service, and
+sign what they answer; every refusal becomes a signed §3 error."""
+
+from __future__ import annotations
+
+import json
+
+from django.http import HttpResponse
+from django.http.multipartparser import MultiPartParserError
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
+from rest_framework.views import APIView
+
+from ... import offline, services
+from ...audit import Actor, client_ip
+from ...errors import Refusal
+from ...license_body import license_body
+from ...selectors import client_licenses
+from ...signing import current_signer
+from .authentication import authenticate
+from .responses import signed, signed_error, signed_json, signed_text
+from .serializers import (
+    ActivateRequestSerializer,
+    CheckQuerySerializer,
+    DeactivateRequestSerializer,
+    ErrorSerializer,
+    LicenseBodySerializer,
+    validated,
+)
+
+MAX_BODY_BYTES = 64 * 1024
+AUTH_HEADERS = [
+    OpenApiParameter("Date", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True, description="RFC 7231 date."),
+    OpenApiParameter(
+        "Authorization",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        required=True,
+        description='algorithm="hmac-sha256",headers="date",signature="<base64 HMAC>",apiKey="<api key>"',
+    ),
+]
+ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 413: ErrorSerializer}
+DEACTIVATED = OpenApiResponse(OpenApiTypes.STR, description="The text license_deactivated.")
+
+
+class AnyContent(BaseContentNegotiation):
+    """Answers are built and signed by the views, not rendered by DRF, so no Accept
+    header is refused."""
+
+    def select_parser(self, request, parsers):
+        return None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class ClientView(APIView):
+    authentication_classes = ()
+    permission_classes = ()
+    parser_classes = ()  # bodies are read raw: offline requests are signed byte for byte
+    renderer_classes = (JSONRenderer,)
+    content_negotiation_class = AnyContent
+    requires_signature = True
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.credential = authenticate(request._request) if self.requires_signature else None
+
+    def handle_exception(self, exc):
+        if isinstance(exc, Refusal):
+            return signed_error(exc)
+        if isinstance(exc, exceptions.APIException):
+            return signed_error(Refusal(exc.default_code, str(exc.detail), status=exc.status_code))
+        raise exc
+
+    def actor(self) -> Actor:
+        return Actor.client(self.credential, client_ip(self.request._request))
+
+    def raw_body(self) -> bytes:
+        length = self.request.META.get("CONTENT_LENGTH") or "0"
+        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+            raise Refusal("request_too_large", f"Request bodies are limited to {MAX_BODY_BYTES} bytes.", status=413)
+        return self.request._request.body
+
+    def json_body(self) -> dict:
+        raw = self.raw_body()
+        try:
+            data = json.loads(raw or b"{}")
+        except (UnicodeDecodeError, ValueError):
+            raise Refusal("invalid_json", "The body is not JSON.") from None
+        if not isinstance(data, dict):
+            raise Refusal("invalid_json", "The body must be a JSON object.")
+        return data
+
+
+def _identity(data: dict) -> dict:
+    return {
+        "product_code": data["product"],
+        "hardware_id": data["hardware_id"],
+        "license_key": data.get("license_key"),
+        "username": data.get("username") if not data.get("license_key") else None,
+    }
+
+
+class ActivateLicense(ClientView):
+    @extend_schema(
+        operation_id="activate_license",
+        request=ActivateRequestSerializer,
+        parameters=AUTH_HEADERS,
+        responses={200: LicenseBodySerializer, **ERRORS},
+    )
+    def post(self, request) -> HttpResponse:
+        data = validated(ActivateRequestSerializer, self.json_body())
+        facts = {k: data[k] for k in services.DEVICE_FACTS if k in data}
+        license = services.license_activate(
+            **_identity(data), password=data.get("password"), facts=facts, actor=self.actor()
+        )
+        license = client_licenses().get(pk=license.pk)
+        return signed_json(license_body(license, now=timezone.now(), nonce=data.get("nonce")))
+
+
+class CheckLicense(ClientView):
+    @extend_schema(
+        operation_id="check_license",
+        parameters=[*AUTH_HEADERS, CheckQuerySerializer],
+        responses={200: LicenseBodySerializer, **ERRORS},
+    )
+    def get(self, request) -> HttpResponse:
+        data = validated(CheckQuerySerializer, request._request.GET.dict())
+        license = services.license_check(**_identity(data))
+        return signed_json(license_body(license, now=timezone.now(), nonce=data.get("nonce")))
+
+
+class DeactivateLicense(ClientView):
+    @extend_schema(
+        operation_id="deactivate_license",
+        request=DeactivateRequestSerializer,
+        parameters=AUTH_HEADERS,
+        responses={200: DEACTIVATED, **ERRORS},
+    )
+    def post(self, request) -> HttpResponse:
+        data = validated(DeactivateRequestSerializer, self.json_body())
+        license_id = str(data["license_id"]) if data.get("license_id") else None
+        services.license_release(**_identity(data), license_id=license_id, actor=self.actor())
+        return signed_text(offline.DEACTIVATED_BODY)
+
+
+OFFLINE_REQUEST = {
+    "text/plain": OpenApiTypes.STR,
+    "multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}},
+}
+
+
+class OfflineView(ClientView):
+    kind = ""
+
+    def post(self, request) -> HttpResponse:
+        fields = offline.decode_request(self.offline_bytes())
+        answer = offline.answer(fields, expected=self.kind, ip=client_ip(request._request))
+        return signed(answer.body.encode(), status=answer.status, content_type=answer.content_type)
+
+    def offline_bytes(self) -> bytes:
+        django_request = self.request._request
+        if not django_request.content_type.startswith("multipart/form-data"):
+            return self.raw_body()
+        self.raw_body()  # size check before Django parses the parts
+        try:
+            upload = django_request.FILES.get("file")
+        except MultiPartParserError:
+            raise Refusal("missing_content", "The multipart body could not be read.") from None
+        if upload is None:
+            raise Refusal("missing_content", "The multipart body has no part named file.")
+        return upload.read(MAX_BODY_BYTES + 1)
+
+
+class ActivateOffline(OfflineView):
+    kind = offline.ACTIVATION
+
+    @extend_schema(
+        operation_id="activate_offline",
+        request=OFFLINE_REQUEST,
+        parameters=AUTH_HEADERS,
+        responses={200: OpenApiResponse(OpenApiTypes.STR, description="The signed license file."), **ERRORS},
+    )
+    def post(self, request) -> HttpResponse:
+        return super().post(request)
+
+
+class DeactivateOffline(OfflineView):
+    kind = offline.DEACTIVATION
+
+    @extend_schema(
+        operation_id="deactivate_offline",
+        request=OFFLINE_REQUEST,
+        parameters=AUTH_HEADERS,
+        responses={200: DEACTIVATED, **ERRORS},
+    )
+    def post(self, request) -> HttpResponse:
+        return super().post(request)
+
+
+class PublicKey(ClientView):
+    requires_signature = False
+
+    @extend_schema(
+        operation_id="public_key",
+        responses={200: OpenApiResponse(OpenApiTypes.STR, description="PEM of the Ed25519 public key.")},
+    )
+    def get(self, request) -> HttpResponse:
+        return signed_text(current_signer().public_key_pem)

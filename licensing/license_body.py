@@ -1,0 +1,72 @@
+"""What a client is told about its license: the license body of DESIGN.md §3 and the
+payload of a license file. Shared by the client API and the portal."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from . import rules
+from .models import License
+
+# A client checks in this often, so that one missed check (a laptop waking, a blip in
+# the network) still lands inside the lease.
+REFRESH_SHARE_OF_LEASE = 2
+MIN_REFRESH_SECONDS = 30
+
+
+def license_body(license: License, *, now: dt.datetime, nonce: str | None = None) -> dict[str, Any]:
+    entitlement = license.entitlement
+    verdict = license.verdict(now)
+    seats_used = getattr(license, "seats_used", None)
+    if seats_used is None:  # not annotated (fresh from an activation): count once
+        seats_used = License.objects.holding_seat().filter(entitlement=entitlement).count()
+    lease_seconds = int(entitlement.lease_period.total_seconds())
+    body: dict[str, Any] = {
+        "id": str(license.pk),
+        "license_key": license.activation_code.code if license.activation_code_id else None,
+        "user": license.license_user.username if license.license_user_id else None,
+        "product_details": {
+            "short_code": entitlement.product.code,
+            "authorization_method": entitlement.product.authorization_method,
+        },
+        "customer": {"id": str(entitlement.customer_id), "name": entitlement.customer.name},
+        "license_enabled": verdict.status not in _NOT_ENABLED,
+        "license_active": verdict.is_active,
+        "is_expired": verdict.status == rules.EffectiveStatus.EXPIRED,
+        "status": verdict.status.value,
+        "reason": verdict.reason.value if verdict.reason else None,
+        "validity_period": entitlement.valid_until,
+        "valid_from": entitlement.valid_from,
+        "max_activations": entitlement.seats,
+        "times_activated": seats_used,
+        "features": entitlement.features,
+        "lease_expires_at": license.lease_expires_at,
+        "refresh_interval": max(MIN_REFRESH_SECONDS, lease_seconds // REFRESH_SHARE_OF_LEASE),
+        "offline_grace": int(entitlement.offline_grace.total_seconds()),
+        "server_time": now,
+    }
+    if license.activation_code_id and license.activation_code.max_activations is not None:
+        body["key_max_activations"] = license.activation_code.max_activations
+        body["key_times_activated"] = getattr(license, "code_activations", None)
+    if nonce is not None:
+        body["nonce"] = nonce
+    return body
+
+
+_NOT_ENABLED = {rules.EffectiveStatus.DISABLED, rules.EffectiveStatus.SUSPENDED, rules.EffectiveStatus.REVOKED}
+
+
+def license_file_payload(license: License, *, now: dt.datetime) -> dict[str, Any]:
+    """The license body plus what an offline client needs: which device it is for, and
+    until when it may run without reaching the server."""
+    entitlement = license.entitlement
+    expires = now + entitlement.offline_grace
+    if entitlement.valid_until and entitlement.valid_until < expires:
+        expires = entitlement.valid_until
+    return {
+        **license_body(license, now=now),
+        "hardware_id": license.device.hardware_id,
+        "issued_at": now,
+        "expires_at": expires,
+    }

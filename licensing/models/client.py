@@ -1,0 +1,39 @@
+from django.db import models
+from django.utils import timezone
+
+
+class SigningKey(models.Model):
+    """The Ed25519 key that signs client API responses and license files.
+
+    Generated on first use and kept in the database, so every web process signs with the
+    same key; production may instead supply one in settings (LICENSING_SIGNING_KEY).
+    """
+
+    kid = models.CharField("key id", max_length=64, unique=True)
+    private_key_encrypted = models.TextField(editable=False)
+    public_key_pem = models.TextField(editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.kid
+
+
+class OfflineRequest(models.Model):
+    """An offline request already answered. A `request_id` is used once: a repeat gets
+    the first answer again, byte for byte, and changes nothing."""
+
+    request_id = models.CharField(max_length=128, unique=True)
+    kind = models.CharField(max_length=20)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.TextField()
+    response_content_type = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.request_id

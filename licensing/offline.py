@@ -1,0 +1,139 @@
+"""Offline activation and deactivation (DESIGN.md §3).
+
+A machine without network access writes a request file: base64 of a JSON object signed
+with the client's shared key. Someone carries it to a connected machine, which posts it
+(client API) or uploads it (portal). Each `request_id` is answered once: a repeat gets
+the first answer again, byte for byte, and changes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from . import services, signing
+from .audit import Actor
+from .clientauth import offline_message, verify_signature
+from .errors import Refusal
+from .license_body import license_file_payload
+from .models import OfflineRequest
+from .selectors import client_licenses
+
+MAX_REQUEST_BYTES = 64 * 1024
+ACTIVATION, DEACTIVATION = "activation", "deactivation"
+REQUIRED = ("request", "product", "hardware_id", "date", "request_id", "api_key", "signature")
+OPTIONAL = ("license_key", "username", "password", "hostname", "os_ver", "app_ver", "sdk_ver")
+MAX_FIELD_LENGTH = 255
+DEACTIVATED_BODY = "license_deactivated"
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: str
+    content_type: str
+
+
+def decode_request(raw: bytes) -> dict[str, str]:
+    """The fields of an offline request file, or a Refusal saying what is wrong with it."""
+    compact = b"".join(raw.split())
+    if not compact:
+        raise Refusal("missing_content", "The offline request is empty.")
+    if len(compact) > MAX_REQUEST_BYTES:
+        raise Refusal("invalid_base64", "The offline request is too large to be one.")
+    try:
+        decoded = base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        raise Refusal("invalid_base64", "The offline request is not base64.") from None
+    try:
+        data = json.loads(decoded)
+    except (UnicodeDecodeError, ValueError):
+        raise Refusal("invalid_json", "The offline request does not decode to JSON.") from None
+    if not isinstance(data, dict):
+        raise Refusal("invalid_json", "The offline request must decode to a JSON object.")
+    return _fields(data)
+
+
+def _fields(data: dict[str, Any]) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for name in REQUIRED + OPTIONAL:
+        value = data.get(name)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str) or len(value) > MAX_FIELD_LENGTH:
+            raise Refusal("invalid_parameters", f"{name} must be text of at most {MAX_FIELD_LENGTH} characters.")
+        fields[name] = value
+    missing = [name for name in REQUIRED if name not in fields]
+    if missing:
+        raise Refusal("missing_parameters", f"The offline request lacks {', '.join(missing)}.")
+    if "license_key" not in fields and "username" not in fields:
+        raise Refusal("missing_parameters", "The offline request needs a license_key or a username.")
+    if fields["request"] not in (ACTIVATION, DEACTIVATION):
+        raise Refusal("invalid_parameters", 'request must be "activation" or "deactivation".')
+    return fields
+
+
+def answer(fields: dict[str, str], *, expected: str, ip: str | None) -> Answer:
+    """Verify a decoded offline request and carry it out once."""
+    if fields["request"] != expected:
+        raise Refusal("invalid_parameters", f'This endpoint takes request "{expected}", not "{fields["request"]}".')
+    message = offline_message(
+        date=fields["date"],
+        secret_name=fields.get("license_key") or fields["username"],
+        hardware_id=fields["hardware_id"],
+        api_key=fields["api_key"],
+    )
+    credential = verify_signature(fields["api_key"], message, fields["signature"])
+    actor = Actor.client(credential, ip)
+
+    earlier = OfflineRequest.objects.filter(request_id=fields["request_id"]).first()
+    if earlier is not None:
+        return _stored(earlier)
+    try:
+        with transaction.atomic():
+            result = _carry_out(fields, actor)
+            OfflineRequest.objects.create(
+                request_id=fields["request_id"],
+                kind=expected,
+                response_status=result.status,
+                response_body=result.body,
+                response_content_type=result.content_type,
+            )
+    except IntegrityError:
+        # The same request_id raced in on another connection and won; its answer stands.
+        return _stored(OfflineRequest.objects.get(request_id=fields["request_id"]))
+    return result
+
+
+def _carry_out(fields: dict[str, str], actor: Actor) -> Answer:
+    identity = {
+        "product_code": fields["product"],
+        "hardware_id": fields["hardware_id"],
+        "license_key": fields.get("license_key"),
+        "username": fields.get("username") if "license_key" not in fields else None,
+    }
+    try:
+        if fields["request"] == ACTIVATION:
+            license = services.license_activate(
+                **identity,
+                password=fields.get("password"),
+                facts={k: fields[k] for k in ("hostname", "os_ver", "app_ver", "sdk_ver") if k in fields},
+                actor=actor,
+            )
+            license = client_licenses().get(pk=license.pk)
+            text = signing.license_file(license_file_payload(license, now=timezone.now()))
+            return Answer(200, text, "text/plain; charset=utf-8")
+        services.license_release(**identity, actor=actor)
+        return Answer(200, DEACTIVATED_BODY, "text/plain; charset=utf-8")
+    except Refusal as refusal:
+        return Answer(refusal.status, signing.canonical_json(refusal.body()).decode(), "application/json")
+
+
+def _stored(earlier: OfflineRequest) -> Answer:
+    return Answer(earlier.response_status, earlier.response_body, earlier.response_content_type)

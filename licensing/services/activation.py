@@ -1,0 +1,221 @@
+"""Client activations: activate a device, check in, give the seat back.
+
+Seats are guarded by a lock on the entitlement row: every activation of an entitlement
+takes it before counting seats, so concurrent activations queue and none can see a seat
+that another is about to take (DESIGN.md §2).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from .. import rules
+from ..audit import Actor, record_event, snapshot
+from ..errors import Refusal, refusal_for
+from ..models import ActivationCode, Device, Entitlement, License, LicenseUser, Product
+from ..selectors import activation_code_for_client, license_for_device, license_user_for_client, product_for_client
+from .switches import license_deactivate
+
+DEVICE_FACTS = ("hostname", "os_ver", "is_vm", "vm_info", "mac_address", "ip", "app_ver", "sdk_ver")
+LICENSE_STATE = ("status", "activation_code", "license_user", "lease_expires_at")
+
+
+def license_activate(
+    *,
+    product_code: str,
+    hardware_id: str,
+    license_key: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    facts: dict[str, Any] | None = None,
+    actor: Actor,
+) -> License:
+    """Activate a device on the entitlement a key or a license user grants, taking a
+    seat; activating an already active device again returns its license unchanged."""
+    target = None
+    try:
+        product = product_for_client(product_code)
+        target = product
+        code, user = None, None
+        if product.authorization_method == Product.AuthorizationMethod.LICENSE_KEY:
+            if not license_key:
+                raise Refusal("missing_parameters", "license_key is required for this product.")
+            code = target = activation_code_for_client(product, license_key)
+            entitlement_id = code.entitlement_id
+        else:
+            if not username or not password:
+                raise Refusal("missing_parameters", "username and password are required for this product.")
+            user = target = license_user_for_client(product, username)
+            if not user.check_password(password):
+                raise Refusal("invalid_credentials", "Wrong username or password.", status=401)
+            entitlement_id = _user_entitlement(user, product).pk
+        license = _activate(entitlement_id, hardware_id, code, user, facts or {}, actor)
+    except Refusal as refusal:
+        _record_refusal(actor, "license.activation_refused", refusal, target, hardware_id)
+        raise
+    return license
+
+
+def _user_entitlement(user: LicenseUser, product: Product) -> Entitlement:
+    entitlements = list(user.entitlements.filter(product=product).select_related("customer", "transaction"))
+    return next((e for e in entitlements if e.verdict().is_active), entitlements[0])
+
+
+def _activate(
+    entitlement_id, hardware_id: str, code: ActivationCode | None, user: LicenseUser | None, facts: dict, actor: Actor
+) -> License:
+    now = timezone.now()
+    with transaction.atomic():
+        entitlement = (
+            Entitlement.objects.select_for_update(of=("self",))
+            .select_related("customer", "transaction", "product")
+            .get(pk=entitlement_id)
+        )
+        if code is not None:
+            code = ActivationCode.objects.get(pk=code.pk)  # its status as of the lock
+        chain = dataclasses.replace(entitlement.chain(), code_status=code.status if code else None)
+        verdict = rules.evaluate(chain, now)
+        if not verdict.is_active:
+            raise refusal_for(verdict)
+
+        device = _device(hardware_id, facts)
+        license = License.objects.filter(entitlement=entitlement, device=device).first()
+        if license is not None and license.status == License.Status.ACTIVE:
+            return _renew(license, entitlement, now)  # same device again: no new seat
+        if license is not None and license.status != License.Status.DEACTIVATED:
+            raise refusal_for(rules.evaluate(dataclasses.replace(chain, license_status=license.status), now))
+
+        _check_seats(entitlement, code)
+        before = snapshot(license, LICENSE_STATE) if license else {}
+        license = license or License(entitlement=entitlement, device=device)
+        license.activation_code, license.license_user = code, user
+        license.status, license.status_reason, license.status_changed_at = License.Status.ACTIVE, "", now
+        license.activated_at, license.deactivated_at = now, None
+        license.lease_expires_at = lease_until(entitlement, now)
+        license.last_check_in_at = now
+        license.save()
+        record_event(
+            actor=actor,
+            action="license.activated",
+            target=license,
+            before=before,
+            after=snapshot(license, LICENSE_STATE),
+        )
+    return license
+
+
+def _device(hardware_id: str, facts: dict[str, Any]) -> Device:
+    # get_or_create retries the read if another activation inserted the device first.
+    device, created = Device.objects.get_or_create(hardware_id=hardware_id, defaults=_known(facts))
+    changed = {k: v for k, v in _known(facts).items() if getattr(device, k) != v}
+    if changed and not created:
+        for name, value in changed.items():
+            setattr(device, name, value)
+        device.save(update_fields=[*changed, "updated_at"])
+    return device
+
+
+def _known(facts: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in facts.items() if k in DEVICE_FACTS and v is not None}
+
+
+def _check_seats(entitlement: Entitlement, code: ActivationCode | None) -> None:
+    # Both counts run under the entitlement's lock, which every activation of this
+    # entitlement (and so of each of its codes) takes first.
+    held = License.objects.holding_seat().filter(entitlement=entitlement).count()
+    if held >= entitlement.seats:
+        raise Refusal(
+            "license_activated_max_times",
+            f"All {entitlement.seats} seats are taken; deactivate a device to free one.",
+        )
+    cap = code.max_activations if code is not None else None
+    if cap is not None and License.objects.holding_seat().filter(activation_code=code).count() >= cap:
+        raise Refusal(
+            "license_activated_max_times",
+            f"This key may be active on {cap} device(s) at most; deactivate one to free it.",
+        )
+
+
+def _renew(license: License, entitlement: Entitlement, now: dt.datetime) -> License:
+    license.lease_expires_at = lease_until(entitlement, now)
+    license.last_check_in_at = now
+    license.save(update_fields=["lease_expires_at", "last_check_in_at", "updated_at"])
+    return license
+
+
+def lease_until(entitlement: Entitlement, now: dt.datetime) -> dt.datetime:
+    """Until when a check-in at `now` keeps the license valid: one lease period, but
+    never past the end of the entitlement."""
+    lease = now + entitlement.lease_period
+    return min(lease, entitlement.valid_until) if entitlement.valid_until else lease
+
+
+def license_check(
+    *, product_code: str, hardware_id: str, license_key: str | None = None, username: str | None = None
+) -> License:
+    """A client's check-in: the license if every link of its chain allows it, with its
+    lease renewed. Two queries when it succeeds: the read and one UPDATE.
+
+    Not audited: every device does this every refresh interval; the license keeps its
+    last check-in time instead.
+    """
+    license = license_for_device(
+        product_code=product_code, hardware_id=hardware_id, license_key=license_key, username=username
+    )
+    now = timezone.now()
+    verdict = license.verdict(now)
+    if not verdict.is_active:
+        raise refusal_for(verdict)
+    lease = lease_until(license.entitlement, now)
+    # Conditional on the status read above, so a revoke that lands in between wins.
+    renewed = License.objects.filter(pk=license.pk, status=License.Status.ACTIVE).update(
+        lease_expires_at=lease, last_check_in_at=now, updated_at=now
+    )
+    if not renewed:
+        license.refresh_from_db(fields=["status"])
+        raise refusal_for(license.verdict(now))
+    license.lease_expires_at, license.last_check_in_at = lease, now
+    return license
+
+
+def license_release(
+    *,
+    product_code: str,
+    hardware_id: str,
+    license_key: str | None = None,
+    username: str | None = None,
+    license_id: str | None = None,
+    actor: Actor,
+) -> License:
+    """A client gives its seat back. Allowed whatever happened above the license (a
+    disabled customer may still free a device); refused for a suspended or revoked one."""
+    license = None
+    try:
+        license = license_for_device(
+            product_code=product_code, hardware_id=hardware_id, license_key=license_key, username=username
+        )
+        if license_id is not None and str(license.pk) != license_id:
+            raise Refusal("device_not_found", "That license is not held by this device.")
+        if license.status != License.Status.ACTIVE:
+            own = rules.Chain(license_status=license.status)  # only the license's own switch matters here
+            raise refusal_for(rules.evaluate(own, timezone.now()))
+        return license_deactivate(license=license, actor=actor)
+    except Refusal as refusal:
+        _record_refusal(actor, "license.deactivation_refused", refusal, license, hardware_id)
+        raise
+
+
+def _record_refusal(actor: Actor, action: str, refusal: Refusal, target, hardware_id: str) -> None:
+    with transaction.atomic():
+        record_event(
+            actor=actor,
+            action=action,
+            target=target,
+            reason=refusal.code,
+            after={"code": refusal.code, "reason": refusal.reason, "hardware_id": hardware_id[:255]},
+        )
