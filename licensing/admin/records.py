@@ -4,6 +4,7 @@ from django.utils import timezone
 
 from .. import services
 from ..audit import Actor
+from ..errors import DomainError
 from ..models import AuditEvent, ClientCredential
 from .base import LicensingAdmin, SafeAdminMixin
 
@@ -32,7 +33,7 @@ class ClientCredentialAdmin(LicensingAdmin):
     list_display = ["name", "api_key", "created_at", "last_used_at", "revoked_at"]
     search_fields = ["name", "=api_key"]
     readonly_fields = ["api_key", "created_at", "last_used_at", "revoked_at"]
-    actions = ["revoke_selected"]
+    actions = ["revoke_selected", "rotate_selected"]
 
     def get_fields(self, request, obj=None):
         return ["name"] if obj is None else ["name", *self.readonly_fields]
@@ -47,14 +48,33 @@ class ClientCredentialAdmin(LicensingAdmin):
         request._new_shared_key = shared_key
 
     def response_add(self, request, obj, post_url_continue=None):
+        return self._show_shared_key(request, obj, request._new_shared_key, "Client credential created")
+
+    def _show_shared_key(self, request, credential, shared_key: str, title: str):
         context = {
             **self.admin_site.each_context(request),
-            "title": "Client credential created",
+            "title": title,
             "opts": self.model._meta,
-            "credential": obj,
-            "shared_key": request._new_shared_key,
+            "credential": credential,
+            "shared_key": shared_key,
         }
-        return TemplateResponse(request, "admin/licensing/credential_created.html", context)
+        response = TemplateResponse(request, "admin/licensing/credential_created.html", context)
+        response["Cache-Control"] = "no-store"  # the secret must not linger in a cache
+        return response
+
+    @admin.action(description="Rotate the shared key of the selected credential", permissions=["change"])
+    def rotate_selected(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Rotate one credential at a time: its new key is shown once.", messages.ERROR)
+            return None
+        try:
+            credential, shared_key = services.client_credential_rotate(
+                credential=queryset.get(), actor=Actor.staff(request)
+            )
+        except DomainError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return None
+        return self._show_shared_key(request, credential, shared_key, "New shared key")
 
     @admin.action(description="Revoke selected credentials", permissions=["change"])
     def revoke_selected(self, request, queryset):

@@ -1,0 +1,124 @@
+"""A client application's side of DESIGN.md §3, written from the contract alone: it
+signs requests with HMAC and verifies answers with nothing but the public key."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import uuid
+from dataclasses import dataclass
+from email.utils import formatdate
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from django.test import Client
+
+from licensing import services
+from licensing.audit import Actor
+from licensing.signing import current_signer
+
+
+def sign(shared_key: str, message: str) -> str:
+    return base64.b64encode(hmac.new(shared_key.encode(), message.encode(), hashlib.sha256).digest()).decode()
+
+
+def auth_headers(api_key: str, shared_key: str, date: str | None = None) -> dict[str, str]:
+    date = date or formatdate(usegmt=True)
+    signature = sign(shared_key, f"licenseSpring\ndate: {date}")
+    return {
+        "Date": date,
+        "Authorization": f'algorithm="hmac-sha256",headers="date",signature="{signature}",apiKey="{api_key}"',
+    }
+
+
+@dataclass
+class ClientApp:
+    """A signed client of /api/v4/."""
+
+    http: Client
+    api_key: str
+    shared_key: str
+
+    def headers(self, **overrides: str) -> dict[str, str]:
+        return auth_headers(self.api_key, self.shared_key) | overrides
+
+    def get(self, endpoint: str, params: dict[str, Any] | None = None, **headers):
+        return self.http.get(f"/api/v4/{endpoint}", params or {}, headers=self.headers(**headers))
+
+    def post(self, endpoint: str, body: Any, **headers):
+        return self.http.post(
+            f"/api/v4/{endpoint}", json.dumps(body), content_type="application/json", headers=self.headers(**headers)
+        )
+
+    def post_raw(self, endpoint: str, data: Any, content_type: str = "text/plain", **headers):
+        return self.http.post(f"/api/v4/{endpoint}", data, content_type=content_type, headers=self.headers(**headers))
+
+    def offline_request(self, request: str, *, product: str, hardware_id: str, **fields: str) -> str:
+        """A base64 offline request file, signed as DESIGN.md §3 says."""
+        date = formatdate(usegmt=True)
+        secret_name = fields.get("license_key") or fields["username"]
+        body = {
+            "request": request,
+            "product": product,
+            "hardware_id": hardware_id,
+            "date": date,
+            "request_id": fields.pop("request_id", str(uuid.uuid4())),
+            "api_key": self.api_key,
+            **fields,
+        }
+        message = f"licenseSpring\ndate: {date}\n{secret_name}\n{hardware_id}\n{self.api_key}"
+        body["signature"] = sign(self.shared_key, message)
+        return base64.b64encode(json.dumps(body).encode()).decode()
+
+
+def public_key():
+    """The public key as a client gets it: from GET /api/v4/public_key, unauthenticated."""
+    pem = Client().get("/api/v4/public_key").content
+    return load_pem_public_key(pem)
+
+
+def verify_response(response) -> None:
+    """Raises InvalidSignature unless LicenseSignature signs exactly this body."""
+    public_key().verify(base64.b64decode(response["LicenseSignature"]), response.content)
+
+
+def read_license_file(text: str) -> dict[str, Any]:
+    """The verified payload of a license file, or InvalidSignature."""
+    lines = text.strip().splitlines()
+    assert lines[0] == "-----BEGIN LICENSE FILE-----"
+    assert lines[-1] == "-----END LICENSE FILE-----"
+    envelope = json.loads(base64.b64decode("".join(lines[1:-1])))
+    assert envelope["alg"] == "ed25519"
+    payload = base64.b64decode(envelope["payload"])
+    public_key().verify(base64.b64decode(envelope["signature"]), payload)
+    return json.loads(payload)
+
+
+@pytest.fixture(autouse=True)
+def fresh_signer():
+    # The signer is cached per process; each test's database starts without a key.
+    current_signer.cache_clear()
+    yield
+    current_signer.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture
+def credential(db):
+    credential, shared_key = services.client_credential_create(name="Desktop app", actor=Actor.system("test"))
+    credential.plain_shared_key = shared_key
+    return credential
+
+
+@pytest.fixture
+def app(credential) -> ClientApp:
+    return ClientApp(http=Client(), api_key=credential.api_key, shared_key=credential.plain_shared_key)

@@ -1,0 +1,74 @@
+"""check_license: the hot path. It renews the lease, records the check-in, and costs at
+most three SQL queries."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from licensing.models import License
+from tests.factories import ActivationCodeFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def code():
+    return ActivationCodeFactory(
+        entitlement__product__code="studio",
+        entitlement__lease_period=dt.timedelta(hours=6),
+        entitlement__valid_until=timezone.now() + dt.timedelta(days=30),
+    )
+
+
+def check(app, code, hardware_id="hw-1"):
+    return app.get("check_license", {"product": "studio", "hardware_id": hardware_id, "license_key": code.code})
+
+
+def test_check_renews_the_lease_and_records_the_check_in(app, code):
+    app.post("activate_license", {"product": "studio", "hardware_id": "hw-1", "license_key": code.code})
+    later = timezone.now() + dt.timedelta(hours=5)
+    with time_machine.travel(later, tick=False):
+        response = check(app, code)
+    assert response.status_code == 200
+    license = License.objects.get()
+    assert license.last_check_in_at == later
+    assert license.lease_expires_at == later + dt.timedelta(hours=6)
+    body = response.json()
+    assert body["lease_expires_at"].startswith(license.lease_expires_at.strftime("%Y-%m-%dT%H:%M"))
+    assert body["refresh_interval"] == 3 * 3600
+    assert body["times_activated"] == 1
+
+
+def test_lease_never_runs_past_the_end_of_the_entitlement(app, code):
+    app.post("activate_license", {"product": "studio", "hardware_id": "hw-1", "license_key": code.code})
+    end = code.entitlement.valid_until
+    with time_machine.travel(end - dt.timedelta(hours=1), tick=False):
+        check(app, code)
+    assert License.objects.get().lease_expires_at == end
+
+
+def test_check_license_runs_in_at_most_three_queries(app, code, django_assert_max_num_queries):
+    app.post("activate_license", {"product": "studio", "hardware_id": "hw-1", "license_key": code.code})
+    from django.core.cache import cache
+
+    cache.clear()  # cold: the credential is read from the database too
+    with django_assert_max_num_queries(3):
+        assert check(app, code).status_code == 200
+    with django_assert_max_num_queries(2):  # warm: the license read and the lease update
+        assert check(app, code).status_code == 200
+
+
+def test_check_query_count_does_not_grow_with_seats_and_licenses(app, code):
+    code.entitlement.seats = 60
+    code.entitlement.save()
+    for n in range(40):
+        app.post("activate_license", {"product": "studio", "hardware_id": f"hw-{n}", "license_key": code.code})
+    with CaptureQueriesContext(connection) as captured:
+        response = check(app, code, hardware_id="hw-7")
+    assert response.status_code == 200
+    assert response.json()["times_activated"] == 40
+    assert len(captured) <= 2
