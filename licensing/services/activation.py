@@ -77,7 +77,10 @@ def _activate(
             .get(pk=entitlement_id)
         )
         if code is not None:
-            code = ActivationCode.objects.get(pk=code.pk)  # its status as of the lock
+            # Locked too: a revoke of the code (which locks only the code) must not land
+            # between this read and the new license. Entitlement first, then code: the
+            # same order everywhere, and switches lock one row, so no deadlock.
+            code = ActivationCode.objects.select_for_update().get(pk=code.pk)
         chain = dataclasses.replace(entitlement.chain(), code_status=code.status if code else None)
         verdict = rules.evaluate(chain, now)
         if not verdict.is_active:

@@ -1,0 +1,163 @@
+"""`make bench`: check_license against a bare view, both served as in production.
+
+Starts gunicorn on a scratch PostgreSQL database seeded with 1,000 active licenses,
+drives each URL with wrk (many concurrent connections), and prints requests/s and
+p50/p99 latency for both and their ratio. The target: check_license at 50% or more of
+the bare view's throughput. Loopback only; every run is bounded in time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from email.utils import formatdate
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+DB_NAME = "licensing_bench"
+DEVICES = 1000
+DURATION = os.environ.get("BENCH_DURATION", "15s")
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", str(2 * (os.cpu_count() or 1) + 1)))
+TARGET_RATIO = 0.5
+
+ENV = {
+    **os.environ,
+    "DJANGO_SETTINGS_MODULE": "config.settings.bench",
+    "DJANGO_SECRET_KEY": "bench-only-" + "x" * 50,
+    "LICENSING_SECRETS_KEY": "bench-only-secrets-key",
+    "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
+    "REDIS_URL": "redis://127.0.0.1:6379/14",
+    "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+}
+
+SEED = f"""
+from licensing import services
+from licensing.audit import Actor
+from licensing.models import ActivationCode, Customer, Device, Entitlement, License, Product
+product = Product.objects.create(code="bench", name="Bench")
+customer = Customer.objects.create(name="Bench customer")
+entitlement = Entitlement.objects.create(customer=customer, product=product, seats={DEVICES})
+code = ActivationCode.objects.create(entitlement=entitlement)
+devices = Device.objects.bulk_create(Device(hardware_id=f"bench-hw-{{n}}") for n in range({DEVICES}))
+License.objects.bulk_create(License(entitlement=entitlement, device=d, activation_code=code) for d in devices)
+credential, shared_key = services.client_credential_create(name="bench", actor=Actor.system("bench"))
+print(credential.api_key, shared_key, code.code)
+"""
+
+
+def manage(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "python"), "manage.py", *args], cwd=ROOT, env=ENV, check=True, **kwargs)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare_database() -> tuple[str, str, str]:
+    for sql in (f"DROP DATABASE IF EXISTS {DB_NAME}", f"CREATE DATABASE {DB_NAME}"):
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True, capture_output=True)
+    manage("migrate", "-v0")
+    out = manage("shell", "-v0", "-c", SEED, capture_output=True, text=True).stdout.split()
+    # Fresh planner statistics after the bulk insert, as autovacuum would have them.
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", DB_NAME, "-qc", "ANALYZE"], check=True)
+    return out[-3], out[-2], out[-1]
+
+
+def wait_until_up(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"server did not answer {url}")
+
+
+def wrk(url: str, script: str | None = None) -> dict[str, float]:
+    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}", "--latency", "--timeout", "5s"]
+    if script:
+        command += ["-s", script]
+    out = subprocess.run([*command, url], capture_output=True, text=True, check=True, timeout=300).stdout
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non_2xx:
+        raise SystemExit(f"{non_2xx.group(1)} failed responses from {url}:\n{out}")
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": _ms(re.search(r"50%\s+([\d.]+\w+)", out).group(1)),
+        "p99": _ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1)),
+    }
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def check_script(api_key: str, shared_key: str, code: str) -> str:
+    # One signed Date for the whole run: it stays within the 15-minute window.
+    date = formatdate(usegmt=True)
+    signature = base64.b64encode(
+        hmac.new(shared_key.encode(), f"licenseSpring\ndate: {date}".encode(), hashlib.sha256).digest()
+    ).decode()
+    authorization = f'algorithm="hmac-sha256",headers="date",signature="{signature}",apiKey="{api_key}"'
+    lua = f"""
+wrk.headers["Date"] = "{date}"
+wrk.headers["Authorization"] = '{authorization}'
+counter = 0
+request = function()
+  counter = counter + 1
+  local path = "/api/v4/check_license?product=bench&license_key={code}&hardware_id=bench-hw-" .. (counter % {DEVICES})
+  return wrk.format("GET", path)
+end
+"""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(lua)
+    return handle.name
+
+
+def main() -> None:
+    api_key, shared_key, code = prepare_database()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [str(BIN / "gunicorn"), "config.wsgi", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}", "--log-level", "warning"],
+        cwd=ROOT,
+        env=ENV,
+        start_new_session=True,
+    )
+    try:
+        wait_until_up(base + "/bench/baseline")
+        script = check_script(api_key, shared_key, code)
+        wrk(base + "/bench/baseline")  # warm every worker: connections, code paths
+        wrk(base + "/", script)
+        baseline = wrk(base + "/bench/baseline")
+        check = wrk(base + "/", script)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    ratio = check["rps"] / baseline["rps"]
+    print(f"\ngunicorn {WORKERS} sync workers, wrk 2 threads x {CONNECTIONS} connections, {DURATION} per run")
+    print(f"{'':16}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    for name, result in (("bare view", baseline), ("check_license", check)):
+        print(f"{name:16}{result['rps']:>10.0f}{result['p50']:>10.2f}{result['p99']:>10.2f}")
+    verdict = "meets" if ratio >= TARGET_RATIO else "MISSES"
+    print(f"ratio check_license / bare view: {ratio:.2f} ({verdict} the {TARGET_RATIO:.0%} target)")
+
+
+if __name__ == "__main__":
+    main()
