@@ -31,7 +31,8 @@ def offline_message(*, date: str, secret_name: str, hardware_id: str, api_key: s
 
 def verify_signature(api_key: str, message: str, signature: str) -> CredentialRecord:
     """The live credential behind `api_key` if `signature` is its HMAC of `message`."""
-    credential = client_credential(api_key) if len(api_key) <= MAX_API_KEY_LENGTH else None
+    well_formed = len(api_key) <= MAX_API_KEY_LENGTH and api_key.isascii() and api_key.isprintable()
+    credential = client_credential(api_key) if well_formed else None
     if credential is None or credential.revoked:
         raise Refusal("invalid_api_key", "Unknown or revoked API key.", status=401)
     # Constant-time: the comparison must not tell an attacker how much of a guess is right.

@@ -29,7 +29,23 @@ MAX_REQUEST_BYTES = 64 * 1024
 ACTIVATION, DEACTIVATION = "activation", "deactivation"
 REQUIRED = ("request", "product", "hardware_id", "date", "request_id", "api_key", "signature")
 OPTIONAL = ("license_key", "username", "password", "hostname", "os_ver", "app_ver", "sdk_ver")
-MAX_FIELD_LENGTH = 255
+# Each field's limit is that of the column it ends up in (or of what the scheme makes).
+MAX_LENGTH = {
+    "request": 20,
+    "product": 50,
+    "hardware_id": 255,
+    "date": 64,
+    "request_id": 128,
+    "api_key": 64,
+    "signature": 128,
+    "license_key": 64,
+    "username": 254,
+    "password": 128,
+    "hostname": 255,
+    "os_ver": 255,
+    "app_ver": 64,
+    "sdk_ver": 64,
+}
 DEACTIVATED_BODY = "license_deactivated"
 
 
@@ -53,7 +69,7 @@ def decode_request(raw: bytes) -> dict[str, str]:
         raise Refusal("invalid_base64", "The offline request is not base64.") from None
     try:
         data = json.loads(decoded)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise Refusal("invalid_json", "The offline request does not decode to JSON.") from None
     if not isinstance(data, dict):
         raise Refusal("invalid_json", "The offline request must decode to a JSON object.")
@@ -66,8 +82,8 @@ def _fields(data: dict[str, Any]) -> dict[str, str]:
         value = data.get(name)
         if value is None or value == "":
             continue
-        if not isinstance(value, str) or len(value) > MAX_FIELD_LENGTH:
-            raise Refusal("invalid_parameters", f"{name} must be text of at most {MAX_FIELD_LENGTH} characters.")
+        if not isinstance(value, str) or len(value) > MAX_LENGTH[name] or not is_clean_text(value):
+            raise Refusal("invalid_parameters", f"{name} must be text of at most {MAX_LENGTH[name]} characters.")
         fields[name] = value
     missing = [name for name in REQUIRED if name not in fields]
     if missing:
@@ -77,6 +93,17 @@ def _fields(data: dict[str, Any]) -> dict[str, str]:
     if fields["request"] not in (ACTIVATION, DEACTIVATION):
         raise Refusal("invalid_parameters", 'request must be "activation" or "deactivation".')
     return fields
+
+
+def is_clean_text(value: str) -> bool:
+    """Text a database column can hold: no NUL, no unpaired surrogate halves."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def answer(fields: dict[str, str], *, expected: str, ip: str | None) -> Answer:
@@ -94,6 +121,8 @@ def answer(fields: dict[str, str], *, expected: str, ip: str | None) -> Answer:
 
     earlier = OfflineRequest.objects.filter(request_id=fields["request_id"]).first()
     if earlier is not None:
+        if earlier.kind != expected:
+            raise Refusal("invalid_parameters", "This request_id was already used for another request.")
         return _stored(earlier)
     try:
         with transaction.atomic():

@@ -19,6 +19,8 @@ from .querysets import seats_held
 def normalize_code(text: str) -> str:
     """An activation code as stored, from what a person typed: case, spaces and dashes
     do not matter, and Crockford's look-alikes (I, L → 1; O → 0) are read as meant."""
+    if any(not (ch.isascii() and (ch.isalnum() or ch in " -")) for ch in text):
+        return text  # not a code anyone typed; let it match nothing
     cleaned = "".join(ch for ch in text.upper() if ch.isalnum())
     cleaned = cleaned.translate(str.maketrans({"I": "1", "L": "1", "O": "0"}))
     if len(cleaned) != 16:
@@ -136,8 +138,19 @@ def client_credential(api_key: str) -> CredentialRecord | None:
     if record is None:
         record = _touch_credential(api_key)
         if record is not None:
-            cache.set(key, record, CREDENTIAL_CACHE_SECONDS)
+            # add, not set: if a revoke or rotation committed (and stored its fresh record)
+            # after our read, our older copy must not replace it.
+            cache.add(key, record, CREDENTIAL_CACHE_SECONDS)
     return record
+
+
+def credential_record(credential: ClientCredential) -> CredentialRecord:
+    return CredentialRecord(
+        id=str(credential.pk),
+        name=credential.name,
+        shared_key_encrypted=credential.shared_key_encrypted,
+        revoked=credential.revoked_at is not None,
+    )
 
 
 def _touch_credential(api_key: str) -> CredentialRecord | None:

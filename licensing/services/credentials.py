@@ -11,7 +11,7 @@ from django.utils import timezone
 from ..audit import Actor, record_event
 from ..errors import InvalidTransition
 from ..models import ClientCredential
-from ..selectors import credential_cache_key
+from ..selectors import CREDENTIAL_CACHE_SECONDS, credential_cache_key, credential_record
 
 
 def new_shared_key() -> str:
@@ -19,9 +19,12 @@ def new_shared_key() -> str:
 
 
 def _forget_cached(credential: ClientCredential) -> None:
-    # After commit: a request verified in between still sees the old row, never a
-    # cache entry that outlives the change.
-    transaction.on_commit(lambda: cache.delete(credential_cache_key(credential.api_key)))
+    # After commit, store the new state over whatever was cached. Readers only ever
+    # `add` to the cache, so a reader that fetched the old row just before this change
+    # cannot put it back.
+    record = credential_record(credential)
+    key = credential_cache_key(credential.api_key)
+    transaction.on_commit(lambda: cache.set(key, record, CREDENTIAL_CACHE_SECONDS))
 
 
 def client_credential_create(*, name: str, actor: Actor) -> tuple[ClientCredential, str]:

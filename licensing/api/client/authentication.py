@@ -24,6 +24,8 @@ def parse_authorization(header: str) -> dict[str, str]:
     Anything else, or any of the four missing, is malformed."""
     if len(header) > MAX_HEADER_LENGTH:
         raise _malformed("The Authorization header is too long.")
+    if not header.isprintable():
+        raise _malformed("The Authorization header must not contain control characters.")
     params: dict[str, str] = {}
     position = 0
     while position < len(header):
@@ -47,6 +49,9 @@ def _malformed(message: str) -> Refusal:
 
 
 def parse_http_date(value: str) -> dt.datetime | None:
+    """An RFC 7231 date, which is always in GMT; None for anything else."""
+    if not value.endswith(" GMT") or len(value) > 64:
+        return None
     try:
         parsed = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):

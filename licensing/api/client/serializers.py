@@ -14,7 +14,9 @@ MISSING_CODES = {"required", "blank", "null"}
 def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
     """The valid input, or a Refusal naming the first field that is missing or wrong:
     `missing_parameters` for an absent field, `invalid_parameters` for a malformed one."""
-    serializer = serializer_class(data=data)
+    # Clients often send null or "" for fields they leave unset: both mean absent.
+    present = {key: value for key, value in data.items() if value is not None and value != ""}
+    serializer = serializer_class(data=present)
     if serializer.is_valid():
         return serializer.validated_data
     field, errors = next(iter(serializer.errors.items()))

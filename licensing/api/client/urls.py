@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import views
 
@@ -11,4 +11,5 @@ urlpatterns = [
     path("activate_offline", views.ActivateOffline.as_view(), name="activate-offline"),
     path("deactivate_offline", views.DeactivateOffline.as_view(), name="deactivate-offline"),
     path("public_key", views.PublicKey.as_view(), name="public-key"),
+    re_path(r"^.*$", views.NotFound.as_view(), name="not-found"),
 ]

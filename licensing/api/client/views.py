@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.utils import timezone
@@ -90,7 +91,7 @@ class ClientView(APIView):
         raw = self.raw_body()
         try:
             data = json.loads(raw or b"{}")
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             raise Refusal("invalid_json", "The body is not JSON.") from None
         if not isinstance(data, dict):
             raise Refusal("invalid_json", "The body must be a JSON object.")
@@ -107,6 +108,8 @@ def _identity(data: dict) -> dict:
 
 
 class ActivateLicense(ClientView):
+    http_method_names = ["post"]
+
     @extend_schema(
         operation_id="activate_license",
         request=ActivateRequestSerializer,
@@ -124,6 +127,8 @@ class ActivateLicense(ClientView):
 
 
 class CheckLicense(ClientView):
+    http_method_names = ["get"]
+
     @extend_schema(
         operation_id="check_license",
         parameters=[*AUTH_HEADERS, CheckQuerySerializer],
@@ -136,6 +141,8 @@ class CheckLicense(ClientView):
 
 
 class DeactivateLicense(ClientView):
+    http_method_names = ["post"]
+
     @extend_schema(
         operation_id="deactivate_license",
         request=DeactivateRequestSerializer,
@@ -156,6 +163,7 @@ OFFLINE_REQUEST = {
 
 
 class OfflineView(ClientView):
+    http_method_names = ["post"]
     kind = ""
 
     def post(self, request) -> HttpResponse:
@@ -170,7 +178,8 @@ class OfflineView(ClientView):
         self.raw_body()  # size check before Django parses the parts
         try:
             upload = django_request.FILES.get("file")
-        except MultiPartParserError:
+        except (MultiPartParserError, SuspiciousOperation):
+            # SuspiciousOperation: Django's own limits (too many parts or fields).
             raise Refusal("missing_content", "The multipart body could not be read.") from None
         if upload is None:
             raise Refusal("missing_content", "The multipart body has no part named file.")
@@ -204,6 +213,7 @@ class DeactivateOffline(OfflineView):
 
 
 class PublicKey(ClientView):
+    http_method_names = ["get"]
     requires_signature = False
 
     @extend_schema(
@@ -212,3 +222,13 @@ class PublicKey(ClientView):
     )
     def get(self, request) -> HttpResponse:
         return signed_text(current_signer().public_key_pem)
+
+
+class NotFound(ClientView):
+    """Unknown paths under /api/v4/ answer like every other client error: signed JSON."""
+
+    requires_signature = False
+    schema = None  # not part of the API
+
+    def dispatch(self, request, *args, **kwargs):
+        return signed_error(Refusal("not_found", "No such endpoint.", status=404))
