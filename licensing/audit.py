@@ -11,6 +11,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.forms.models import model_to_dict
 
+from . import snapshots
 from .models import AuditEvent
 
 if TYPE_CHECKING:
@@ -57,6 +58,8 @@ def record_event(
     so that the change and its record commit or roll back together."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("record_event must run inside the transaction of the change it records.")
+    # Every audited change may alter what a client check answers: retire the snapshots.
+    snapshots.bump_generation()
     return AuditEvent.objects.create(
         actor_type=actor.type,
         actor_id=actor.id,

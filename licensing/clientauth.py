@@ -6,7 +6,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from typing import Any
 
+from . import snapshots
 from .errors import Refusal
 from .selectors import CredentialRecord, client_credential
 
@@ -29,10 +31,12 @@ def offline_message(*, date: str, secret_name: str, hardware_id: str, api_key: s
     return f"{date_message(date)}\n{secret_name}\n{hardware_id}\n{api_key}"
 
 
-def verify_signature(api_key: str, message: str, signature: str) -> CredentialRecord:
+def verify_signature(
+    api_key: str, message: str, signature: str, *, generation: Any = snapshots.READ_NOW
+) -> CredentialRecord:
     """The live credential behind `api_key` if `signature` is its HMAC of `message`."""
     well_formed = len(api_key) <= MAX_API_KEY_LENGTH and api_key.isascii() and api_key.isprintable()
-    credential = client_credential(api_key) if well_formed else None
+    credential = client_credential(api_key, generation=generation) if well_formed else None
     if credential is None or credential.revoked:
         raise Refusal("invalid_api_key", "Unknown or revoked API key.", status=401)
     # Constant-time: the comparison must not tell an attacker how much of a guess is right.

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
+import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from django.core.cache import cache
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from . import secretbox, snapshots
 from .errors import Refusal
 from .models import ActivationCode, ClientCredential, License, LicenseUser, Product
 from .querysets import seats_held
@@ -99,58 +100,37 @@ def license_user_for_client(product: Product, username: str) -> LicenseUser:
 
 @dataclass(frozen=True)
 class CredentialRecord:
-    """What request verification needs of a client credential; safe to cache (the
-    shared key stays encrypted)."""
+    """What request verification needs of a client credential, kept in worker memory
+    (see `licensing.snapshots`)."""
 
     id: str
     name: str
-    shared_key_encrypted: str
+    shared_key: str
     revoked: bool
+    loaded_at: float
 
     @property
     def pk(self) -> str:
         return self.id
 
-    @property
-    def shared_key(self) -> str:
-        from . import secretbox
 
-        return secretbox.decrypt(self.shared_key_encrypted)
-
-
-CREDENTIAL_CACHE_SECONDS = 60
+# How stale a credential's `last_used_at` may get: a worker re-reads (and re-stamps) a
+# credential it has in memory at most this often.
+CREDENTIAL_REFRESH_SECONDS = 60
 
 
-def credential_cache_key(api_key: str) -> str:
-    return "licensing:client-credential:" + hashlib.sha256(api_key.encode()).hexdigest()
-
-
-def client_credential(api_key: str) -> CredentialRecord | None:
-    """The credential behind an API key, from the cache when possible.
-
-    Revoking or rotating a credential deletes its cache entry when the change commits,
-    so the cache never lets a revoked key through; the expiry only bounds how stale
-    `last_used_at` may get. A miss costs one query: it reads the row and stamps its
-    last use in the same statement.
-    """
-    key = credential_cache_key(api_key)
-    record = cache.get(key)
-    if record is None:
+def client_credential(api_key: str, *, generation: Any = snapshots.READ_NOW) -> CredentialRecord | None:
+    """The credential behind an API key: from worker memory while nothing changed
+    (a revoke or rotation bumps the generation, so it takes effect at the next
+    request), otherwise one query that reads the row and stamps its last use.
+    `generation`: the one this request already read, if any."""
+    generation = snapshots.generation_or_read(generation)
+    record = snapshots.credentials.get(api_key, generation)
+    if record is None or time.monotonic() - record.loaded_at > CREDENTIAL_REFRESH_SECONDS:
         record = _touch_credential(api_key)
         if record is not None:
-            # add, not set: if a revoke or rotation committed (and stored its fresh record)
-            # after our read, our older copy must not replace it.
-            cache.add(key, record, CREDENTIAL_CACHE_SECONDS)
+            snapshots.credentials.put(api_key, generation, record)
     return record
-
-
-def credential_record(credential: ClientCredential) -> CredentialRecord:
-    return CredentialRecord(
-        id=str(credential.pk),
-        name=credential.name,
-        shared_key_encrypted=credential.shared_key_encrypted,
-        revoked=credential.revoked_at is not None,
-    )
 
 
 def _touch_credential(api_key: str) -> CredentialRecord | None:
@@ -165,7 +145,11 @@ def _touch_credential(api_key: str) -> CredentialRecord | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    # SQLite hands back the UUID as 32 hex digits; normalise to the usual form.
     return CredentialRecord(
-        id=str(uuid.UUID(str(row[0]))), name=row[1], shared_key_encrypted=row[2], revoked=row[3] is not None
+        # SQLite hands back the UUID as 32 hex digits; normalise to the usual form.
+        id=str(uuid.UUID(str(row[0]))),
+        name=row[1],
+        shared_key=secretbox.decrypt(row[2]),
+        revoked=row[3] is not None,
+        loaded_at=time.monotonic(),
     )

@@ -105,6 +105,10 @@ SPECTACULAR_SETTINGS = {
 # generated on first use and kept, encrypted, in the database.
 LICENSING_SIGNING_KEY = env("LICENSING_SIGNING_KEY", default="")
 
+# Client check-ins are written in bulk at most this often per worker (seconds); see
+# licensing/snapshots.py. 0 writes each check-in at once.
+LICENSING_CHECKIN_FLUSH_SECONDS = env.float("LICENSING_CHECKIN_FLUSH_SECONDS", default=1.0)
+
 # Key for encrypting client-credential shared keys at rest. Locally it may be derived from
 # SECRET_KEY; production requires its own so that SECRET_KEY can rotate without making
 # every stored shared key unreadable.

@@ -7,6 +7,7 @@ that another is about to take (DESIGN.md §2).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 from typing import Any
@@ -14,11 +15,17 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from .. import rules
+from .. import rules, snapshots
 from ..audit import Actor, record_event, snapshot
 from ..errors import Refusal, refusal_for
 from ..models import ActivationCode, Device, Entitlement, License, LicenseUser, Product
-from ..selectors import activation_code_for_client, license_for_device, license_user_for_client, product_for_client
+from ..selectors import (
+    activation_code_for_client,
+    license_for_device,
+    license_user_for_client,
+    normalize_code,
+    product_for_client,
+)
 from .switches import license_deactivate
 
 DEVICE_FACTS = ("hostname", "os_ver", "is_vm", "vm_info", "mac_address", "ip", "app_ver", "sdk_ver")
@@ -159,31 +166,44 @@ def lease_until(entitlement: Entitlement, now: dt.datetime) -> dt.datetime:
 
 
 def license_check(
-    *, product_code: str, hardware_id: str, license_key: str | None = None, username: str | None = None
+    *,
+    product_code: str,
+    hardware_id: str,
+    license_key: str | None = None,
+    username: str | None = None,
+    generation: Any = snapshots.READ_NOW,
 ) -> License:
     """A client's check-in: the license if every link of its chain allows it, with its
-    lease renewed. Two queries when it succeeds: the read and one UPDATE.
+    lease renewed.
 
-    Not audited: every device does this every refresh interval; the license keeps its
-    last check-in time instead.
+    The chain comes from this worker's snapshot while nothing has changed since it was
+    read (`licensing.snapshots`), else from one query. The rules are evaluated on every
+    check, at the current time. The renewal is buffered and written in bulk. Not
+    audited: every device does this every refresh interval; the license keeps its last
+    check-in time instead. `generation`: the one this request already read, if any.
     """
-    license = license_for_device(
-        product_code=product_code, hardware_id=hardware_id, license_key=license_key, username=username
+    generation = snapshots.generation_or_read(generation)
+    identity = (
+        product_code,
+        normalize_code(license_key) if license_key else None,
+        (username or "").lower(),
+        hardware_id,
     )
+    license = snapshots.licenses.get(identity, generation)
+    if license is None:
+        license = license_for_device(
+            product_code=product_code, hardware_id=hardware_id, license_key=license_key, username=username
+        )
+        snapshots.licenses.put(identity, generation, license)
     now = timezone.now()
     verdict = license.verdict(now)
     if not verdict.is_active:
         raise refusal_for(verdict)
     lease = lease_until(license.entitlement, now)
-    # Conditional on the status read above, so a revoke that lands in between wins.
-    renewed = License.objects.filter(pk=license.pk, status=License.Status.ACTIVE).update(
-        lease_expires_at=lease, last_check_in_at=now, updated_at=now
-    )
-    if not renewed:
-        license.refresh_from_db(fields=["status"])
-        raise refusal_for(license.verdict(now))
-    license.lease_expires_at, license.last_check_in_at = lease, now
-    return license
+    snapshots.check_ins.record(license.pk, now, lease)
+    answer = copy.copy(license)  # the snapshot is shared by concurrent requests
+    answer.lease_expires_at, answer.last_check_in_at = lease, now
+    return answer
 
 
 def license_release(

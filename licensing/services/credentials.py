@@ -4,27 +4,16 @@ from __future__ import annotations
 
 import secrets
 
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from ..audit import Actor, record_event
 from ..errors import InvalidTransition
 from ..models import ClientCredential
-from ..selectors import CREDENTIAL_CACHE_SECONDS, credential_cache_key, credential_record
 
 
 def new_shared_key() -> str:
     return secrets.token_urlsafe(30)
-
-
-def _forget_cached(credential: ClientCredential) -> None:
-    # After commit, store the new state over whatever was cached. Readers only ever
-    # `add` to the cache, so a reader that fetched the old row just before this change
-    # cannot put it back.
-    record = credential_record(credential)
-    key = credential_cache_key(credential.api_key)
-    transaction.on_commit(lambda: cache.set(key, record, CREDENTIAL_CACHE_SECONDS))
 
 
 def client_credential_create(*, name: str, actor: Actor) -> tuple[ClientCredential, str]:
@@ -47,7 +36,6 @@ def client_credential_revoke(*, credential: ClientCredential, actor: Actor, reas
             raise InvalidTransition("This client credential is already revoked.")
         locked.revoked_at = timezone.now()
         locked.save(update_fields=["revoked_at", "updated_at"])
-        _forget_cached(locked)
         record_event(
             actor=actor,
             action="client_credential.revoked",
@@ -71,6 +59,5 @@ def client_credential_rotate(
             raise InvalidTransition("This client credential is revoked; create a new one.")
         locked.shared_key = shared_key
         locked.save(update_fields=["shared_key_encrypted", "updated_at"])
-        _forget_cached(locked)
         record_event(actor=actor, action="client_credential.rotated", target=locked, reason=reason)
     return locked, shared_key

@@ -108,8 +108,10 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def check_script(api_key: str, shared_key: str, code: str) -> str:
-    # One signed Date for the whole run: it stays within the 15-minute window.
+def lua_script(path_expression: str, api_key: str, shared_key: str) -> str:
+    """A wrk script that builds every request in Lua with the signed headers, used for
+    both URLs so that the load generator does the same work for each.
+    One signed Date for the whole run: it stays within the 15-minute window."""
     date = formatdate(usegmt=True)
     signature = base64.b64encode(
         hmac.new(shared_key.encode(), f"licenseSpring\ndate: {date}".encode(), hashlib.sha256).digest()
@@ -121,8 +123,7 @@ wrk.headers["Authorization"] = '{authorization}'
 counter = 0
 request = function()
   counter = counter + 1
-  local path = "/api/v4/check_license?product=bench&license_key={code}&hardware_id=bench-hw-" .. (counter % {DEVICES})
-  return wrk.format("GET", path)
+  return wrk.format("GET", {path_expression})
 end
 """
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
@@ -142,11 +143,15 @@ def main() -> None:
     )
     try:
         wait_until_up(base + "/bench/baseline")
-        script = check_script(api_key, shared_key, code)
-        wrk(base + "/bench/baseline")  # warm every worker: connections, code paths
-        wrk(base + "/", script)
-        baseline = wrk(base + "/bench/baseline")
-        check = wrk(base + "/", script)
+        device = f'"hardware_id=bench-hw-" .. (counter % {DEVICES})'
+        check_path = f'"/api/v4/check_license?product=bench&license_key={code}&" .. {device}'
+        baseline_path = f'"/bench/baseline?" .. {device}'
+        check_script = lua_script(check_path, api_key, shared_key)
+        baseline_script = lua_script(baseline_path, api_key, shared_key)
+        wrk(base + "/", baseline_script)  # warm every worker: connections, code paths, snapshots
+        wrk(base + "/", check_script)
+        baseline = wrk(base + "/", baseline_script)
+        check = wrk(base + "/", check_script)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

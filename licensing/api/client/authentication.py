@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
 
+from ... import snapshots
 from ...clientauth import date_message, verify_signature
 from ...errors import Refusal
 from ...selectors import CredentialRecord
@@ -61,7 +63,7 @@ def parse_http_date(value: str) -> dt.datetime | None:
     return parsed
 
 
-def authenticate(request: HttpRequest) -> CredentialRecord:
+def authenticate(request: HttpRequest, *, generation: Any = snapshots.READ_NOW) -> CredentialRecord:
     """The credential that signed this request, or a Refusal with the §3 code."""
     date = request.headers.get("Date")
     authorization = request.headers.get("Authorization")
@@ -73,4 +75,4 @@ def authenticate(request: HttpRequest) -> CredentialRecord:
         raise Refusal("date_header_diff", "The Date header is not an RFC 7231 date in GMT.")
     if abs(timezone.now() - sent) > MAX_CLOCK_SKEW:
         raise Refusal("date_header_diff", "The Date header is more than 15 minutes from the server's time.")
-    return verify_signature(params["apiKey"], date_message(date), params["signature"])
+    return verify_signature(params["apiKey"], date_message(date), params["signature"], generation=generation)

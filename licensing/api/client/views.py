@@ -16,7 +16,7 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from ... import offline, services
+from ... import offline, services, snapshots
 from ...audit import Actor, client_ip
 from ...errors import Refusal
 from ...license_body import license_body
@@ -69,7 +69,11 @@ class ClientView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        self.credential = authenticate(request._request) if self.requires_signature else None
+        # Read once per request, then handed down: see licensing/snapshots.py.
+        self.generation = snapshots.current_generation()
+        self.credential = None
+        if self.requires_signature:
+            self.credential = authenticate(request._request, generation=self.generation)
 
     def handle_exception(self, exc):
         if isinstance(exc, Refusal):
@@ -136,7 +140,7 @@ class CheckLicense(ClientView):
     )
     def get(self, request) -> HttpResponse:
         data = validated(CheckQuerySerializer, request._request.GET.dict())
-        license = services.license_check(**_identity(data))
+        license = services.license_check(**_identity(data), generation=self.generation)
         return signed_json(license_body(license, now=timezone.now(), nonce=data.get("nonce")))
 
 

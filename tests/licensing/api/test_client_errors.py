@@ -12,17 +12,15 @@ from email.utils import formatdate
 
 import pytest
 import time_machine
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.test.client import MULTIPART_CONTENT
 from django.utils import timezone
 
-from licensing import services
+from licensing import services, snapshots
 from licensing.audit import Actor
 from licensing.clientauth import date_message, hmac_signature
 from licensing.models import AuditEvent, Device, License, OfflineRequest, Product
-from licensing.selectors import credential_cache_key
 from tests.factories import ActivationCodeFactory, EntitlementFactory, LicenseUserFactory, ProductFactory
 from tests.licensing.api.conftest import ClientApp, auth_headers, read_license_file, sign, verify_response
 
@@ -251,11 +249,13 @@ def test_unknown_api_key_is_refused_with_401_invalid_api_key(app, activation, ap
     assert_error(response, 401, "invalid_api_key")
 
 
-def test_revoked_credential_stops_working_at_once_despite_the_credential_cache(
+def test_revoked_credential_stops_working_at_once_despite_the_worker_cache(
     app, credential, activation, django_capture_on_commit_callbacks
 ):
     assert app.post("activate_license", activation).status_code == 200
-    assert cache.get(credential_cache_key(credential.api_key)) is not None  # the next check would hit the cache
+    assert app.get("check_license", activation).status_code == 200
+    # The worker holds the credential in memory: the next check would not read the database.
+    assert snapshots.credentials.get(credential.api_key, snapshots.current_generation()) is not None
 
     with django_capture_on_commit_callbacks(execute=True):
         services.client_credential_revoke(credential=credential, actor=Actor.system("test"), reason="leaked")

@@ -1,0 +1,211 @@
+"""Keeping the client check-in off the database in the steady state.
+
+A device checks in every refresh interval, all day, and nearly every check finds the
+same answer as the last one. Each worker process therefore keeps what a check needs
+(the credential, the license with its chain) in memory, tagged with a *generation*: a
+counter in the shared cache that every audited change bumps (`audit.record_event` calls
+`bump_generation`). A snapshot from an older generation is never used, so a customer
+disabled on any server is refused at the very next check on every server.
+
+The bump happens twice: at once, and again after the change commits. The second one
+covers a check that read the old state while the change was still uncommitted and
+stored it under the first bump's generation.
+
+Check-ins (the renewed lease, the last check-in time) are buffered per process and
+written in one UPDATE at most every LICENSING_CHECKIN_FLUSH_SECONDS; a worker that dies
+loses at most that much check-in history, never an answer: the client already holds
+its signed lease.
+
+If the cache cannot be reached, nothing is cached and every check reads the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+
+logger = logging.getLogger(__name__)
+
+GENERATION_KEY = "licensing:generation"
+
+
+class _Counter:
+    """The shared counter: in Redis when REDIS_URL is set (one long-lived client; Django's
+    cache would build a new client for every call, on the hottest path there is), else in
+    Django's cache (the embedded default, a single process)."""
+
+    def __init__(self) -> None:
+        self._redis = None
+
+    def _client(self):
+        if self._redis is None and settings.REDIS_URL:
+            import redis
+
+            self._redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+        return self._redis
+
+    def get(self) -> int | None:
+        client = self._client()
+        value = client.get(GENERATION_KEY) if client else cache.get(GENERATION_KEY)
+        return int(value) if value is not None else None
+
+    def start(self) -> None:
+        # A random start, so that a cache restart can never reuse a number that stale
+        # snapshots still carry.
+        start = secrets.randbits(48)
+        client = self._client()
+        if client:
+            client.set(GENERATION_KEY, start, nx=True)
+        else:
+            cache.add(GENERATION_KEY, start, timeout=None)
+
+    def incr(self) -> None:
+        client = self._client()
+        if client:
+            client.incr(GENERATION_KEY)  # creates the key at 1 if missing: still a change
+        else:
+            try:
+                cache.incr(GENERATION_KEY)
+            except ValueError:
+                self.start()
+
+
+_counter = _Counter()
+
+
+READ_NOW = object()  # "no generation read yet for this request: read it"
+
+
+def generation_or_read(generation: Any) -> int | None:
+    return current_generation() if generation is READ_NOW else generation
+
+
+def current_generation() -> int | None:
+    """The shared generation, or None when the cache is unavailable (cache nothing)."""
+    try:
+        generation = _counter.get()
+        if generation is None:
+            _counter.start()
+            generation = _counter.get()
+    except Exception:  # any cache failure means: do not trust snapshots
+        logger.warning("cache unavailable; client checks read the database", exc_info=True)
+        return None
+    return generation
+
+
+def bump_generation() -> None:
+    """Invalidate every snapshot in every process, now and again after commit."""
+    _bump()
+    transaction.on_commit(_bump)
+
+
+def _bump() -> None:
+    try:
+        _counter.incr()
+    except Exception:
+        logger.warning("could not bump the snapshot generation", exc_info=True)
+
+
+class SnapshotCache:
+    """A bounded, thread-safe, process-local map whose entries hold only for the
+    generation they were stored under."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[Hashable, tuple[int, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, generation: int | None) -> Any | None:
+        if generation is None:
+            return None
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] != generation:
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: Hashable, generation: int | None, value: Any) -> None:
+        if generation is None:
+            return
+        with self._lock:
+            self._entries[key] = (generation, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class CheckInBuffer:
+    """Check-ins waiting to be written, newest per license."""
+
+    def __init__(self) -> None:
+        self._pending: dict[Any, tuple[Any, Any]] = {}
+        self._lock = threading.Lock()
+        self._last_flush = time.monotonic()
+
+    def record(self, license_id: Any, checked_in_at: Any, lease_expires_at: Any) -> None:
+        with self._lock:
+            self._pending[license_id] = (checked_in_at, lease_expires_at)
+            due = time.monotonic() - self._last_flush >= settings.LICENSING_CHECKIN_FLUSH_SECONDS
+        if due:
+            self.flush()
+
+    def flush(self) -> int:
+        from .models import License
+
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            self._last_flush = time.monotonic()
+        if not pending:
+            return 0
+        if connection.vendor == "postgresql":
+            _write_postgresql(pending)
+        else:
+            rows = [
+                License(pk=pk, last_check_in_at=at, lease_expires_at=lease, updated_at=at)
+                for pk, (at, lease) in pending.items()
+            ]
+            # Only licenses still active: a revoke or deactivation that landed after
+            # the check keeps the row as it left it.
+            License.objects.filter(status=License.Status.ACTIVE).bulk_update(
+                rows, ["last_check_in_at", "lease_expires_at", "updated_at"], batch_size=500
+            )
+        return len(pending)
+
+
+def _write_postgresql(pending: dict[Any, tuple[Any, Any]]) -> None:
+    """One UPDATE joined to a VALUES list. (bulk_update's CASE has a branch per row,
+    which PostgreSQL tests for every row: quadratic in the batch.)"""
+    from .models import License
+
+    table = License._meta.db_table
+    items = list(pending.items())
+    for start in range(0, len(items), 1000):
+        batch = items[start : start + 1000]
+        values = ", ".join(["(%s::uuid, %s::timestamptz, %s::timestamptz)"] * len(batch))
+        params = [value for pk, (at, lease) in batch for value in (pk, at, lease)]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS l SET last_check_in_at = v.at, lease_expires_at = v.lease, "  # noqa: S608
+                f"updated_at = v.at FROM (VALUES {values}) AS v(id, at, lease) "
+                "WHERE l.id = v.id AND l.status = %s",
+                [*params, License.Status.ACTIVE],
+            )
+
+
+credentials = SnapshotCache(size=1_000)
+licenses = SnapshotCache(size=50_000)
+check_ins = CheckInBuffer()
