@@ -125,7 +125,7 @@ class SnapshotCache:
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, generation: int | None) -> Any | None:
-        if generation is None:
+        if generation is None or not settings.LICENSING_CLIENT_SNAPSHOTS:
             return None
         with self._lock:
             entry = self._entries.get(key)
@@ -135,7 +135,7 @@ class SnapshotCache:
             return entry[1]
 
     def put(self, key: Hashable, generation: int | None, value: Any) -> None:
-        if generation is None:
+        if generation is None or not settings.LICENSING_CLIENT_SNAPSHOTS:
             return
         with self._lock:
             self._entries[key] = (generation, value)
