@@ -16,7 +16,11 @@ written in one UPDATE at most every LICENSING_CHECKIN_FLUSH_SECONDS; a worker th
 loses at most that much check-in history, never an answer: the client already holds
 its signed lease.
 
-If the cache cannot be reached, nothing is cached and every check reads the database.
+If the cache cannot be reached, nothing is cached and every check reads the database;
+after a failure the cache is left alone for a second, so an outage costs no timeouts.
+Snapshots also expire after LICENSING_SNAPSHOT_MAX_SECONDS whatever the generation: if
+a bump is ever lost (a server cut off from Redis while it disables a customer), that
+bounds how long another server may answer from memory.
 """
 
 from __future__ import annotations
@@ -49,8 +53,14 @@ class _Counter:
     def _client(self):
         if self._redis is None and settings.REDIS_URL:
             import redis
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
 
-            self._redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+            # No retries, short timeouts: a check must never wait on the cache; without
+            # it, it reads the database instead.
+            self._redis = redis.Redis.from_url(
+                settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
+            )
         return self._redis
 
     def get(self) -> int | None:
@@ -71,7 +81,10 @@ class _Counter:
     def incr(self) -> None:
         client = self._client()
         if client:
-            client.incr(GENERATION_KEY)  # creates the key at 1 if missing: still a change
+            # Never let INCR create the key at 1: after a Redis restart, small numbers
+            # could repeat ones that old snapshots carry. Start at random first.
+            client.set(GENERATION_KEY, secrets.randbits(48), nx=True)
+            client.incr(GENERATION_KEY)
         else:
             try:
                 cache.incr(GENERATION_KEY)
@@ -89,14 +102,22 @@ def generation_or_read(generation: Any) -> int | None:
     return current_generation() if generation is READ_NOW else generation
 
 
+_cache_down_until = 0.0
+CACHE_RETRY_SECONDS = 1.0
+
+
 def current_generation() -> int | None:
     """The shared generation, or None when the cache is unavailable (cache nothing)."""
+    global _cache_down_until
+    if time.monotonic() < _cache_down_until:
+        return None
     try:
         generation = _counter.get()
         if generation is None:
             _counter.start()
             generation = _counter.get()
     except Exception:  # any cache failure means: do not trust snapshots
+        _cache_down_until = time.monotonic() + CACHE_RETRY_SECONDS
         logger.warning("cache unavailable; client checks read the database", exc_info=True)
         return None
     return generation
@@ -121,7 +142,7 @@ class SnapshotCache:
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._entries: OrderedDict[Hashable, tuple[int, Any]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[int, float, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, generation: int | None) -> Any | None:
@@ -131,14 +152,17 @@ class SnapshotCache:
             entry = self._entries.get(key)
             if entry is None or entry[0] != generation:
                 return None
+            if time.monotonic() - entry[1] > settings.LICENSING_SNAPSHOT_MAX_SECONDS:
+                del self._entries[key]
+                return None
             self._entries.move_to_end(key)
-            return entry[1]
+            return entry[2]
 
     def put(self, key: Hashable, generation: int | None, value: Any) -> None:
         if generation is None or not settings.LICENSING_CLIENT_SNAPSHOTS:
             return
         with self._lock:
-            self._entries[key] = (generation, value)
+            self._entries[key] = (generation, time.monotonic(), value)
             self._entries.move_to_end(key)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
