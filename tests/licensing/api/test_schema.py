@@ -1,0 +1,26 @@
+import pytest
+import yaml
+
+pytestmark = pytest.mark.django_db
+
+CLIENT_ENDPOINTS = {
+    "/api/v4/activate_license": "post",
+    "/api/v4/check_license": "get",
+    "/api/v4/deactivate_license": "post",
+    "/api/v4/activate_offline": "post",
+    "/api/v4/deactivate_offline": "post",
+    "/api/v4/public_key": "get",
+}
+
+
+def test_every_client_endpoint_is_in_the_openapi_schema(client):
+    response = client.get("/api/schema/")
+    assert response.status_code == 200
+    schema = yaml.safe_load(response.content)
+    assert schema["openapi"].startswith("3.")
+    for path, method in CLIENT_ENDPOINTS.items():
+        assert method in schema["paths"][path], path
+    check = schema["paths"]["/api/v4/check_license"]["get"]
+    parameters = {p["name"] for p in check["parameters"]}
+    assert {"product", "hardware_id", "license_key", "username", "nonce", "Date", "Authorization"} <= parameters
+    assert not [path for path in schema["paths"] if path.startswith("/api/v4/") and path not in CLIENT_ENDPOINTS]
