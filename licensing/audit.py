@@ -53,13 +53,16 @@ def record_event(
     reason: str = "",
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    invalidates: bool = True,
 ) -> AuditEvent:
     """Append one audit event. Must run inside the transaction of the change it records,
     so that the change and its record commit or roll back together."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("record_event must run inside the transaction of the change it records.")
-    # Every audited change may alter what a client check answers: retire the snapshots.
-    snapshots.bump_generation()
+    # An audited change may alter what a client check answers: retire the snapshots
+    # (licensing/snapshots.py). Only records of things that changed nothing opt out.
+    if invalidates:
+        snapshots.bump_generation()
     return AuditEvent.objects.create(
         actor_type=actor.type,
         actor_id=actor.id,
@@ -75,7 +78,7 @@ def record_event(
     )
 
 
-def snapshot(instance: models.Model, fields: Iterable[str]) -> dict[str, Any]:
+def field_values(instance: models.Model, fields: Iterable[str]) -> dict[str, Any]:
     """The named concrete fields of `instance` as JSON-ready values, for before/after."""
     concrete = {f.name for f in instance._meta.concrete_fields}
     values = model_to_dict(instance, fields=[f for f in fields if f in concrete])

@@ -20,7 +20,7 @@ def license_body(license: License, *, now: dt.datetime, nonce: str | None = None
     verdict = license.verdict(now)
     seats_used = getattr(license, "seats_used", None)
     if seats_used is None:  # not annotated (fresh from an activation): count once
-        seats_used = License.objects.holding_seat().filter(entitlement=entitlement).count()
+        seats_used = entitlement.seats_in_use()
     lease_seconds = int(entitlement.lease_period.total_seconds())
     body: dict[str, Any] = {
         "id": str(license.pk),
@@ -61,9 +61,7 @@ def license_file_payload(license: License, *, now: dt.datetime) -> dict[str, Any
     """The license body plus what an offline client needs: which device it is for, and
     until when it may run without reaching the server."""
     entitlement = license.entitlement
-    expires = now + entitlement.offline_grace
-    if entitlement.valid_until and entitlement.valid_until < expires:
-        expires = entitlement.valid_until
+    expires = entitlement.within_validity(now + entitlement.offline_grace)
     return {
         **license_body(license, now=now),
         "hardware_id": license.device.hardware_id,

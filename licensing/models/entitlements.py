@@ -92,11 +92,19 @@ class Entitlement(SwitchedModel):
         if not isinstance(self.features, dict):
             errors["features"] = 'Features must be a JSON object, for example {"export": true}.'
         if self.pk and self.seats is not None:
-            in_use = self.licenses.holding_seat().count()
+            in_use = self.seats_in_use()
             if self.seats < in_use:
                 errors["seats"] = f"{in_use} seats are in use; deactivate licenses before lowering seats below that."
         if errors:
             raise ValidationError(errors)
+
+    def seats_in_use(self) -> int:
+        """Licenses holding a seat now (one query)."""
+        return self.licenses.holding_seat().count()
+
+    def within_validity(self, moment: dt.datetime) -> dt.datetime:
+        """`moment`, but never past the end of the entitlement."""
+        return min(moment, self.valid_until) if self.valid_until else moment
 
     def chain(self) -> rules.Chain:
         return rules.Chain(

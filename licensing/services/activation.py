@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import rules, snapshots
-from ..audit import Actor, record_event, snapshot
+from ..audit import Actor, field_values, record_event
 from ..errors import Refusal, refusal_for
 from ..models import ActivationCode, Device, Entitlement, License, LicenseUser, Product
 from ..selectors import (
@@ -70,6 +70,8 @@ def license_activate(
 
 def _user_entitlement(user: LicenseUser, product: Product) -> Entitlement:
     entitlements = list(user.entitlements.filter(product=product).select_related("customer", "transaction"))
+    if not entitlements:  # the link was removed since the user was found
+        raise Refusal("license_not_found", "No such license user for this product.")
     return next((e for e in entitlements if e.verdict().is_active), entitlements[0])
 
 
@@ -94,14 +96,20 @@ def _activate(
             raise refusal_for(verdict)
 
         device = _device(hardware_id, facts)
-        license = License.objects.filter(entitlement=entitlement, device=device).first()
-        if license is not None and license.status == License.Status.ACTIVE:
-            return _renew(license, entitlement, now)  # same device again: no new seat
-        if license is not None and license.status != License.Status.DEACTIVATED:
+        # Locked last (entitlement, code, license): a revoke of this license, which
+        # locks only its row, either lands before this read or waits for this change.
+        license = License.objects.select_for_update().filter(entitlement=entitlement, device=device).first()
+        if license is not None and license.status not in (License.Status.ACTIVE, License.Status.DEACTIVATED):
             raise refusal_for(rules.evaluate(dataclasses.replace(chain, license_status=license.status), now))
+        if license is not None and license.status == License.Status.ACTIVE:
+            if (license.activation_code_id, license.license_user_id) == (_pk(code), _pk(user)):
+                return _renew(license, entitlement, now)  # same device, same grant: no new seat
+            _check_code_cap(code)  # re-pointed to another code or user: it keeps its seat
+        else:
+            _check_entitlement_seats(entitlement)
+            _check_code_cap(code)
 
-        _check_seats(entitlement, code)
-        before = snapshot(license, LICENSE_STATE) if license else {}
+        before = field_values(license, LICENSE_STATE) if license else {}
         license = license or License(entitlement=entitlement, device=device)
         license.activation_code, license.license_user = code, user
         license.status, license.status_reason, license.status_changed_at = License.Status.ACTIVE, "", now
@@ -114,9 +122,13 @@ def _activate(
             action="license.activated",
             target=license,
             before=before,
-            after=snapshot(license, LICENSE_STATE),
+            after=field_values(license, LICENSE_STATE),
         )
     return license
+
+
+def _pk(obj) -> Any:
+    return obj.pk if obj is not None else None
 
 
 def _device(hardware_id: str, facts: dict[str, Any]) -> Device:
@@ -134,15 +146,19 @@ def _known(facts: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in facts.items() if k in DEVICE_FACTS and v is not None}
 
 
-def _check_seats(entitlement: Entitlement, code: ActivationCode | None) -> None:
-    # Both counts run under the entitlement's lock, which every activation of this
-    # entitlement (and so of each of its codes) takes first.
-    held = License.objects.holding_seat().filter(entitlement=entitlement).count()
-    if held >= entitlement.seats:
+# Both seat checks run under the entitlement's lock, which every activation of this
+# entitlement (and so of each of its codes) takes first.
+
+
+def _check_entitlement_seats(entitlement: Entitlement) -> None:
+    if entitlement.seats_in_use() >= entitlement.seats:
         raise Refusal(
             "license_activated_max_times",
             f"All {entitlement.seats} seats are taken; deactivate a device to free one.",
         )
+
+
+def _check_code_cap(code: ActivationCode | None) -> None:
     cap = code.max_activations if code is not None else None
     if cap is not None and License.objects.holding_seat().filter(activation_code=code).count() >= cap:
         raise Refusal(
@@ -161,8 +177,7 @@ def _renew(license: License, entitlement: Entitlement, now: dt.datetime) -> Lice
 def lease_until(entitlement: Entitlement, now: dt.datetime) -> dt.datetime:
     """Until when a check-in at `now` keeps the license valid: one lease period, but
     never past the end of the entitlement."""
-    lease = now + entitlement.lease_period
-    return min(lease, entitlement.valid_until) if entitlement.valid_until else lease
+    return entitlement.within_validity(now + entitlement.lease_period)
 
 
 def license_check(
@@ -241,4 +256,7 @@ def _record_refusal(actor: Actor, action: str, refusal: Refusal, target, hardwar
             target=target,
             reason=refusal.code,
             after={"code": refusal.code, "reason": refusal.reason, "hardware_id": hardware_id[:255]},
+            # A refusal changed nothing a check answers; retiring every worker's
+            # snapshots for it would let anyone with a client key keep them cold.
+            invalidates=False,
         )

@@ -7,9 +7,9 @@ from typing import TypeVar
 
 from django.db import models, transaction
 
-from ..audit import Actor, record_event, snapshot
+from ..audit import Actor, field_values, record_event
 from ..errors import DomainError
-from ..models import Entitlement, License
+from ..models import Entitlement
 
 M = TypeVar("M", bound=models.Model)
 
@@ -26,7 +26,7 @@ def save_edits(*, instance: M, fields: Sequence[str], actor: Actor) -> M:
         before = {}
         if not creating:
             current = type(instance).objects.select_for_update().get(pk=instance.pk)
-            before = snapshot(current, fields)
+            before = field_values(current, fields)
             if isinstance(instance, Entitlement):
                 _check_seats_cover_licenses(instance)
         instance.save()
@@ -35,13 +35,13 @@ def save_edits(*, instance: M, fields: Sequence[str], actor: Actor) -> M:
             action=f"{instance._meta.model_name}.{'created' if creating else 'updated'}",
             target=instance,
             before=before,
-            after=snapshot(instance, fields),
+            after=field_values(instance, fields),
         )
     return instance
 
 
 def _check_seats_cover_licenses(entitlement: Entitlement) -> None:
-    in_use = License.objects.holding_seat().filter(entitlement=entitlement).count()
+    in_use = entitlement.seats_in_use()
     if entitlement.seats < in_use:
         raise DomainError(
             f"{in_use} seats are in use; deactivate licenses before lowering seats to {entitlement.seats}.",

@@ -9,7 +9,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from .. import rules
-from ..audit import Actor, record_event, snapshot
+from ..audit import Actor, field_values, record_event
 from ..errors import InvalidTransition
 from ..models import ActivationCode, Customer, Entitlement, License, LicenseTransaction
 
@@ -86,7 +86,7 @@ def _switch(instance: M, transition: Transition, *, actor: Actor, reason: str) -
         locked = model.objects.select_for_update().get(pk=instance.pk)
         if not transition.allows(locked.status):
             raise InvalidTransition(_refusal(locked, transition))
-        before = snapshot(locked, SWITCH_FIELDS)
+        before = field_values(locked, SWITCH_FIELDS)
         now = timezone.now()
         locked.status = transition.target
         locked.status_reason = reason
@@ -102,7 +102,7 @@ def _switch(instance: M, transition: Transition, *, actor: Actor, reason: str) -
             target=locked,
             reason=reason,
             before=before,
-            after=snapshot(locked, SWITCH_FIELDS),
+            after=field_values(locked, SWITCH_FIELDS),
         )
     return locked
 

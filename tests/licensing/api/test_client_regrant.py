@@ -1,0 +1,68 @@
+"""Activation details found in review: refusals leave the workers' memory alone, and a
+device already active through one code or user can move to another of the same
+entitlement without taking a second seat."""
+
+import pytest
+
+from licensing import services, snapshots
+from licensing.audit import Actor
+from licensing.models import AuditEvent, License
+from tests.factories import ActivationCodeFactory, EntitlementFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def activate(app, code, hardware_id="hw-1"):
+    return app.post("activate_license", {"product": "studio", "hardware_id": hardware_id, "license_key": code.code})
+
+
+@pytest.fixture
+def entitlement():
+    return EntitlementFactory(product__code="studio", seats=5)
+
+
+def test_refused_activations_do_not_retire_snapshots(app, entitlement):
+    code = ActivationCodeFactory(entitlement=entitlement)
+    activate(app, code)
+    generation = snapshots.current_generation()
+    for _ in range(3):
+        response = app.post(
+            "activate_license", {"product": "studio", "hardware_id": "hw-x", "license_key": "0000-0000-0000-0000"}
+        )
+        assert response.json()["code"] == "license_not_found"
+    assert snapshots.current_generation() == generation
+    assert AuditEvent.objects.filter(action="license.activation_refused").count() == 3
+
+
+def test_device_moves_to_another_code_without_a_second_seat(app, entitlement):
+    first, second = ActivationCodeFactory.create_batch(2, entitlement=entitlement)
+    activate(app, first)
+    response = activate(app, second)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["license_key"] == second.code
+    assert body["times_activated"] == 1
+    license = License.objects.get()
+    assert license.activation_code_id == second.pk
+    moved = AuditEvent.objects.filter(action="license.activated").order_by("occurred_at").last()
+    assert moved.before["activation_code"] == str(first.pk)
+    assert moved.after["activation_code"] == str(second.pk)
+
+
+def test_moving_to_a_code_at_its_cap_is_refused(app, entitlement):
+    first = ActivationCodeFactory(entitlement=entitlement)
+    capped = ActivationCodeFactory(entitlement=entitlement, max_activations=1)
+    activate(app, capped, hardware_id="hw-other")
+    activate(app, first)
+    response = activate(app, capped)
+    assert response.json()["code"] == "license_activated_max_times"
+    assert License.objects.get(device__hardware_id="hw-1").activation_code_id == first.pk
+
+
+def test_device_on_a_revoked_code_can_move_to_a_live_one(app, entitlement):
+    old, new = ActivationCodeFactory.create_batch(2, entitlement=entitlement)
+    activate(app, old)
+    services.activation_code_revoke(activation_code=old, actor=Actor.system("vendor"))
+    assert activate(app, new).status_code == 200
+    check = app.get("check_license", {"product": "studio", "hardware_id": "hw-1", "license_key": new.code})
+    assert check.status_code == 200
