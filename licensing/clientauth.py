@@ -1,18 +1,28 @@
 """The HMAC scheme client applications sign with (DESIGN.md §3), for online requests
-(over the Date header) and offline request files (over their fields)."""
+(over the Date header) and offline request files (over their fields), and the lookup
+of the credential that signed."""
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
+import time
+import uuid
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 
-from . import snapshots
+from django.db import connection
+from django.utils import timezone
+
+from . import secretbox, snapshots
 from .errors import Refusal
-from .selectors import CredentialRecord, client_credential
+from .models import ClientCredential
 
 MAX_API_KEY_LENGTH = 64
+MAX_CLOCK_SKEW = dt.timedelta(minutes=15)
 
 
 def hmac_signature(shared_key: str, message: str) -> str:
@@ -31,6 +41,19 @@ def offline_message(*, date: str, secret_name: str, hardware_id: str, api_key: s
     return f"{date_message(date)}\n{secret_name}\n{hardware_id}\n{api_key}"
 
 
+def parse_http_date(value: str) -> dt.datetime | None:
+    """An RFC 7231 date, which is always in GMT; None for anything else."""
+    if not value.endswith(" GMT") or len(value) > 64:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if parsed is None or parsed.tzinfo is None:
+        return None
+    return parsed
+
+
 def verify_signature(
     api_key: str, message: str, signature: str, *, generation: Any = snapshots.READ_NOW
 ) -> CredentialRecord:
@@ -43,3 +66,60 @@ def verify_signature(
     if not hmac.compare_digest(hmac_signature(credential.shared_key, message).encode(), signature.encode()):
         raise Refusal("signature_mismatch", "The signature does not match.", status=401)
     return credential
+
+
+@dataclass(frozen=True)
+class CredentialRecord:
+    """What request verification needs of a client credential, kept in worker memory
+    (see `licensing.snapshots`)."""
+
+    id: str
+    name: str
+    shared_key: str
+    revoked: bool
+    loaded_at: float
+
+    @property
+    def pk(self) -> str:
+        return self.id
+
+
+# How stale a credential's `last_used_at` may get: a worker re-reads (and re-stamps) a
+# credential it has in memory at most this often.
+CREDENTIAL_REFRESH_SECONDS = 60
+
+
+def client_credential(api_key: str, *, generation: Any = snapshots.READ_NOW) -> CredentialRecord | None:
+    """The credential behind an API key: from worker memory while nothing changed
+    (a revoke or rotation bumps the generation, so it takes effect at the next
+    request), otherwise one query that reads the row and stamps its last use.
+    `generation`: the one this request already read, if any."""
+    generation = snapshots.generation_or_read(generation)
+    record = snapshots.credentials.get(api_key, generation)
+    if record is None or time.monotonic() - record.loaded_at > CREDENTIAL_REFRESH_SECONDS:
+        record = _touch_credential(api_key)
+        if record is not None:
+            snapshots.credentials.put(api_key, generation, record)
+    return record
+
+
+def _touch_credential(api_key: str) -> CredentialRecord | None:
+    table = ClientCredential._meta.db_table
+    # UPDATE ... RETURNING (PostgreSQL, and SQLite since 3.35): read and stamp in one round trip.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_used_at = %s WHERE api_key = %s "  # noqa: S608 - table name from model meta
+            "RETURNING id, name, shared_key_encrypted, revoked_at",
+            [timezone.now(), api_key],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return CredentialRecord(
+        # SQLite hands back the UUID as 32 hex digits; normalise to the usual form.
+        id=str(uuid.UUID(str(row[0]))),
+        name=row[1],
+        shared_key=secretbox.decrypt(row[2]),
+        revoked=row[3] is not None,
+        loaded_at=time.monotonic(),
+    )

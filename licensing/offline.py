@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from . import services, signing
 from .audit import Actor
-from .clientauth import offline_message, verify_signature
+from .clientauth import MAX_CLOCK_SKEW, offline_message, parse_http_date, verify_signature
 from .errors import Refusal
 from .license_body import license_file_payload
 from .models import OfflineRequest
@@ -117,27 +119,46 @@ def answer(fields: dict[str, str], *, expected: str, ip: str | None) -> Answer:
         api_key=fields["api_key"],
     )
     credential = verify_signature(fields["api_key"], message, fields["signature"])
+    _check_date(fields["date"])  # after the signature: a tampered date is a tampered request
     actor = Actor.client(credential, ip)
 
+    fingerprint = _fingerprint(fields)
     earlier = OfflineRequest.objects.filter(request_id=fields["request_id"]).first()
     if earlier is not None:
-        if earlier.kind != expected:
-            raise Refusal("invalid_parameters", "This request_id was already used for another request.")
-        return _stored(earlier)
+        return _stored(earlier, credential.id, fingerprint)
     try:
         with transaction.atomic():
             result = _carry_out(fields, actor)
             OfflineRequest.objects.create(
                 request_id=fields["request_id"],
                 kind=expected,
+                credential_id=credential.id,
+                fingerprint=fingerprint,
                 response_status=result.status,
                 response_body=result.body,
                 response_content_type=result.content_type,
             )
     except IntegrityError:
         # The same request_id raced in on another connection and won; its answer stands.
-        return _stored(OfflineRequest.objects.get(request_id=fields["request_id"]))
+        return _stored(OfflineRequest.objects.get(request_id=fields["request_id"]), credential.id, fingerprint)
     return result
+
+
+def _check_date(value: str) -> None:
+    # The signature covers the date, so a captured request cannot be re-dated; this
+    # bounds how long one stays usable under fresh request ids.
+    dated = parse_http_date(value)
+    if dated is None:
+        raise Refusal("date_header_diff", "The offline request's date is not an RFC 7231 date in GMT.")
+    now = timezone.now()
+    if dated > now + MAX_CLOCK_SKEW or now - dated > settings.LICENSING_OFFLINE_REQUEST_MAX_AGE:
+        raise Refusal("date_header_diff", "The offline request is too old or dated in the future; make a new one.")
+
+
+def _fingerprint(fields: dict[str, str]) -> str:
+    parts = [fields.get(name, "") for name in ("request", "product", "hardware_id", "license_key")]
+    parts.append(fields.get("username", "").lower())
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 def _carry_out(fields: dict[str, str], actor: Actor) -> Answer:
@@ -164,5 +185,7 @@ def _carry_out(fields: dict[str, str], actor: Actor) -> Answer:
         return Answer(refusal.status, signing.canonical_json(refusal.body()).decode(), "application/json")
 
 
-def _stored(earlier: OfflineRequest) -> Answer:
+def _stored(earlier: OfflineRequest, credential_id: str, fingerprint: str) -> Answer:
+    if str(earlier.credential_id) != str(credential_id) or earlier.fingerprint != fingerprint:
+        raise Refusal("invalid_parameters", "This request_id was already used for another request.")
     return Answer(earlier.response_status, earlier.response_body, earlier.response_content_type)

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import time
-import uuid
-from dataclasses import dataclass
-from typing import Any
-
-from django.db import connection
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 
-from . import secretbox, snapshots
 from .errors import Refusal
-from .models import ActivationCode, ClientCredential, License, LicenseUser, Product
+from .models import ActivationCode, License, LicenseUser, Product
 from .querysets import seats_held
 
 
@@ -96,60 +88,3 @@ def license_user_for_client(product: Product, username: str) -> LicenseUser:
     if user is None:
         raise Refusal("license_not_found", "No such license user for this product.")
     return user
-
-
-@dataclass(frozen=True)
-class CredentialRecord:
-    """What request verification needs of a client credential, kept in worker memory
-    (see `licensing.snapshots`)."""
-
-    id: str
-    name: str
-    shared_key: str
-    revoked: bool
-    loaded_at: float
-
-    @property
-    def pk(self) -> str:
-        return self.id
-
-
-# How stale a credential's `last_used_at` may get: a worker re-reads (and re-stamps) a
-# credential it has in memory at most this often.
-CREDENTIAL_REFRESH_SECONDS = 60
-
-
-def client_credential(api_key: str, *, generation: Any = snapshots.READ_NOW) -> CredentialRecord | None:
-    """The credential behind an API key: from worker memory while nothing changed
-    (a revoke or rotation bumps the generation, so it takes effect at the next
-    request), otherwise one query that reads the row and stamps its last use.
-    `generation`: the one this request already read, if any."""
-    generation = snapshots.generation_or_read(generation)
-    record = snapshots.credentials.get(api_key, generation)
-    if record is None or time.monotonic() - record.loaded_at > CREDENTIAL_REFRESH_SECONDS:
-        record = _touch_credential(api_key)
-        if record is not None:
-            snapshots.credentials.put(api_key, generation, record)
-    return record
-
-
-def _touch_credential(api_key: str) -> CredentialRecord | None:
-    table = ClientCredential._meta.db_table
-    # UPDATE ... RETURNING (PostgreSQL, and SQLite since 3.35): read and stamp in one round trip.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET last_used_at = %s WHERE api_key = %s "  # noqa: S608 - table name from model meta
-            "RETURNING id, name, shared_key_encrypted, revoked_at",
-            [timezone.now(), api_key],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    return CredentialRecord(
-        # SQLite hands back the UUID as 32 hex digits; normalise to the usual form.
-        id=str(uuid.UUID(str(row[0]))),
-        name=row[1],
-        shared_key=secretbox.decrypt(row[2]),
-        revoked=row[3] is not None,
-        loaded_at=time.monotonic(),
-    )

@@ -11,10 +11,7 @@ The bump happens twice: at once, and again after the change commits. The second 
 covers a check that read the old state while the change was still uncommitted and
 stored it under the first bump's generation.
 
-Check-ins (the renewed lease, the last check-in time) are buffered per process and
-written in one UPDATE at most every LICENSING_CHECKIN_FLUSH_SECONDS; a worker that dies
-loses at most that much check-in history, never an answer: the client already holds
-its signed lease.
+The check-ins themselves are written in bulk by `services.checkins`.
 
 If the cache cannot be reached, nothing is cached and every check reads the database;
 after a failure the cache is left alone for a second, so an outage costs no timeouts.
@@ -35,7 +32,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
@@ -172,64 +169,5 @@ class SnapshotCache:
             self._entries.clear()
 
 
-class CheckInBuffer:
-    """Check-ins waiting to be written, newest per license."""
-
-    def __init__(self) -> None:
-        self._pending: dict[Any, tuple[Any, Any]] = {}
-        self._lock = threading.Lock()
-        self._last_flush = time.monotonic()
-
-    def record(self, license_id: Any, checked_in_at: Any, lease_expires_at: Any) -> None:
-        with self._lock:
-            self._pending[license_id] = (checked_in_at, lease_expires_at)
-            due = time.monotonic() - self._last_flush >= settings.LICENSING_CHECKIN_FLUSH_SECONDS
-        if due:
-            self.flush()
-
-    def flush(self) -> int:
-        from .models import License
-
-        with self._lock:
-            pending, self._pending = self._pending, {}
-            self._last_flush = time.monotonic()
-        if not pending:
-            return 0
-        if connection.vendor == "postgresql":
-            _write_postgresql(pending)
-        else:
-            rows = [
-                License(pk=pk, last_check_in_at=at, lease_expires_at=lease, updated_at=at)
-                for pk, (at, lease) in pending.items()
-            ]
-            # Only licenses still active: a revoke or deactivation that landed after
-            # the check keeps the row as it left it.
-            License.objects.filter(status=License.Status.ACTIVE).bulk_update(
-                rows, ["last_check_in_at", "lease_expires_at", "updated_at"], batch_size=500
-            )
-        return len(pending)
-
-
-def _write_postgresql(pending: dict[Any, tuple[Any, Any]]) -> None:
-    """One UPDATE joined to a VALUES list. (bulk_update's CASE has a branch per row,
-    which PostgreSQL tests for every row: quadratic in the batch.)"""
-    from .models import License
-
-    table = License._meta.db_table
-    items = list(pending.items())
-    for start in range(0, len(items), 1000):
-        batch = items[start : start + 1000]
-        values = ", ".join(["(%s::uuid, %s::timestamptz, %s::timestamptz)"] * len(batch))
-        params = [value for pk, (at, lease) in batch for value in (pk, at, lease)]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} AS l SET last_check_in_at = v.at, lease_expires_at = v.lease, "  # noqa: S608
-                f"updated_at = v.at FROM (VALUES {values}) AS v(id, at, lease) "
-                "WHERE l.id = v.id AND l.status = %s",
-                [*params, License.Status.ACTIVE],
-            )
-
-
 credentials = SnapshotCache(size=1_000)
 licenses = SnapshotCache(size=50_000)
-check_ins = CheckInBuffer()

@@ -4,6 +4,7 @@ The embedded default (no environment at all) is a SQLite file next to the code a
 broker; `DATABASE_URL` and `REDIS_URL` switch to PostgreSQL and Redis.
 """
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -111,6 +112,11 @@ LICENSING_SNAPSHOT_MAX_SECONDS = env.float("LICENSING_SNAPSHOT_MAX_SECONDS", def
 # Client check-ins are written in bulk at most this often per worker (seconds); see
 # licensing/snapshots.py. 0 writes each check-in at once.
 LICENSING_CHECKIN_FLUSH_SECONDS = env.float("LICENSING_CHECKIN_FLUSH_SECONDS", default=1.0)
+
+# How old an offline request file may be when it is posted.
+LICENSING_OFFLINE_REQUEST_MAX_AGE = datetime.timedelta(
+    days=env.int("LICENSING_OFFLINE_REQUEST_MAX_AGE_DAYS", default=7)
+)
 
 # Key for encrypting client-credential shared keys at rest. Locally it may be derived from
 # SECRET_KEY; production requires its own so that SECRET_KEY can rotate without making

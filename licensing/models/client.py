@@ -27,6 +27,10 @@ class OfflineRequest(models.Model):
 
     request_id = models.CharField(max_length=128, unique=True)
     kind = models.CharField(max_length=20)
+    # Which credential sent it and a digest of what it asked: a repeat must be the same
+    # request, not another one that borrows a known request_id to read its answer.
+    credential_id = models.UUIDField()
+    fingerprint = models.CharField(max_length=64)
     response_status = models.PositiveSmallIntegerField()
     response_body = models.TextField()
     response_content_type = models.CharField(max_length=100)

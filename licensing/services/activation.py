@@ -26,6 +26,7 @@ from ..selectors import (
     normalize_code,
     product_for_client,
 )
+from .checkins import check_ins
 from .switches import license_deactivate
 
 DEVICE_FACTS = ("hostname", "os_ver", "is_vm", "vm_info", "mac_address", "ip", "app_ver", "sdk_ver")
@@ -215,7 +216,7 @@ def license_check(
     if not verdict.is_active:
         raise refusal_for(verdict)
     lease = lease_until(license.entitlement, now)
-    snapshots.check_ins.record(license.pk, now, lease)
+    check_ins.record(license.pk, now, lease)
     answer = copy.copy(license)  # the snapshot is shared by concurrent requests
     answer.lease_expires_at, answer.last_check_in_at = lease, now
     return answer

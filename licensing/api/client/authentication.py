@@ -3,20 +3,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
 
 from ... import snapshots
-from ...clientauth import date_message, verify_signature
+from ...clientauth import MAX_CLOCK_SKEW, CredentialRecord, date_message, parse_http_date, verify_signature
 from ...errors import Refusal
-from ...selectors import CredentialRecord
 
-MAX_CLOCK_SKEW = dt.timedelta(minutes=15)
 _AUTH_PARAM = re.compile(r'\s*([A-Za-z]+)\s*=\s*"([^"]*)"\s*(?:,|$)')
 MAX_HEADER_LENGTH = 1024
 
@@ -48,19 +44,6 @@ def parse_authorization(header: str) -> dict[str, str]:
 
 def _malformed(message: str) -> Refusal:
     return Refusal("authorization_invalid_headers", message)
-
-
-def parse_http_date(value: str) -> dt.datetime | None:
-    """An RFC 7231 date, which is always in GMT; None for anything else."""
-    if not value.endswith(" GMT") or len(value) > 64:
-        return None
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if parsed is None or parsed.tzinfo is None:
-        return None
-    return parsed
 
 
 def authenticate(request: HttpRequest, *, generation: Any = snapshots.READ_NOW) -> CredentialRecord:

@@ -4,6 +4,7 @@ sign what they answer; every refusal becomes a signed §3 error."""
 from __future__ import annotations
 
 import json
+import logging
 
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpResponse
@@ -33,7 +34,8 @@ from .serializers import (
     validated,
 )
 
-MAX_BODY_BYTES = 64 * 1024
+logger = logging.getLogger(__name__)
+MAX_BODY_BYTES = offline.MAX_REQUEST_BYTES
 AUTH_HEADERS = [
     OpenApiParameter("Date", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True, description="RFC 7231 date."),
     OpenApiParameter(
@@ -80,7 +82,12 @@ class ClientView(APIView):
             return signed_error(exc)
         if isinstance(exc, exceptions.APIException):
             return signed_error(Refusal(exc.default_code, str(exc.detail), status=exc.status_code))
-        raise exc
+        if isinstance(exc, SuspiciousOperation):  # Django's own input limits (too many fields, ...)
+            return signed_error(Refusal("bad_request", "The request exceeds the server's limits.", status=400))
+        # Anything else is our bug. Clients verify every answer, so even this one is
+        # signed; the traceback goes to the log, not to the client.
+        logger.exception("client API request failed")
+        return signed_error(Refusal("server_error", "The server failed; try again later.", status=500))
 
     def actor(self) -> Actor:
         return Actor.client(self.credential, client_ip(self.request._request))

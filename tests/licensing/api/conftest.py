@@ -106,6 +106,14 @@ def fresh_signer():
 
 
 @pytest.fixture(autouse=True)
+def no_buffered_check_ins():
+    from licensing.services.checkins import check_ins
+
+    yield
+    check_ins.discard()  # a test's check-ins must not be written into the next test
+
+
+@pytest.fixture(autouse=True)
 def empty_cache():
     from django.core.cache import cache
 

@@ -9,9 +9,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from licensing import services, snapshots
+from licensing import services
 from licensing.audit import Actor
 from licensing.models import License
+from licensing.services.checkins import check_ins
 from tests.factories import ActivationCodeFactory
 
 pytestmark = pytest.mark.django_db
@@ -65,7 +66,7 @@ def test_check_license_runs_in_at_most_three_queries(app, code, django_assert_ma
 
 def test_steady_state_check_reads_nothing_and_writes_check_ins_in_bulk(app, code, settings, django_assert_num_queries):
     settings.LICENSING_CHECKIN_FLUSH_SECONDS = 3600
-    snapshots.check_ins.flush()
+    check_ins.flush()
     app.post("activate_license", {"product": "studio", "hardware_id": "hw-1", "license_key": code.code})
     app.post("activate_license", {"product": "studio", "hardware_id": "hw-2", "license_key": code.code})
     check(app, code, "hw-1")  # warms the snapshots
@@ -76,19 +77,19 @@ def test_steady_state_check_reads_nothing_and_writes_check_ins_in_bulk(app, code
             assert check(app, code, "hw-1").status_code == 200
             assert check(app, code, "hw-2").status_code == 200
         with django_assert_num_queries(1):  # one UPDATE for every buffered check-in
-            assert snapshots.check_ins.flush() == 2
+            assert check_ins.flush() == 2
     assert License.objects.get(device__hardware_id="hw-1").last_check_in_at == later
     assert License.objects.get(device__hardware_id="hw-1").lease_expires_at == later + dt.timedelta(hours=6)
 
 
 def test_buffered_check_in_does_not_touch_a_license_revoked_meanwhile(app, code, settings):
     settings.LICENSING_CHECKIN_FLUSH_SECONDS = 3600
-    snapshots.check_ins.flush()
+    check_ins.flush()
     app.post("activate_license", {"product": "studio", "hardware_id": "hw-1", "license_key": code.code})
     License.objects.update(lease_expires_at=None)
     check(app, code)
     services.license_revoke(license=License.objects.get(), actor=Actor.system("vendor"))
-    snapshots.check_ins.flush()
+    check_ins.flush()
     assert License.objects.get().lease_expires_at is None
     assert check(app, code).json()["code"] == "license_revoked"
 
@@ -103,3 +104,23 @@ def test_check_query_count_does_not_grow_with_seats_and_licenses(app, code):
     assert response.status_code == 200
     assert response.json()["times_activated"] == 40
     assert len(captured) <= 3
+
+
+def test_a_failed_check_in_write_keeps_the_check_ins_and_fails_no_check(app, code, settings, monkeypatch):
+    from django.db import DatabaseError
+
+    from licensing.services import checkins
+
+    settings.LICENSING_CHECKIN_FLUSH_SECONDS = 0
+    app.post("activate_license", {"product": "studio", "hardware_id": "hw-1", "license_key": code.code})
+
+    def unreachable(pending):
+        raise DatabaseError("connection lost")
+
+    monkeypatch.setattr(checkins, "_write", unreachable)
+    assert check(app, code).status_code == 200
+    monkeypatch.undo()
+    later = timezone.now() + dt.timedelta(minutes=5)
+    with time_machine.travel(later, tick=False):
+        assert check_ins.flush() == 1
+    assert License.objects.get().last_check_in_at is not None

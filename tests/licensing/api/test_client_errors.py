@@ -679,18 +679,18 @@ def test_replayed_request_id_gets_the_first_answer_byte_for_byte_and_changes_not
 
     with nothing_changes():
         again = app.post_raw("activate_offline", request)
-        # A new file reusing the request_id for another machine is answered the same way.
+        # Another request borrowing the request_id must not read the first one's answer.
         other = app.post_raw(
             "activate_offline",
             app.offline_request(
                 "activation", product="studio", hardware_id="vault-2", license_key=code.code, request_id="once"
             ),
         )
-    for repeat in (again, other):
-        assert repeat.status_code == 200
-        assert repeat.content == first.content
-        assert repeat["LicenseSignature"] == first["LicenseSignature"]
-        verify_response(repeat)
+    assert again.status_code == 200
+    assert again.content == first.content
+    assert again["LicenseSignature"] == first["LicenseSignature"]
+    verify_response(again)
+    assert_error(other, 400, "invalid_parameters")
     assert AuditEvent.objects.filter(action="license.activated").count() == 1
     assert list(License.objects.values_list("device__hardware_id", flat=True)) == ["vault-1"]
 
@@ -856,3 +856,24 @@ def test_options_answer_is_signed_like_every_other(app):
     response = app.http.options("/api/v4/activate_license", headers=app.headers())
     assert response["Content-Type"].startswith("application/json")
     verify_response(response)
+
+
+def test_too_many_query_parameters_get_a_signed_400(app):
+    params = {f"p{n}": "x" for n in range(1_200)}
+    response = app.get("check_license", params)
+    assert response.status_code == 400
+    verify_response(response)
+    assert response.json()["code"] == "bad_request"
+
+
+def test_an_unexpected_failure_is_still_a_signed_json_answer(app, code, monkeypatch):
+    from licensing.api.client import views
+
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(views.services, "license_check", broken)
+    response = app.get("check_license", {"product": "studio", "hardware_id": "hw-1", "license_key": code.code})
+    assert response.status_code == 500
+    verify_response(response)
+    assert response.json() == {"status": 500, "code": "server_error", "message": "The server failed; try again later."}

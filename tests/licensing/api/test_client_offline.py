@@ -81,3 +81,37 @@ def test_refused_offline_answer_is_also_final_for_its_request_id(app, code):
     assert refused.json()["code"] == "license_activated_max_times"
     License.objects.update(status=License.Status.DEACTIVATED)
     assert app.post_raw("activate_offline", full).content == refused.content
+
+
+def test_stale_or_future_offline_request_is_refused(app, code):
+    import time_machine
+
+    request = app.offline_request("activation", product="studio", hardware_id="vault-1", license_key=code.code)
+    with time_machine.travel(timezone.now() + dt.timedelta(days=8)):
+        stale = app.post_raw("activate_offline", request)
+    assert stale.json()["code"] == "date_header_diff"
+    with time_machine.travel(timezone.now() - dt.timedelta(hours=1)):
+        future = app.post_raw("activate_offline", request)
+    assert future.json()["code"] == "date_header_diff"
+    assert not License.objects.exists()
+
+
+def test_another_credential_cannot_read_an_answer_by_its_request_id(app, code):
+    from django.test import Client
+
+    from licensing import services
+    from licensing.audit import Actor
+    from tests.licensing.api.conftest import ClientApp
+
+    request = app.offline_request(
+        "activation", product="studio", hardware_id="vault-1", license_key=code.code, request_id="known-id"
+    )
+    assert app.post_raw("activate_offline", request).status_code == 200
+    other, key = services.client_credential_create(name="Other vendor tool", actor=Actor.system("test"))
+    intruder = ClientApp(http=Client(), api_key=other.api_key, shared_key=key)
+    forged = intruder.offline_request(
+        "activation", product="studio", hardware_id="vault-1", license_key=code.code, request_id="known-id"
+    )
+    response = intruder.post_raw("activate_offline", forged)
+    assert response.json()["code"] == "invalid_parameters"
+    assert "BEGIN LICENSE FILE" not in response.content.decode()
