@@ -25,7 +25,7 @@ from .clientauth import MAX_CLOCK_SKEW, offline_message, parse_http_date, verify
 from .errors import Refusal
 from .license_body import license_file_payload
 from .models import OfflineRequest
-from .selectors import client_licenses
+from .selectors import client_identity, client_licenses
 
 MAX_REQUEST_BYTES = 64 * 1024
 ACTIVATION, DEACTIVATION = "activation", "deactivation"
@@ -162,12 +162,7 @@ def _fingerprint(fields: dict[str, str]) -> str:
 
 
 def _carry_out(fields: dict[str, str], actor: Actor) -> Answer:
-    identity = {
-        "product_code": fields["product"],
-        "hardware_id": fields["hardware_id"],
-        "license_key": fields.get("license_key"),
-        "username": fields.get("username") if "license_key" not in fields else None,
-    }
+    identity = client_identity(fields)
     try:
         if fields["request"] == ACTIVATION:
             license = services.license_activate(

@@ -37,8 +37,24 @@ def client_licenses() -> QuerySet[License]:
     )
 
 
+def client_identity(fields: dict) -> dict:
+    """The service arguments that name a license, from a client's request fields: a
+    license key wins over a username when both are sent."""
+    return {
+        "product_code": fields["product"],
+        "hardware_id": fields["hardware_id"],
+        "license_key": fields.get("license_key") or None,
+        "username": fields.get("username") if not fields.get("license_key") else None,
+    }
+
+
 def license_for_device(
-    *, product_code: str, hardware_id: str, license_key: str | None = None, username: str | None = None
+    *,
+    product_code: str,
+    hardware_id: str,
+    license_key: str | None = None,
+    username: str | None = None,
+    license_id: str | None = None,
 ) -> License:
     """The license a device holds for a product through a key or a user.
 
@@ -50,6 +66,8 @@ def license_for_device(
         match &= Q(activation_code__code=normalize_code(license_key))
     else:
         match &= Q(license_user__username__iexact=username)
+    if license_id is not None:  # one of several licenses on this device
+        match &= Q(pk=license_id)
     # Several entitlements of one product may cover a device; prefer one that works.
     candidates = list(client_licenses().filter(match).order_by("-activated_at")[:10])
     for license in candidates:

@@ -38,6 +38,10 @@ class ClientCredentialAdmin(LicensingAdmin):
     def get_fields(self, request, obj=None):
         return ["name"] if obj is None else ["name", *self.readonly_fields]
 
+    def has_delete_permission(self, request, obj=None):
+        # Retired by revoking (audited, seen by the next request), never deleted.
+        return False
+
     def save_model(self, request, obj, form, change):
         if change:
             return super().save_model(request, obj, form, change)

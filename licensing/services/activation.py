@@ -60,7 +60,7 @@ def license_activate(
                 raise Refusal("missing_parameters", "username and password are required for this product.")
             user = target = license_user_for_client(product, username)
             if not user.check_password(password):
-                raise Refusal("invalid_credentials", "Wrong username or password.", status=401)
+                raise Refusal("invalid_credentials", "Wrong username or password.")
             entitlement_id = _user_entitlement(user, product).pk
         license = _activate(entitlement_id, hardware_id, code, user, facts or {}, actor)
     except Refusal as refusal:
@@ -236,10 +236,12 @@ def license_release(
     license = None
     try:
         license = license_for_device(
-            product_code=product_code, hardware_id=hardware_id, license_key=license_key, username=username
+            product_code=product_code,
+            hardware_id=hardware_id,
+            license_key=license_key,
+            username=username,
+            license_id=license_id,
         )
-        if license_id is not None and str(license.pk) != license_id:
-            raise Refusal("device_not_found", "That license is not held by this device.")
         if license.status != License.Status.ACTIVE:
             own = rules.Chain(license_status=license.status)  # only the license's own switch matters here
             raise refusal_for(rules.evaluate(own, timezone.now()))

@@ -21,7 +21,7 @@ from ... import offline, services, snapshots
 from ...audit import Actor, client_ip
 from ...errors import Refusal
 from ...license_body import license_body
-from ...selectors import client_licenses
+from ...selectors import client_identity, client_licenses
 from ...signing import current_signer
 from .authentication import authenticate
 from .responses import signed, signed_error, signed_json, signed_text
@@ -109,15 +109,6 @@ class ClientView(APIView):
         return data
 
 
-def _identity(data: dict) -> dict:
-    return {
-        "product_code": data["product"],
-        "hardware_id": data["hardware_id"],
-        "license_key": data.get("license_key"),
-        "username": data.get("username") if not data.get("license_key") else None,
-    }
-
-
 class ActivateLicense(ClientView):
     http_method_names = ["post"]
 
@@ -131,7 +122,7 @@ class ActivateLicense(ClientView):
         data = validated(ActivateRequestSerializer, self.json_body())
         facts = {k: data[k] for k in services.DEVICE_FACTS if k in data}
         license = services.license_activate(
-            **_identity(data), password=data.get("password"), facts=facts, actor=self.actor()
+            **client_identity(data), password=data.get("password"), facts=facts, actor=self.actor()
         )
         license = client_licenses().get(pk=license.pk)
         return signed_json(license_body(license, now=timezone.now(), nonce=data.get("nonce")))
@@ -147,7 +138,7 @@ class CheckLicense(ClientView):
     )
     def get(self, request) -> HttpResponse:
         data = validated(CheckQuerySerializer, request._request.GET.dict())
-        license = services.license_check(**_identity(data), generation=self.generation)
+        license = services.license_check(**client_identity(data), generation=self.generation)
         return signed_json(license_body(license, now=timezone.now(), nonce=data.get("nonce")))
 
 
@@ -163,7 +154,7 @@ class DeactivateLicense(ClientView):
     def post(self, request) -> HttpResponse:
         data = validated(DeactivateRequestSerializer, self.json_body())
         license_id = str(data["license_id"]) if data.get("license_id") else None
-        services.license_release(**_identity(data), license_id=license_id, actor=self.actor())
+        services.license_release(**client_identity(data), license_id=license_id, actor=self.actor())
         return signed_text(offline.DEACTIVATED_BODY)
 
 

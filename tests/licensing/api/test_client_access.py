@@ -327,7 +327,7 @@ def test_user_activates_with_username_and_password_and_checks_in_with_username(a
 
 
 def test_user_with_a_wrong_password_is_refused_and_takes_nothing(app, license_user):
-    refused(activate_user(app, "ada@customer.example", "tr0ub4dor&3"), "invalid_credentials", status=401)
+    refused(activate_user(app, "ada@customer.example", "tr0ub4dor&3"), "invalid_credentials", status=400)
 
     assert not License.objects.exists()
     event = client_events("license.activation_refused").get()

@@ -489,11 +489,11 @@ def test_unknown_license_user_is_refused_with_license_not_found(app, license_use
 
 
 @pytest.mark.parametrize("password", ["wrong password", PASSWORD.upper(), PASSWORD + " "])
-def test_wrong_password_is_refused_with_401_invalid_credentials(app, license_user, password):
+def test_wrong_password_is_refused_with_400_invalid_credentials(app, license_user, password):
     body = {"product": "cloud", "hardware_id": "hw-1", "username": license_user.username, "password": password}
     with nothing_changes():
         response = app.post("activate_license", body)
-    assert_error(response, 401, "invalid_credentials")
+    assert_error(response, 400, "invalid_credentials")
     right = app.post("activate_license", body | {"password": PASSWORD})
     assert right.status_code == 200, right.content
 

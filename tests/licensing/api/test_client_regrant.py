@@ -66,3 +66,34 @@ def test_device_on_a_revoked_code_can_move_to_a_live_one(app, entitlement):
     assert activate(app, new).status_code == 200
     check = app.get("check_license", {"product": "studio", "hardware_id": "hw-1", "license_key": new.code})
     assert check.status_code == 200
+
+
+def test_license_id_picks_which_license_a_device_gives_back(app):
+    from tests.factories import LicenseUserFactory, ProductFactory
+
+    product = ProductFactory(code="team", authorization_method="user")
+    user = LicenseUserFactory()
+    first, second = EntitlementFactory.create_batch(2, customer=user.customer, product=product)
+    user.entitlements.add(first, second)
+    body = {
+        "product": "team",
+        "hardware_id": "hw-1",
+        "username": user.username,
+        "password": "correct horse battery staple",
+    }
+    app.post("activate_license", body)
+    used = License.objects.get().entitlement
+    services.entitlement_disable(entitlement=used, actor=Actor.system("vendor"))
+    assert app.post("activate_license", body).status_code == 200  # now through the other one
+    licenses = {lic.entitlement_id: lic for lic in License.objects.all()}
+    assert set(licenses) == {first.pk, second.pk}
+    other = second if used == first else first
+
+    target = licenses[used.pk]
+    response = app.post(
+        "deactivate_license",
+        {"product": "team", "hardware_id": "hw-1", "username": user.username, "license_id": str(target.pk)},
+    )
+    assert response.status_code == 200
+    assert License.objects.get(pk=target.pk).status == License.Status.DEACTIVATED
+    assert License.objects.get(pk=licenses[other.pk].pk).status == License.Status.ACTIVE
