@@ -17,12 +17,14 @@ If the cache cannot be reached, nothing is cached and every check reads the data
 after a failure the cache is left alone for a second, so an outage costs no timeouts.
 Snapshots also expire after LICENSING_SNAPSHOT_MAX_SECONDS whatever the generation: if
 a bump is ever lost (a server cut off from Redis while it disables a customer), that
-bounds how long another server may answer from memory.
+bounds how long another server may answer from memory. Leases already let a device
+run for hours between checks, so minutes here are in proportion.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import secrets
 import threading
 import time
@@ -149,7 +151,7 @@ class SnapshotCache:
             entry = self._entries.get(key)
             if entry is None or entry[0] != generation:
                 return None
-            if time.monotonic() - entry[1] > settings.LICENSING_SNAPSHOT_MAX_SECONDS:
+            if time.monotonic() >= entry[1]:
                 del self._entries[key]
                 return None
             self._entries.move_to_end(key)
@@ -159,7 +161,10 @@ class SnapshotCache:
         if generation is None or not settings.LICENSING_CLIENT_SNAPSHOTS:
             return
         with self._lock:
-            self._entries[key] = (generation, time.monotonic(), value)
+            # Each entry lives 50-100% of the maximum, so entries loaded together (a
+            # restart, a burst after a change) are not all read again at once.
+            lifetime = settings.LICENSING_SNAPSHOT_MAX_SECONDS * random.uniform(0.5, 1.0)  # noqa: S311
+            self._entries[key] = (generation, time.monotonic() + lifetime, value)
             self._entries.move_to_end(key)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)

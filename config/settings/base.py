@@ -108,7 +108,7 @@ LICENSING_SIGNING_KEY = env("LICENSING_SIGNING_KEY", default="")
 
 # Client checks answer from worker memory while nothing changed (licensing/snapshots.py).
 LICENSING_CLIENT_SNAPSHOTS = env.bool("LICENSING_CLIENT_SNAPSHOTS", default=True)
-LICENSING_SNAPSHOT_MAX_SECONDS = env.float("LICENSING_SNAPSHOT_MAX_SECONDS", default=60.0)
+LICENSING_SNAPSHOT_MAX_SECONDS = env.float("LICENSING_SNAPSHOT_MAX_SECONDS", default=300.0)
 # Client check-ins are written in bulk at most this often per worker (seconds); see
 # licensing/snapshots.py. 0 writes each check-in at once.
 LICENSING_CHECKIN_FLUSH_SECONDS = env.float("LICENSING_CHECKIN_FLUSH_SECONDS", default=1.0)
