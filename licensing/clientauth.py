@@ -77,7 +77,6 @@ class CredentialRecord:
     name: str
     shared_key: str
     revoked: bool
-    loaded_at: float
 
     @property
     def pk(self) -> str:
@@ -86,32 +85,42 @@ class CredentialRecord:
 
 # How stale a credential's `last_used_at` may get: a worker re-reads (and re-stamps) a
 # credential it has in memory at most this often.
-CREDENTIAL_REFRESH_SECONDS = 60
+# How stale a credential's `last_used_at` may get: each worker stamps a credential it
+# uses at most this often. (Stamping on every read would make every worker queue on
+# that one row's lock whenever the snapshots turn over.)
+CREDENTIAL_STAMP_SECONDS = 60
+_last_stamped: dict[str, float] = {}
 
 
 def client_credential(api_key: str, *, generation: Any = snapshots.READ_NOW) -> CredentialRecord | None:
-    """The credential behind an API key: from worker memory while nothing changed
-    (a revoke or rotation bumps the generation, so it takes effect at the next
-    request), otherwise one query that reads the row and stamps its last use.
-    `generation`: the one this request already read, if any."""
+    """The credential behind an API key: from worker memory while nothing changed (a
+    revoke or rotation bumps the generation, so it takes effect at the next request),
+    otherwise one query. `generation`: the one this request already read, if any."""
     generation = snapshots.generation_or_read(generation)
     record = snapshots.credentials.get(api_key, generation)
-    if record is None or time.monotonic() - record.loaded_at > CREDENTIAL_REFRESH_SECONDS:
-        record = _touch_credential(api_key)
+    stamp_due = time.monotonic() - _last_stamped.get(api_key, 0.0) > CREDENTIAL_STAMP_SECONDS
+    if record is None or stamp_due:
+        record = _load_credential(api_key, stamp=stamp_due)
         if record is not None:
             snapshots.credentials.put(api_key, generation, record)
+            if stamp_due:
+                _last_stamped[api_key] = time.monotonic()
     return record
 
 
-def _touch_credential(api_key: str) -> CredentialRecord | None:
+def _load_credential(api_key: str, *, stamp: bool) -> CredentialRecord | None:
     table = ClientCredential._meta.db_table
-    # UPDATE ... RETURNING (PostgreSQL, and SQLite since 3.35): read and stamp in one round trip.
+    columns = "id, name, shared_key_encrypted, revoked_at"
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET last_used_at = %s WHERE api_key = %s "  # noqa: S608 - table name from model meta
-            "RETURNING id, name, shared_key_encrypted, revoked_at",
-            [timezone.now(), api_key],
-        )
+        if stamp:
+            # UPDATE ... RETURNING (PostgreSQL, and SQLite since 3.35): read and stamp in
+            # one round trip.
+            cursor.execute(
+                f"UPDATE {table} SET last_used_at = %s WHERE api_key = %s RETURNING {columns}",  # noqa: S608
+                [timezone.now(), api_key],
+            )
+        else:
+            cursor.execute(f"SELECT {columns} FROM {table} WHERE api_key = %s", [api_key])  # noqa: S608
         row = cursor.fetchone()
     if row is None:
         return None
@@ -121,5 +130,4 @@ def _touch_credential(api_key: str) -> CredentialRecord | None:
         name=row[1],
         shared_key=secretbox.decrypt(row[2]),
         revoked=row[3] is not None,
-        loaded_at=time.monotonic(),
     )

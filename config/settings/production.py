@@ -9,6 +9,14 @@ LICENSING_SECRETS_KEY = env("LICENSING_SECRETS_KEY")
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Server-side parameter binding: parameters travel apart from the SQL text, so psycopg
+# does not rebuild long queries in Python on every call, and statements a connection
+# repeats are prepared (planned once). Behind a pooler in transaction mode that cannot
+# keep prepared statements (PgBouncer before 1.21), set DATABASE_PREPARED_STATEMENTS=false.
+DATABASES["default"]["OPTIONS"] = {
+    "server_side_binding": True,
+    "prepare_threshold": 5 if env.bool("DATABASE_PREPARED_STATEMENTS", default=True) else None,
+}
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 
 REDIS_URL = env("REDIS_URL")

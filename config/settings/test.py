@@ -15,3 +15,5 @@ CELERY_BROKER_URL = REDIS_URL
 LICENSING_CHECKIN_FLUSH_SECONDS = 0
 # Fast hashing: the suite creates many users; production keeps Django's default hasher.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The suite runs with production's connection options (see production.py).
+DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
