@@ -60,9 +60,11 @@ def record_event(
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("record_event must run inside the transaction of the change it records.")
     # An audited change may alter what a client check answers: retire the snapshots
-    # (licensing/snapshots.py). Only records of things that changed nothing opt out.
-    if invalidates:
-        snapshots.bump_generation()
+    # built from this row (licensing/snapshots.py). A license's changes also move its
+    # entitlement's seat count. Only records of things that changed nothing opt out.
+    if invalidates and target is not None:
+        seats = ("licensing.entitlement", target.entitlement_id) if hasattr(target, "holds_seat") else None
+        snapshots.bump(target, seats)
     return AuditEvent.objects.create(
         actor_type=actor.type,
         actor_id=actor.id,

@@ -55,11 +55,11 @@ def parse_http_date(value: str) -> dt.datetime | None:
 
 
 def verify_signature(
-    api_key: str, message: str, signature: str, *, generation: Any = snapshots.READ_NOW
+    api_key: str, message: str, signature: str, *, versions: Any = snapshots.READ_NOW
 ) -> CredentialRecord:
     """The live credential behind `api_key` if `signature` is its HMAC of `message`."""
     well_formed = len(api_key) <= MAX_API_KEY_LENGTH and api_key.isascii() and api_key.isprintable()
-    credential = client_credential(api_key, generation=generation) if well_formed else None
+    credential = client_credential(api_key, versions=versions) if well_formed else None
     if credential is None or credential.revoked:
         raise Refusal("invalid_api_key", "Unknown or revoked API key.", status=401)
     # Constant-time: the comparison must not tell an attacker how much of a guess is right.
@@ -92,17 +92,20 @@ CREDENTIAL_STAMP_SECONDS = 60
 _last_stamped: dict[str, float] = {}
 
 
-def client_credential(api_key: str, *, generation: Any = snapshots.READ_NOW) -> CredentialRecord | None:
-    """The credential behind an API key: from worker memory while nothing changed (a
-    revoke or rotation bumps the generation, so it takes effect at the next request),
-    otherwise one query. `generation`: the one this request already read, if any."""
-    generation = snapshots.generation_or_read(generation)
-    record = snapshots.credentials.get(api_key, generation)
+def client_credential(api_key: str, *, versions: Any = snapshots.READ_NOW) -> CredentialRecord | None:
+    """The credential behind an API key: from worker memory while its row is unchanged
+    (a revoke or rotation bumps its version, so it takes effect at the next request),
+    otherwise one query. `versions`: what this request already read, if anything."""
+    known_keys = snapshots.credentials.keys_for(api_key)
+    versions = versions or snapshots.Versions.read(list(known_keys))
+    record = snapshots.credentials.get(api_key, versions)
     stamp_due = time.monotonic() - _last_stamped.get(api_key, 0.0) > CREDENTIAL_STAMP_SECONDS
     if record is None or stamp_due:
+        before = versions.of(known_keys) if known_keys else None  # read before the row
         record = _load_credential(api_key, stamp=stamp_due)
         if record is not None:
-            snapshots.credentials.put(api_key, generation, record)
+            keys = (snapshots.version_key("licensing.clientcredential", record.id),)
+            snapshots.credentials.put(api_key, keys, before if keys == known_keys else None, record)
             if stamp_due:
                 _last_stamped[api_key] = time.monotonic()
     return record

@@ -2,20 +2,22 @@
 
 A device checks in every refresh interval, all day, and nearly every check finds the
 same answer as the last one. Each worker process therefore keeps what a check needs
-(the credential, the license with its chain) in memory, tagged with a *generation*: a
-counter in the shared cache that every audited change bumps (`audit.record_event` calls
-`bump_generation`). A snapshot from an older generation is never used, so a customer
-disabled on any server is refused at the very next check on every server.
+(the credential, the license with its chain) in memory, with the *versions* of the rows
+it was built from: counters in the shared cache that every audited change of a row
+bumps (`audit.record_event`). A check reads those versions (one round trip) and uses
+the remembered chain only if none moved, so a customer disabled on any server is
+refused at the very next check on every server, while changes to other customers
+leave this one's chain in memory.
 
-The bump happens twice: at once, and again after the change commits. The second one
-covers a check that read the old state while the change was still uncommitted and
-stored it under the first bump's generation.
+The bump happens twice: at once, and again after the change commits. A remembered
+chain is stored only under versions read *before* the database read that built it, so
+a change that commits in between is always seen by the next check.
 
 The check-ins themselves are written in bulk by `services.checkins`.
 
 If the cache cannot be reached, nothing is cached and every check reads the database;
 after a failure the cache is left alone for a second, so an outage costs no timeouts.
-Snapshots also expire after LICENSING_SNAPSHOT_MAX_SECONDS whatever the generation: if
+Snapshots also expire after LICENSING_SNAPSHOT_MAX_SECONDS whatever the versions: if
 a bump is ever lost (a server cut off from Redis while it disables a customer), that
 bounds how long another server may answer from memory. Leases already let a device
 run for hours between checks, so minutes here are in proportion.
@@ -38,11 +40,18 @@ from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
-GENERATION_KEY = "licensing:generation"
+VERSION_PREFIX = "licensing:v:"
 
 
-class _Counter:
-    """The shared counter: in Redis when REDIS_URL is set (one long-lived client; Django's
+def version_key(instance_or_label: Any, pk: Any = None) -> str:
+    """The version key of one row: every audited change of the row bumps it."""
+    if pk is None:
+        instance_or_label, pk = instance_or_label._meta.label_lower, instance_or_label.pk
+    return f"{VERSION_PREFIX}{instance_or_label}:{pk}"
+
+
+class _Store:
+    """Version counters: in Redis when REDIS_URL is set (one long-lived client; Django's
     cache would build a new client for every call, on the hottest path there is), else in
     Django's cache (the embedded default, a single process)."""
 
@@ -62,110 +71,136 @@ class _Counter:
             )
         return self._redis
 
-    def get(self) -> int | None:
-        client = self._client()
-        value = client.get(GENERATION_KEY) if client else cache.get(GENERATION_KEY)
-        return int(value) if value is not None else None
-
-    def start(self) -> None:
-        # A random start, so that a cache restart can never reuse a number that stale
-        # snapshots still carry.
-        start = secrets.randbits(48)
+    def read(self, keys: list[str]) -> dict[str, Any]:
         client = self._client()
         if client:
-            client.set(GENERATION_KEY, start, nx=True)
-        else:
-            cache.add(GENERATION_KEY, start, timeout=None)
+            return dict(zip(keys, client.mget(keys), strict=True))
+        found = cache.get_many(keys)
+        return {key: found.get(key) for key in keys}
 
-    def incr(self) -> None:
+    def bump(self, keys: list[str]) -> None:
+        # Never let a counter restart low: after a Redis restart, small numbers could
+        # repeat ones that old snapshots carry. Each starts at random, then counts up.
         client = self._client()
         if client:
-            # Never let INCR create the key at 1: after a Redis restart, small numbers
-            # could repeat ones that old snapshots carry. Start at random first.
-            client.set(GENERATION_KEY, secrets.randbits(48), nx=True)
-            client.incr(GENERATION_KEY)
-        else:
-            try:
-                cache.incr(GENERATION_KEY)
-            except ValueError:
-                self.start()
+            with client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.set(key, secrets.randbits(48), nx=True)
+                    pipe.incr(key)
+                pipe.execute()
+            return
+        for key in keys:
+            cache.add(key, secrets.randbits(48), timeout=None)
+            cache.incr(key)
 
 
-_counter = _Counter()
-
-
-READ_NOW = object()  # "no generation read yet for this request: read it"
-
-
-def generation_or_read(generation: Any) -> int | None:
-    return current_generation() if generation is READ_NOW else generation
-
-
+_store = _Store()
 _cache_down_until = 0.0
 CACHE_RETRY_SECONDS = 1.0
 
 
-def current_generation() -> int | None:
-    """The shared generation, or None when the cache is unavailable (cache nothing)."""
-    global _cache_down_until
-    if time.monotonic() < _cache_down_until:
-        return None
+class Versions:
+    """The row versions one request reads, in one round trip where it can.
+
+    `None` values are rows never changed (or forgotten by a restarted cache); a
+    `Versions` without values means the cache is unavailable: remember nothing.
+    """
+
+    def __init__(self, values: dict[str, Any] | None) -> None:
+        self._values = values
+
+    @classmethod
+    def read(cls, keys: list[str]) -> Versions:
+        global _cache_down_until
+        if time.monotonic() < _cache_down_until:
+            return cls(None)
+        try:
+            return cls(_store.read(keys) if keys else {})
+        except Exception:  # any cache failure means: do not trust snapshots
+            _cache_down_until = time.monotonic() + CACHE_RETRY_SECONDS
+            logger.warning("cache unavailable; client checks read the database", exc_info=True)
+            return cls(None)
+
+    @property
+    def available(self) -> bool:
+        return self._values is not None
+
+    def of(self, keys: tuple[str, ...]) -> tuple | None:
+        """The versions of `keys`, reading any this request has not read yet."""
+        if self._values is None:
+            return None
+        missing = [key for key in keys if key not in self._values]
+        if missing:
+            more = Versions.read(missing)
+            if more._values is None:
+                return None
+            self._values.update(more._values)
+        return tuple(self._values[key] for key in keys)
+
+
+READ_NOW = None  # "this request has read no versions yet": read them when needed
+
+
+def bump(*rows: Any) -> None:
+    """Retire every snapshot built from these rows (instances, or (label, pk) pairs),
+    now and again after commit."""
+    keys = [version_key(*row) if isinstance(row, tuple) else version_key(row) for row in rows if row is not None]
+    if not keys:
+        return
+    _bump(keys)
+    transaction.on_commit(lambda: _bump(keys))
+
+
+def _bump(keys: list[str]) -> None:
     try:
-        generation = _counter.get()
-        if generation is None:
-            _counter.start()
-            generation = _counter.get()
-    except Exception:  # any cache failure means: do not trust snapshots
-        _cache_down_until = time.monotonic() + CACHE_RETRY_SECONDS
-        logger.warning("cache unavailable; client checks read the database", exc_info=True)
-        return None
-    return generation
-
-
-def bump_generation() -> None:
-    """Invalidate every snapshot in every process, now and again after commit."""
-    _bump()
-    transaction.on_commit(_bump)
-
-
-def _bump() -> None:
-    try:
-        _counter.incr()
+        _store.bump(keys)
     except Exception:
-        logger.warning("could not bump the snapshot generation", exc_info=True)
+        logger.warning("could not bump snapshot versions", exc_info=True)
 
 
 class SnapshotCache:
-    """A bounded, thread-safe, process-local map whose entries hold only for the
-    generation they were stored under."""
+    """A bounded, thread-safe, process-local map of remembered values, each valid only
+    while the versions of the rows it was built from are unchanged."""
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._entries: OrderedDict[Hashable, tuple[int, float, Any]] = OrderedDict()
+        # identity -> (row keys, their versions, expiry, value); a value of None only
+        # remembers the keys, for storing the next load under versions read before it.
+        self._entries: OrderedDict[Hashable, tuple[tuple[str, ...], tuple | None, float, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable, generation: int | None) -> Any | None:
-        if generation is None or not settings.LICENSING_CLIENT_SNAPSHOTS:
+    def keys_for(self, identity: Hashable) -> tuple[str, ...]:
+        """The row keys last seen for `identity` (to read their versions up front)."""
+        with self._lock:
+            entry = self._entries.get(identity)
+            return entry[0] if entry else ()
+
+    def get(self, identity: Hashable, versions: Versions) -> Any | None:
+        if not settings.LICENSING_CLIENT_SNAPSHOTS:
             return None
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is None or entry[0] != generation:
-                return None
-            if time.monotonic() >= entry[1]:
-                del self._entries[key]
-                return None
-            self._entries.move_to_end(key)
-            return entry[2]
-
-    def put(self, key: Hashable, generation: int | None, value: Any) -> None:
-        if generation is None or not settings.LICENSING_CLIENT_SNAPSHOTS:
-            return
+            entry = self._entries.get(identity)
+        if entry is None or entry[3] is None or time.monotonic() >= entry[2]:
+            return None
+        if versions.of(entry[0]) != entry[1] or entry[1] is None:
+            return None
         with self._lock:
-            # Each entry lives 50-100% of the maximum, so entries loaded together (a
-            # restart, a burst after a change) are not all read again at once.
-            lifetime = settings.LICENSING_SNAPSHOT_MAX_SECONDS * random.uniform(0.5, 1.0)  # noqa: S311
-            self._entries[key] = (generation, time.monotonic() + lifetime, value)
-            self._entries.move_to_end(key)
+            self._entries.move_to_end(identity)
+        return entry[3]
+
+    def put(self, identity: Hashable, keys: tuple[str, ...], versions_before: tuple | None, value: Any) -> None:
+        """Remember `value`, built from rows `keys`. `versions_before` must have been
+        read before the database read that built it (None if it was not: then only the
+        keys are kept, and the next load can be remembered)."""
+        if not settings.LICENSING_CLIENT_SNAPSHOTS:
+            return
+        # Each entry lives 50-100% of the maximum, so entries loaded together (a
+        # restart, a burst after a change) are not all read again at once.
+        lifetime = settings.LICENSING_SNAPSHOT_MAX_SECONDS * random.uniform(0.5, 1.0)  # noqa: S311
+        remembered = value if versions_before is not None else None
+        with self._lock:
+            self._entries[identity] = (keys, versions_before, time.monotonic() + lifetime, remembered)
+            self._entries.move_to_end(identity)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
 

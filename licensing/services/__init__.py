@@ -5,7 +5,7 @@ writes the change and its audit event together, and returns the fresh row. The a
 the APIs, the portal and tasks all call these; none of them writes a status itself.
 """
 
-from .activation import DEVICE_FACTS, lease_until, license_activate, license_check, license_release
+from .activation import DEVICE_FACTS, check_identity, lease_until, license_activate, license_check, license_release
 from .credentials import client_credential_create, client_credential_revoke, client_credential_rotate
 from .edits import save_edits
 from .switches import (
@@ -57,6 +57,7 @@ __all__ = [
     "activation_code_disable",
     "activation_code_enable",
     "activation_code_revoke",
+    "check_identity",
     "client_credential_create",
     "client_credential_revoke",
     "client_credential_rotate",

@@ -187,30 +187,28 @@ def license_check(
     hardware_id: str,
     license_key: str | None = None,
     username: str | None = None,
-    generation: Any = snapshots.READ_NOW,
+    versions: Any = snapshots.READ_NOW,
 ) -> License:
     """A client's check-in: the license if every link of its chain allows it, with its
     lease renewed.
 
-    The chain comes from this worker's snapshot while nothing has changed since it was
-    read (`licensing.snapshots`), else from one query. The rules are evaluated on every
+    The chain comes from this worker's memory while none of its rows changed since it
+    was read (`licensing.snapshots`), else from one query. The rules are evaluated on every
     check, at the current time. The renewal is buffered and written in bulk. Not
     audited: every device does this every refresh interval; the license keeps its last
-    check-in time instead. `generation`: the one this request already read, if any.
+    check-in time instead. `versions`: what this request already read, if anything.
     """
-    generation = snapshots.generation_or_read(generation)
-    identity = (
-        product_code,
-        normalize_code(license_key) if license_key else None,
-        (username or "").lower(),
-        hardware_id,
-    )
-    license = snapshots.licenses.get(identity, generation)
+    identity = check_identity(product_code, hardware_id, license_key, username)
+    known_keys = snapshots.licenses.keys_for(identity)
+    versions = versions or snapshots.Versions.read(list(known_keys))
+    license = snapshots.licenses.get(identity, versions)
     if license is None:
+        before = versions.of(known_keys) if known_keys else None  # read before the rows
         license = license_for_device(
             product_code=product_code, hardware_id=hardware_id, license_key=license_key, username=username
         )
-        snapshots.licenses.put(identity, generation, license)
+        keys = chain_keys(license)
+        snapshots.licenses.put(identity, keys, before if keys == known_keys else None, license)
     now = timezone.now()
     verdict = license.verdict(now)
     if not verdict.is_active:
@@ -220,6 +218,28 @@ def license_check(
     answer = copy.copy(license)  # the snapshot is shared by concurrent requests
     answer.lease_expires_at, answer.last_check_in_at = lease, now
     return answer
+
+
+def check_identity(product_code: str, hardware_id: str, license_key: str | None, username: str | None) -> tuple:
+    """What names one remembered check: the same license however the key is typed."""
+    key = normalize_code(license_key) if license_key else None
+    return (product_code, key, (username or "").lower(), hardware_id)
+
+
+def chain_keys(license: License) -> tuple[str, ...]:
+    """The rows a check's answer is built from: a change to any of them retires it."""
+    entitlement = license.entitlement
+    rows = [
+        ("licensing.customer", entitlement.customer_id),
+        ("licensing.entitlement", entitlement.pk),
+        ("licensing.licensetransaction", entitlement.transaction_id),
+        ("licensing.product", entitlement.product_id),
+        ("licensing.activationcode", license.activation_code_id),
+        ("licensing.licenseuser", license.license_user_id),
+        ("licensing.device", license.device_id),
+        ("licensing.license", license.pk),
+    ]
+    return tuple(snapshots.version_key(label, pk) for label, pk in rows if pk is not None)
 
 
 def license_release(

@@ -46,7 +46,7 @@ def _malformed(message: str) -> Refusal:
     return Refusal("authorization_invalid_headers", message)
 
 
-def authenticate(request: HttpRequest, *, generation: Any = snapshots.READ_NOW) -> CredentialRecord:
+def authenticate(request: HttpRequest, *, versions: Any = snapshots.READ_NOW) -> CredentialRecord:
     """The credential that signed this request, or a Refusal with the §3 code."""
     date = request.headers.get("Date")
     authorization = request.headers.get("Authorization")
@@ -58,4 +58,4 @@ def authenticate(request: HttpRequest, *, generation: Any = snapshots.READ_NOW) 
         raise Refusal("date_header_diff", "The Date header is not an RFC 7231 date in GMT.")
     if abs(timezone.now() - sent) > MAX_CLOCK_SKEW:
         raise Refusal("date_header_diff", "The Date header is more than 15 minutes from the server's time.")
-    return verify_signature(params["apiKey"], date_message(date), params["signature"], generation=generation)
+    return verify_signature(params["apiKey"], date_message(date), params["signature"], versions=versions)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpResponse
@@ -71,11 +72,18 @@ class ClientView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        # Read once per request, then handed down: see licensing/snapshots.py.
-        self.generation = snapshots.current_generation()
+        # The row versions this request needs, read in one round trip up front and
+        # handed down (licensing/snapshots.py).
+        self.versions = snapshots.Versions.read(self.remembered_keys(request._request))
         self.credential = None
         if self.requires_signature:
-            self.credential = authenticate(request._request, generation=self.generation)
+            self.credential = authenticate(request._request, versions=self.versions)
+
+    def remembered_keys(self, request) -> list[str]:
+        """Row keys of what this worker remembers for this request (no validation:
+        anything odd simply matches nothing)."""
+        match = re.search(r'apiKey="([^"]{1,64})"', request.headers.get("Authorization", ""))
+        return list(snapshots.credentials.keys_for(match.group(1))) if match else []
 
     def handle_exception(self, exc):
         if isinstance(exc, Refusal):
@@ -131,6 +139,13 @@ class ActivateLicense(ClientView):
 class CheckLicense(ClientView):
     http_method_names = ["get"]
 
+    def remembered_keys(self, request) -> list[str]:
+        query = request.GET
+        identity = services.check_identity(
+            query.get("product", ""), query.get("hardware_id", ""), query.get("license_key"), query.get("username")
+        )
+        return [*super().remembered_keys(request), *snapshots.licenses.keys_for(identity)]
+
     @extend_schema(
         operation_id="check_license",
         parameters=[*AUTH_HEADERS, CheckQuerySerializer],
@@ -138,7 +153,7 @@ class CheckLicense(ClientView):
     )
     def get(self, request) -> HttpResponse:
         data = validated(CheckQuerySerializer, request._request.GET.dict())
-        license = services.license_check(**client_identity(data), generation=self.generation)
+        license = services.license_check(**client_identity(data), versions=self.versions)
         return signed_json(license_body(license, now=timezone.now(), nonce=data.get("nonce")))
 
 

@@ -255,7 +255,9 @@ def test_revoked_credential_stops_working_at_once_despite_the_worker_cache(
     assert app.post("activate_license", activation).status_code == 200
     assert app.get("check_license", activation).status_code == 200
     # The worker holds the credential in memory: the next check would not read the database.
-    assert snapshots.credentials.get(credential.api_key, snapshots.current_generation()) is not None
+    assert app.get("check_license", activation).status_code == 200
+    keys = list(snapshots.credentials.keys_for(credential.api_key))
+    assert snapshots.credentials.get(credential.api_key, snapshots.Versions.read(keys)) is not None
 
     with django_capture_on_commit_callbacks(execute=True):
         services.client_credential_revoke(credential=credential, actor=Actor.system("test"), reason="leaked")
