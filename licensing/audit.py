@@ -12,7 +12,7 @@ from django.db import models, transaction
 from django.forms.models import model_to_dict
 
 from . import snapshots
-from .models import AuditEvent
+from .models import AuditEvent, License
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -63,7 +63,7 @@ def record_event(
     # built from this row (licensing/snapshots.py). A license's changes also move its
     # entitlement's seat count. Only records of things that changed nothing opt out.
     if invalidates and target is not None:
-        seats = ("licensing.entitlement", target.entitlement_id) if hasattr(target, "holds_seat") else None
+        seats = ("licensing.entitlement", target.entitlement_id) if isinstance(target, License) else None
         snapshots.bump(target, seats)
     return AuditEvent.objects.create(
         actor_type=actor.type,

@@ -1,6 +1,5 @@
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
-from django.utils import timezone
 
 from .. import services
 from ..audit import Actor
@@ -86,4 +85,4 @@ class ClientCredentialAdmin(LicensingAdmin):
         for credential in queryset.filter(revoked_at__isnull=True).order_by("pk"):
             services.client_credential_revoke(credential=credential, actor=Actor.staff(request))
             count += 1
-        self.message_user(request, f"Revoked {count} credential(s) at {timezone.now():%H:%M:%S} UTC.", messages.SUCCESS)
+        self.message_user(request, f"Revoked {count} credential(s).", messages.SUCCESS)

@@ -27,6 +27,7 @@ class Transition:
     verb: str
     sources: tuple[str, ...]
     target: str
+    stamps: str | None = None  # a date field the switch also sets, e.g. "deactivated_at"
 
     def allows(self, status: str) -> bool:
         return status in self.sources
@@ -73,7 +74,7 @@ LICENSE_REVOKE = Transition(
 # Only an active license can be deactivated: a suspended one must not free itself and
 # come back active through a fresh activation.
 LICENSE_DEACTIVATE = Transition(
-    "license.deactivated", "deactivate", (License.Status.ACTIVE,), License.Status.DEACTIVATED
+    "license.deactivated", "deactivate", (License.Status.ACTIVE,), License.Status.DEACTIVATED, stamps="deactivated_at"
 )
 
 
@@ -92,9 +93,9 @@ def _switch(instance: M, transition: Transition, *, actor: Actor, reason: str) -
         locked.status_reason = reason
         locked.status_changed_at = now
         changed = ["status", "status_reason", "status_changed_at", "updated_at"]
-        if transition is LICENSE_DEACTIVATE:
-            locked.deactivated_at = now
-            changed.append("deactivated_at")
+        if transition.stamps:
+            setattr(locked, transition.stamps, now)
+            changed.append(transition.stamps)
         locked.save(update_fields=changed)
         record_event(
             actor=actor,
