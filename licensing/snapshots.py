@@ -4,10 +4,17 @@ A device checks in every refresh interval, all day, and nearly every check finds
 same answer as the last one. Each worker process therefore keeps what a check needs
 (the credential, the license with its chain) in memory, with the *versions* of the rows
 it was built from: counters in the shared cache that every audited change of a row
-bumps (`audit.record_event`). A check reads those versions (one round trip) and uses
-the remembered chain only if none moved, so a customer disabled on any server is
-refused at the very next check on every server, while changes to other customers
-leave this one's chain in memory.
+bumps (`audit.record_event`). A check uses the remembered chain only if none of those
+versions moved, so a customer disabled on any server is refused at the very next check
+on every server, while changes to other customers leave this one's chain in memory.
+
+With Redis, versions are read through one connection per process that has Redis's
+client tracking on (RESP3, Redis 6 or later): Redis pushes an invalidation down that
+connection as soon as a key it has read changes, so a version read once is reused,
+without a round trip, until its push arrives. Every read first takes in whatever
+pushes are waiting on the socket (a poll, not a round trip). The push for a change is
+on its way before the writer even hears back from Redis, so it is there before any
+check that follows the change.
 
 The bump happens twice: at once, and again after the change commits. A remembered
 chain is stored only under versions read *before* the database read that built it, so
@@ -26,6 +33,7 @@ run for hours between checks, so minutes here are in proportion.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import secrets
 import threading
@@ -50,31 +58,105 @@ def version_key(instance_or_label: Any, pk: Any = None) -> str:
     return f"{VERSION_PREFIX}{instance_or_label}:{pk}"
 
 
+# No retries, short timeouts: a check must never wait on the cache; without it, it
+# reads the database instead.
+_REDIS_OPTIONS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+
+
+def _no_retry():
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return Retry(NoBackoff(), 0)
+
+
+class _TrackedReads:
+    """Versions this process has read from Redis, kept current by client tracking
+    (see the module docstring). Not a cache with a lifetime: an entry is exact until
+    Redis says the key changed, or the connection is lost (then everything is dropped)."""
+
+    MAX_KEYS = 500_000  # past this, start over rather than grow without end
+
+    def __init__(self) -> None:
+        self._connection = None
+        self._pid = 0
+        self._known: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def read(self, keys: list[str]) -> dict[str, Any]:
+        with self._lock:
+            try:
+                connection = self._connect()
+                while connection.can_read():  # pushes already waiting: changed keys
+                    connection.read_response(push_request=True)
+                missing = [key for key in keys if key not in self._known]
+                if missing:
+                    if len(self._known) > self.MAX_KEYS:
+                        self._known.clear()
+                    connection.send_command("MGET", *missing)
+                    # Pushes that come before the reply are for changes made before this
+                    # read, which the reply already contains.
+                    self._known.update(zip(missing, connection.read_response(), strict=True))
+                return {key: self._known[key] for key in keys}
+            except Exception:
+                self.reset()
+                raise
+
+    def forget(self, keys: list[str] | None) -> None:
+        """Drop what we know of `keys` (all of it for None, as after a flush)."""
+        if keys is None:
+            self._known.clear()
+        else:
+            for key in keys:
+                self._known.pop(key.decode() if isinstance(key, bytes) else key, None)
+
+    def reset(self) -> None:
+        if self._connection is not None and self._pid == os.getpid():
+            self._connection.disconnect()
+        self._connection = None
+        self._known.clear()
+
+    def _connect(self):
+        if self._connection is not None and self._pid == os.getpid():
+            return self._connection
+        from redis.connection import Connection, parse_url
+
+        self._connection, self._known = None, {}  # a forked child starts afresh
+        options = parse_url(settings.REDIS_URL)
+        connection_class = options.pop("connection_class", Connection)
+        connection = connection_class(**options, **_REDIS_OPTIONS, retry=_no_retry(), protocol=3)
+        connection.connect()
+        # redis-py's own client-side cache hooks in the same way.
+        connection._parser.set_invalidation_push_handler(self._on_invalidation)
+        connection.send_command("CLIENT", "TRACKING", "ON")
+        connection.read_response()
+        self._connection, self._pid = connection, os.getpid()
+        return connection
+
+    def _on_invalidation(self, message: list) -> None:
+        # ["invalidate", [key, ...]], or ["invalidate", None] when the database was flushed.
+        self.forget(message[1])
+
+
 class _Store:
-    """Version counters: in Redis when REDIS_URL is set (one long-lived client; Django's
-    cache would build a new client for every call, on the hottest path there is), else in
-    Django's cache (the embedded default, a single process)."""
+    """Version counters: in Redis when REDIS_URL is set, read through `_TrackedReads`
+    and written with one long-lived client (Django's cache would build a new client for
+    every call); else in Django's cache (the embedded default, a single process)."""
 
     def __init__(self) -> None:
         self._redis = None
+        self.tracked = _TrackedReads()
 
     def _client(self):
         if self._redis is None and settings.REDIS_URL:
             import redis
-            from redis.backoff import NoBackoff
-            from redis.retry import Retry
 
-            # No retries, short timeouts: a check must never wait on the cache; without
-            # it, it reads the database instead.
-            self._redis = redis.Redis.from_url(
-                settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
-            )
+            self._redis = redis.Redis.from_url(settings.REDIS_URL, **_REDIS_OPTIONS, retry=_no_retry())
         return self._redis
 
     def read(self, keys: list[str]) -> dict[str, Any]:
-        client = self._client()
-        if client:
-            return dict(zip(keys, client.mget(keys), strict=True))
+        if settings.REDIS_URL:
+            return self.tracked.read(keys)
         found = cache.get_many(keys)
         return {key: found.get(key) for key in keys}
 
@@ -83,6 +165,8 @@ class _Store:
         # repeat ones that old snapshots carry. Each starts at random, then counts up.
         client = self._client()
         if client:
+            with self.tracked._lock:  # this process sees its own changes at once
+                self.tracked.forget(keys)
             with client.pipeline(transaction=False) as pipe:
                 for key in keys:
                     pipe.set(key, secrets.randbits(48), nx=True)

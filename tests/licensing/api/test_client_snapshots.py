@@ -12,7 +12,7 @@ from redis.retry import Retry
 
 from licensing import services, snapshots
 from licensing.audit import Actor
-from licensing.models import Entitlement
+from licensing.models import Customer, Entitlement
 from tests.factories import ActivationCodeFactory
 
 pytestmark = pytest.mark.django_db
@@ -60,10 +60,12 @@ def test_revoking_the_credential_is_seen_by_the_next_request(app, code, credenti
     assert check(app, code).json()["code"] == "invalid_api_key"
 
 
-def test_checks_read_the_database_when_the_cache_is_unreachable(app, code, monkeypatch):
+def test_checks_read_the_database_when_the_cache_is_unreachable(app, code, monkeypatch, settings):
     app.post("activate_license", {"product": "studio", "hardware_id": "hw-1", "license_key": code.code})
-    dead = redis.Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0))  # nothing listens on port 1
+    settings.REDIS_URL = "redis://127.0.0.1:1/15"  # nothing listens on port 1
+    dead = redis.Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0))
     monkeypatch.setattr(snapshots._store, "_redis", dead)
+    snapshots._store.tracked.reset()
     monkeypatch.setattr(snapshots, "_cache_down_until", 0.0)
     assert not snapshots.Versions.read(["any"]).available
     assert check(app, code).status_code == 200
@@ -96,3 +98,39 @@ def test_an_activation_on_the_same_entitlement_is_seen_in_times_activated(app, c
     before = check(app, code).json()["times_activated"]
     app.post("activate_license", {"product": "studio", "hardware_id": "hw-2", "license_key": code.code})
     assert check(app, code).json()["times_activated"] == before + 1
+
+
+def _redis(settings) -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def _disable_customer_from_another_server(settings, customer) -> None:
+    """What another server does when it disables a customer: the database write, then
+    the version bump (this process's own bump would not be needed to see it)."""
+    Customer.objects.filter(pk=customer.pk).update(status=Customer.Status.DISABLED)
+    _redis(settings).incr(snapshots.version_key(customer))
+
+
+def test_a_warm_check_asks_redis_nothing(app, code, warm, settings, django_assert_num_queries):
+    calls = lambda: _redis(settings).info("commandstats").get("cmdstat_mget", {}).get("calls", 0)  # noqa: E731
+    before = calls()
+    with django_assert_num_queries(0):
+        assert check(app, code).status_code == 200
+    assert calls() == before
+
+
+def test_a_change_made_on_another_server_is_pushed_to_this_one(app, code, warm, settings):
+    _disable_customer_from_another_server(settings, code.entitlement.customer)
+    # Redis pushes the change down this process's tracking connection at once.
+    assert snapshots._store.tracked._connection.can_read(timeout=1)
+    assert check(app, code).json()["reason"] == "customer_disabled"
+
+
+def test_a_lost_tracking_connection_forgets_every_version(app, code, warm, settings, monkeypatch):
+    monkeypatch.setattr(snapshots, "_cache_down_until", 0.0)
+    for client in _redis(settings).client_list():
+        if "t" in client["flags"]:  # tracking on: this process's connection
+            _redis(settings).client_kill_filter(_id=client["id"])
+    # No push can tell this process about the change: it must not answer from memory.
+    _disable_customer_from_another_server(settings, code.entitlement.customer)
+    assert check(app, code).json()["reason"] == "customer_disabled"
