@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+import functools
 
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
+
+from .compiled import CompiledQuery
 from .errors import Refusal
 from .models import ActivationCode, License, LicenseUser, Product
 from .querysets import seats_held
 
 
+@functools.lru_cache(maxsize=4096)  # every check normalizes the key it sends
 def normalize_code(text: str) -> str:
     """An activation code as stored, from what a person typed: case, spaces and dashes
     do not matter, and Crockford's look-alikes (I, L → 1; O → 0) are read as meant."""
@@ -21,17 +26,22 @@ def normalize_code(text: str) -> str:
     return "-".join(cleaned[i : i + 4] for i in range(0, 16, 4))
 
 
+CLIENT_RELATIONS = (
+    "device",
+    "entitlement",
+    "entitlement__customer",
+    "entitlement__transaction",
+    "entitlement__product",
+    "activation_code",
+    "license_user",
+)
+SEAT_COUNTS = ("seats_used", "code_activations")
+
+
 def client_licenses() -> QuerySet[License]:
     """Licenses with everything a client answer needs, in one query: the chain for the
     access rules, and the seat counts for `times_activated`."""
-    return License.objects.select_related(
-        "device",
-        "entitlement__customer",
-        "entitlement__transaction",
-        "entitlement__product",
-        "activation_code",
-        "license_user",
-    ).annotate(
+    return License.objects.select_related(*CLIENT_RELATIONS).annotate(
         seats_used=seats_held("entitlement", "entitlement_id"),
         code_activations=seats_held("activation_code", "activation_code_id"),
     )
@@ -61,15 +71,13 @@ def license_for_device(
     One query when found. When nothing matches, a few more tell the client precisely why
     (unknown product, unknown key, or no license on this device), off the hot path.
     """
-    match = Q(entitlement__product__code=product_code, device__hardware_id=hardware_id)
-    if license_key is not None:
-        match &= Q(activation_code__code=normalize_code(license_key))
-    else:
-        match &= Q(license_user__username__iexact=username)
     if license_id is not None:  # one of several licenses on this device
-        match &= Q(pk=license_id)
-    # Several entitlements of one product may cover a device; prefer one that works.
-    candidates = list(client_licenses().filter(match).order_by("-activated_at")[:10])
+        key = normalize_code(license_key) if license_key is not None else None
+        candidates = list(_device_licenses(product_code, hardware_id, key, username).filter(pk=license_id))
+    elif license_key is not None:
+        candidates = _licenses_by_key(product=product_code, hardware_id=hardware_id, key=normalize_code(license_key))
+    else:
+        candidates = _licenses_by_user(product=product_code, hardware_id=hardware_id, user=(username or "").lower())
     for license in candidates:
         if license.verdict().is_active:
             return license
@@ -81,6 +89,34 @@ def license_for_device(
     else:
         license_user_for_client(product, username or "")
     raise Refusal("device_not_found", "No license for this device; activate it first.")
+
+
+def _device_licenses(product: str, hardware_id: str, key: str | None, user: str | None) -> QuerySet[License]:
+    """The licenses of a device for a product through a key or a user, newest first."""
+    match = Q(entitlement__product__code=product, device__hardware_id=hardware_id)
+    queryset = client_licenses().order_by("-activated_at")
+    if key is not None:
+        queryset = queryset.filter(match, activation_code__code=key)
+    else:  # usernames match whatever their case
+        queryset = queryset.alias(username_lower=Lower("license_user__username"))
+        queryset = queryset.filter(match, username_lower=(user or "").lower())
+    return queryset
+
+
+# What a check runs when worker memory misses, compiled once (licensing/compiled.py).
+# Several entitlements of one product may cover a device: the ten latest are enough.
+_licenses_by_key = CompiledQuery(
+    License,
+    CLIENT_RELATIONS,
+    SEAT_COUNTS,
+    lambda product, hardware_id, key: _device_licenses(product, hardware_id, key, None)[:10],
+)
+_licenses_by_user = CompiledQuery(
+    License,
+    CLIENT_RELATIONS,
+    SEAT_COUNTS,
+    lambda product, hardware_id, user: _device_licenses(product, hardware_id, None, user)[:10],
+)
 
 
 def product_for_client(code: str) -> Product:

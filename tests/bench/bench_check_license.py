@@ -162,15 +162,16 @@ def stop(server: subprocess.Popen) -> None:
     server.wait(timeout=30)
 
 
-def warm_up(base: str, check_script: str, most_runs: int = 12) -> None:
-    """Checks until throughput stops rising: each worker remembers a device after
-    seeing it twice, and which worker takes a request is up to the kernel."""
-    previous = 0.0
+def warm_up(base: str, check_script: str, most_runs: int = 20) -> None:
+    """Checks until throughput stops rising (twice in a row): each worker remembers a
+    device after seeing it twice, and which worker takes a request is up to the kernel."""
+    best, flat = 0.0, 0
     for _ in range(most_runs):
         rate = wrk(base + "/", check_script, duration="5s")["rps"]
-        if rate < previous * 1.05:
+        flat = flat + 1 if rate < best * 1.03 else 0
+        if flat == 2:
             return
-        previous = rate
+        best = max(best, rate)
 
 
 def main() -> None:

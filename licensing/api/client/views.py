@@ -85,6 +85,9 @@ class ClientView(APIView):
         match = re.search(r'apiKey="([^"]{1,64})"', request.headers.get("Authorization", ""))
         return list(snapshots.credentials.keys_for(match.group(1))) if match else []
 
+    def perform_authentication(self, request):
+        """Nothing for DRF to do: initial() checks the request's HMAC signature."""
+
     def handle_exception(self, exc):
         if isinstance(exc, Refusal):
             return signed_error(exc)

@@ -1,0 +1,79 @@
+"""The check's compiled query (licensing/compiled.py) answers exactly what the ORM
+answers, with the same instances attached, in one query."""
+
+import pytest
+
+from licensing import selectors
+from licensing.models import Product
+from licensing.selectors import CLIENT_RELATIONS, client_licenses
+from tests.factories import (
+    EntitlementFactory,
+    LicenseFactory,
+    LicenseTransactionFactory,
+    LicenseUserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def snapshot(license) -> dict:
+    """Every stored value of the license and of each row it is answered with."""
+    rows = {"": license}
+    for path in CLIENT_RELATIONS:
+        parent = rows[path.rpartition("__")[0]]
+        rows[path] = None if parent is None else getattr(parent, path.rpartition("__")[2])
+    values = {
+        path: None if row is None else {f.attname: getattr(row, f.attname) for f in row._meta.concrete_fields}
+        for path, row in rows.items()
+    }
+    return {**values, "counts": (license.seats_used, license.code_activations)}
+
+
+def test_key_lookup_matches_the_orm(django_assert_num_queries):
+    transaction = LicenseTransactionFactory()
+    license = LicenseFactory(
+        activation_code__entitlement__customer=transaction.customer,
+        activation_code__entitlement__transaction=transaction,
+        activation_code__entitlement__features={"export": True},
+    )
+    LicenseFactory(activation_code=license.activation_code)  # another seat taken
+    product = license.entitlement.product
+    with django_assert_num_queries(1):
+        [found] = selectors._licenses_by_key(
+            product=product.code, hardware_id=license.device.hardware_id, key=license.activation_code.code
+        )
+        answer = snapshot(found)
+    assert answer == snapshot(client_licenses().get(pk=license.pk))
+    assert answer["counts"] == (2, 2)
+    assert answer["entitlement__transaction"]["external_id"] == transaction.external_id
+
+
+def test_user_lookup_ignores_case_and_leaves_absent_rows_empty(django_assert_num_queries):
+    entitlement = EntitlementFactory(product__authorization_method=Product.AuthorizationMethod.USER)
+    user = LicenseUserFactory(customer=entitlement.customer, username="Ada@Example.com")
+    license = LicenseFactory(activation_code=None, entitlement=entitlement, license_user=user)
+    with django_assert_num_queries(1):
+        [found] = selectors._licenses_by_user(
+            product=entitlement.product.code, hardware_id=license.device.hardware_id, user="ada@example.com"
+        )
+        answer = snapshot(found)
+    assert answer == snapshot(client_licenses().get(pk=license.pk))
+    assert answer["activation_code"] is None and answer["entitlement__transaction"] is None
+
+
+def test_other_devices_and_products_do_not_match():
+    license = LicenseFactory()
+    other = LicenseFactory()
+    code = license.activation_code.code
+    assert (
+        selectors._licenses_by_key(
+            product=license.entitlement.product.code, hardware_id=other.device.hardware_id, key=code
+        )
+        == []
+    )
+    assert (
+        selectors._licenses_by_key(
+            product=other.entitlement.product.code, hardware_id=license.device.hardware_id, key=code
+        )
+        == []
+    )
