@@ -83,8 +83,6 @@ class CredentialRecord:
         return self.id
 
 
-# How stale a credential's `last_used_at` may get: a worker re-reads (and re-stamps) a
-# credential it has in memory at most this often.
 # How stale a credential's `last_used_at` may get: each worker stamps a credential it
 # uses at most this often. (Stamping on every read would make every worker queue on
 # that one row's lock whenever the snapshots turn over.)

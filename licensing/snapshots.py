@@ -12,9 +12,12 @@ With Redis, versions are read through one connection per process that has Redis'
 client tracking on (RESP3, Redis 6 or later): Redis pushes an invalidation down that
 connection as soon as a key it has read changes, so a version read once is reused,
 without a round trip, until its push arrives. Every read first takes in whatever
-pushes are waiting on the socket (a poll, not a round trip). The push for a change is
-on its way before the writer even hears back from Redis, so it is there before any
-check that follows the change.
+pushes are waiting on the socket (a poll, not a round trip). Redis sends the push while
+it answers the writer, in the same pass of its event loop, so it is there within
+microseconds: before the person who made the change even sees the page confirm it. A
+check racing the change itself by those microseconds may see the state before it, as
+it would have had it arrived a moment earlier. This process's own changes are
+forgotten locally at once.
 
 The bump happens twice: at once, and again after the change commits. A remembered
 chain is stored only under versions read *before* the database read that built it, so
