@@ -15,9 +15,12 @@ REFRESH_SHARE_OF_LEASE = 2
 MIN_REFRESH_SECONDS = 30
 
 
-def license_body(license: License, *, now: dt.datetime, nonce: str | None = None) -> dict[str, Any]:
+def license_body(
+    license: License, *, now: dt.datetime, nonce: str | None = None, verdict: rules.Verdict | None = None
+) -> dict[str, Any]:
+    """`verdict`: the license's at `now`, when the caller has just evaluated it."""
     entitlement = license.entitlement
-    verdict = license.verdict(now)
+    verdict = verdict or license.verdict(now)
     seats_used = getattr(license, "seats_used", None)
     if seats_used is None:  # not annotated (fresh from an activation): count once
         seats_used = entitlement.seats_in_use()

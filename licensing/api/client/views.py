@@ -18,7 +18,7 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from ... import offline, services, snapshots
+from ... import offline, rules, services, snapshots
 from ...audit import Actor, client_ip
 from ...errors import Refusal
 from ...license_body import license_body
@@ -173,7 +173,9 @@ class CheckLicense(ClientView):
     def get(self, request) -> HttpResponse:
         data = validated(CheckQuerySerializer, request.GET.dict())
         license = services.license_check(**client_identity(data), versions=self.versions)
-        return signed_json(license_body(license, now=timezone.now(), nonce=data.get("nonce")))
+        # license_check answers only with a license active at its check-in time.
+        body = license_body(license, now=license.last_check_in_at, nonce=data.get("nonce"), verdict=rules.ACTIVE)
+        return signed_json(body)
 
 
 class DeactivateLicense(ClientView):
