@@ -128,13 +128,19 @@ class _TrackedReads:
         options = parse_url(settings.REDIS_URL)
         connection_class = options.pop("connection_class", Connection)
         connection = connection_class(**options, **_REDIS_OPTIONS, retry=_no_retry(), protocol=3)
+        connection.register_connect_callback(self._on_connect)
         connection.connect()
+        self._connection, self._pid = connection, os.getpid()
+        return connection
+
+    def _on_connect(self, connection) -> None:
+        # Runs on every connect, also one redis-py might make on its own: nothing read
+        # over an earlier connection can be trusted, since its pushes are lost.
+        self._known.clear()
         # redis-py's own client-side cache hooks in the same way.
         connection._parser.set_invalidation_push_handler(self._on_invalidation)
         connection.send_command("CLIENT", "TRACKING", "ON")
         connection.read_response()
-        self._connection, self._pid = connection, os.getpid()
-        return connection
 
     def _on_invalidation(self, message: list) -> None:
         # ["invalidate", [key, ...]], or ["invalidate", None] when the database was flushed.

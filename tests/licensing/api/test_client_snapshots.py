@@ -134,3 +134,15 @@ def test_a_lost_tracking_connection_forgets_every_version(app, code, warm, setti
     # No push can tell this process about the change: it must not answer from memory.
     _disable_customer_from_another_server(settings, code.entitlement.customer)
     assert check(app, code).json()["reason"] == "customer_disabled"
+
+
+def test_a_reconnected_tracking_connection_starts_afresh(app, code, warm, settings):
+    customer = code.entitlement.customer
+    snapshots._store.tracked._connection.disconnect()  # as redis-py does after a network error
+    _disable_customer_from_another_server(settings, customer)  # no push can tell this process
+    assert check(app, code).json()["reason"] == "customer_disabled"
+    # Tracking is on again for the new connection: the next change arrives by push.
+    Customer.objects.filter(pk=customer.pk).update(status=Customer.Status.ACTIVE)
+    _redis(settings).incr(snapshots.version_key(customer))
+    assert snapshots._store.tracked._connection.can_read(timeout=1)
+    assert check(app, code).status_code == 200
