@@ -92,10 +92,10 @@ class _TrackedReads:
                 connection = self._connect()
                 while connection.can_read():  # pushes already waiting: changed keys
                     connection.read_response(push_request=True)
+                if len(self._known) > self.MAX_KEYS:
+                    self._known.clear()
                 missing = [key for key in keys if key not in self._known]
                 if missing:
-                    if len(self._known) > self.MAX_KEYS:
-                        self._known.clear()
                     connection.send_command("MGET", *missing)
                     # Pushes that come before the reply are for changes made before this
                     # read, which the reply already contains.
@@ -105,8 +105,13 @@ class _TrackedReads:
                 self.reset()
                 raise
 
-    def forget(self, keys: list[str] | None) -> None:
-        """Drop what we know of `keys` (all of it for None, as after a flush)."""
+    def forget(self, keys: list[str]) -> None:
+        """Drop what this process knows of `keys` (it is changing them itself)."""
+        with self._lock:
+            self._drop(keys)
+
+    def _drop(self, keys: list | None) -> None:
+        # Called with the lock held. None: everything (the database was flushed).
         if keys is None:
             self._known.clear()
         else:
@@ -143,8 +148,9 @@ class _TrackedReads:
         connection.read_response()
 
     def _on_invalidation(self, message: list) -> None:
-        # ["invalidate", [key, ...]], or ["invalidate", None] when the database was flushed.
-        self.forget(message[1])
+        # ["invalidate", [key, ...]], or ["invalidate", None] when the database was flushed;
+        # it arrives inside read(), which holds the lock.
+        self._drop(message[1])
 
 
 class _Store:
@@ -174,8 +180,7 @@ class _Store:
         # repeat ones that old snapshots carry. Each starts at random, then counts up.
         client = self._client()
         if client:
-            with self.tracked._lock:  # this process sees its own changes at once
-                self.tracked.forget(keys)
+            self.tracked.forget(keys)  # this process sees its own changes at once
             with client.pipeline(transaction=False) as pipe:
                 for key in keys:
                     pipe.set(key, secrets.randbits(48), nx=True)

@@ -146,3 +146,11 @@ def test_a_reconnected_tracking_connection_starts_afresh(app, code, warm, settin
     _redis(settings).incr(snapshots.version_key(customer))
     assert snapshots._store.tracked._connection.can_read(timeout=1)
     assert check(app, code).status_code == 200
+
+
+def test_a_full_table_of_versions_starts_over(app, code, warm, settings, monkeypatch):
+    monkeypatch.setattr(snapshots._TrackedReads, "MAX_KEYS", 0)
+    monkeypatch.setattr(snapshots, "_cache_down_until", 0.0)
+    _disable_customer_from_another_server(settings, code.entitlement.customer)
+    assert check(app, code).json()["reason"] == "customer_disabled"
+    assert snapshots._cache_down_until == 0.0  # no failure on the way: the cache stays in use
