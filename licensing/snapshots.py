@@ -76,34 +76,57 @@ def _no_retry():
 class _TrackedReads:
     """Versions this process has read from Redis, kept current by client tracking
     (see the module docstring). Not a cache with a lifetime: an entry is exact until
-    Redis says the key changed, or the connection is lost (then everything is dropped)."""
+    Redis says the key changed, or the connection is lost (then everything is dropped).
 
-    MAX_KEYS = 500_000  # past this, start over rather than grow without end
+    A connection can also die without a word (a NAT or load balancer dropping an idle
+    flow): pushes would stop and nothing would fail. So a read that comes more than
+    LIVENESS_SECONDS after the last round trip makes one first (a PING, whose reply
+    comes after any push Redis sent before it). Where Redis refuses tracking (before
+    version 6, some proxies, an ACL without CLIENT), every read asks Redis instead."""
+
+    MAX_KEYS = 200_000  # about 35 MB; past this, start over rather than grow without end
+    LIVENESS_SECONDS = 1.0
 
     def __init__(self) -> None:
         self._connection = None
         self._pid = 0
         self._known: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._last_round_trip = 0.0
+        self.refused = False  # Redis said no to tracking: read every time
 
     def read(self, keys: list[str]) -> dict[str, Any]:
         with self._lock:
             try:
                 connection = self._connect()
+                if self.refused:
+                    return self._ask(connection, keys)
+                if time.monotonic() - self._last_round_trip > self.LIVENESS_SECONDS:
+                    self._ask(connection, [])
                 while connection.can_read():  # pushes already waiting: changed keys
                     connection.read_response(push_request=True)
                 if len(self._known) > self.MAX_KEYS:
                     self._known.clear()
-                missing = [key for key in keys if key not in self._known]
+                found = {key: self._known[key] for key in keys if key in self._known}
+                missing = [key for key in keys if key not in found]
                 if missing:
-                    connection.send_command("MGET", *missing)
                     # Pushes that come before the reply are for changes made before this
-                    # read, which the reply already contains.
-                    self._known.update(zip(missing, connection.read_response(), strict=True))
-                return {key: self._known[key] for key in keys}
+                    # read: the reply has the new values, and for keys in `found` the
+                    # next read will. Either way nothing older is kept.
+                    fresh = self._ask(connection, missing)
+                    self._known.update(fresh)
+                    found.update(fresh)
+                return {key: found[key] for key in keys}
             except Exception:
                 self.reset()
                 raise
+
+    def _ask(self, connection, keys: list[str]) -> dict[str, Any]:
+        """One round trip: the values of `keys`, or a PING for none."""
+        connection.send_command(*(("MGET", *keys) if keys else ("PING",)))
+        reply = connection.read_response()
+        self._last_round_trip = time.monotonic()
+        return dict(zip(keys, reply, strict=True)) if keys else {}
 
     def forget(self, keys: list[str]) -> None:
         """Drop what this process knows of `keys` (it is changing them itself)."""
@@ -128,13 +151,22 @@ class _TrackedReads:
         if self._connection is not None and self._pid == os.getpid():
             return self._connection
         from redis.connection import Connection, parse_url
+        from redis.exceptions import ResponseError
 
         self._connection, self._known = None, {}  # a forked child starts afresh
-        options = parse_url(settings.REDIS_URL)
+        options = {**_REDIS_OPTIONS, **parse_url(settings.REDIS_URL), "retry": _no_retry()}
         connection_class = options.pop("connection_class", Connection)
-        connection = connection_class(**options, **_REDIS_OPTIONS, retry=_no_retry(), protocol=3)
+        connection = connection_class(**{**options, "protocol": 3})
         connection.register_connect_callback(self._on_connect)
-        connection.connect()
+        try:
+            connection.connect()
+            self.refused = False
+        except ResponseError:  # no RESP3 (HELLO), or no CLIENT TRACKING
+            logger.warning("Redis refuses client tracking; every check will read versions from it", exc_info=True)
+            connection.disconnect()
+            self.refused = True
+            connection = connection_class(**options)
+            connection.connect()
         self._connection, self._pid = connection, os.getpid()
         return connection
 
@@ -146,6 +178,7 @@ class _TrackedReads:
         connection._parser.set_invalidation_push_handler(self._on_invalidation)
         connection.send_command("CLIENT", "TRACKING", "ON")
         connection.read_response()
+        self._last_round_trip = time.monotonic()
 
     def _on_invalidation(self, message: list) -> None:
         # ["invalidate", [key, ...]], or ["invalidate", None] when the database was flushed;

@@ -111,7 +111,7 @@ def _disable_customer_from_another_server(settings, customer) -> None:
     _redis(settings).incr(snapshots.version_key(customer))
 
 
-def test_a_warm_check_asks_redis_nothing(app, code, warm, settings, django_assert_num_queries):
+def test_a_warm_check_reads_no_versions_from_redis(app, code, warm, settings, django_assert_num_queries):
     calls = lambda: _redis(settings).info("commandstats").get("cmdstat_mget", {}).get("calls", 0)  # noqa: E731
     before = calls()
     with django_assert_num_queries(0):
@@ -154,3 +154,36 @@ def test_a_full_table_of_versions_starts_over(app, code, warm, settings, monkeyp
     _disable_customer_from_another_server(settings, code.entitlement.customer)
     assert check(app, code).json()["reason"] == "customer_disabled"
     assert snapshots._cache_down_until == 0.0  # no failure on the way: the cache stays in use
+
+
+def test_a_silent_connection_is_checked_before_it_is_trusted(app, code, warm, settings, monkeypatch):
+    """A read more than LIVENESS_SECONDS after the last round trip makes one first."""
+    monkeypatch.setattr(snapshots._TrackedReads, "LIVENESS_SECONDS", 0.0)
+    pings = lambda: _redis(settings).info("commandstats").get("cmdstat_ping", {}).get("calls", 0)  # noqa: E731
+    before = pings()
+    assert check(app, code).status_code == 200
+    assert pings() == before + 1
+
+
+@pytest.fixture
+def redis_without_tracking(settings):
+    """A Redis account that may not use CLIENT, as behind some proxies and ACLs."""
+    admin = _redis(settings)
+    admin.acl_setuser(
+        "notrack", enabled=True, passwords=["+pw"], keys=["*"], channels=["*"], commands=["+@all", "-client"]
+    )
+    settings.REDIS_URL = "redis://notrack:pw@127.0.0.1:6379/15"
+    snapshots._store.tracked.reset()
+    yield
+    snapshots._store.tracked.reset()
+    admin.acl_deluser("notrack")
+
+
+def test_without_tracking_every_check_reads_the_versions(app, code, warm, settings, redis_without_tracking):
+    calls = lambda: _redis(settings).info("commandstats").get("cmdstat_mget", {}).get("calls", 0)  # noqa: E731
+    before = calls()
+    assert check(app, code).status_code == 200
+    assert snapshots._store.tracked.refused
+    assert calls() > before
+    _disable_customer_from_another_server(settings, code.entitlement.customer)
+    assert check(app, code).json()["reason"] == "customer_disabled"
