@@ -31,15 +31,27 @@ class _Plan:
 
 class CompiledQuery:
     """`build(**values)` must return `model.objects...select_related(*relations)` with
-    `extra` annotations, filtered by `values` (strings, compared for equality)."""
+    `extra` annotations, filtered by `values` (strings). `prepare` maps a value's name
+    to what the lookup does to it before it reaches the database (`iexact` escapes it
+    for LIKE on some backends): (connection, value) -> value."""
 
-    def __init__(self, model: type[Model], relations: tuple[str, ...], extra: tuple[str, ...], build: Callable):
+    def __init__(
+        self,
+        model: type[Model],
+        relations: tuple[str, ...],
+        extra: tuple[str, ...],
+        build: Callable,
+        prepare: dict[str, Callable] | None = None,
+    ):
         self.model, self.relations, self.extra, self.build = model, relations, extra, build
+        self.prepare = prepare or {}
         self._plans: dict[str, _Plan] = {}
 
     def __call__(self, **values: str) -> list[Model]:
         using = router.db_for_read(self.model)
         plan = self._plans.get(using) or self._plans.setdefault(using, self._compile(using, list(values)))
+        for name, prepare in self.prepare.items():
+            values[name] = prepare(connections[using], values[name])
         params = [values[p.name] if isinstance(p, _StandIn) else p for p in plan.params]
         with connections[using].cursor() as cursor:
             cursor.execute(plan.sql, params)
@@ -59,7 +71,11 @@ class CompiledQuery:
         queryset: QuerySet = self.build(**{n: s.text for n, s in stand_ins.items()})
         compiler = queryset.values_list(*columns, *self.extra).query.get_compiler(using)
         sql, raw_params = compiler.as_sql()
-        by_text = {s.text: s for s in stand_ins.values()}
+        # The stand-ins reach the SQL through the same preparation as real values.
+        prepared = {
+            name: self.prepare.get(name, lambda _, v: v)(connections[using], s.text) for name, s in stand_ins.items()
+        }
+        by_text = {prepared[s.name]: s for s in stand_ins.values()}
         params = tuple(by_text.get(p, p) if isinstance(p, str) else p for p in raw_params)
         missing = [s.name for s in stand_ins.values() if s not in params]
         if missing:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 
 from django.db.models import Q, QuerySet
-from django.db.models.functions import Lower
 
 from .compiled import CompiledQuery
 from .errors import Refusal
@@ -77,7 +76,7 @@ def license_for_device(
     elif license_key is not None:
         candidates = _licenses_by_key(product=product_code, hardware_id=hardware_id, key=normalize_code(license_key))
     else:
-        candidates = _licenses_by_user(product=product_code, hardware_id=hardware_id, user=(username or "").lower())
+        candidates = _licenses_by_user(product=product_code, hardware_id=hardware_id, user=username or "")
     for license in candidates:
         if license.verdict().is_active:
             return license
@@ -98,8 +97,7 @@ def _device_licenses(product: str, hardware_id: str, key: str | None, user: str 
     if key is not None:
         queryset = queryset.filter(match, activation_code__code=key)
     else:  # usernames match whatever their case
-        queryset = queryset.alias(username_lower=Lower("license_user__username"))
-        queryset = queryset.filter(match, username_lower=(user or "").lower())
+        queryset = queryset.filter(match, license_user__username__iexact=user)
     return queryset
 
 
@@ -111,11 +109,13 @@ _licenses_by_key = CompiledQuery(
     SEAT_COUNTS,
     lambda product, hardware_id, key: _device_licenses(product, hardware_id, key, None)[:10],
 )
+# iexact hands the database the value prepared (escaped for LIKE on SQLite): so must we.
 _licenses_by_user = CompiledQuery(
     License,
     CLIENT_RELATIONS,
     SEAT_COUNTS,
     lambda product, hardware_id, user: _device_licenses(product, hardware_id, None, user)[:10],
+    prepare={"user": lambda connection, value: connection.ops.prep_for_iexact_query(value)},
 )
 
 

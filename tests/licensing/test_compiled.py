@@ -4,7 +4,7 @@ answers, with the same instances attached, in one query."""
 import pytest
 
 from licensing import selectors
-from licensing.models import Product
+from licensing.models import LicenseUser, Product
 from licensing.selectors import CLIENT_RELATIONS, client_licenses
 from tests.factories import (
     EntitlementFactory,
@@ -77,3 +77,20 @@ def test_other_devices_and_products_do_not_match():
         )
         == []
     )
+
+
+def test_usernames_match_as_at_activation():
+    """iexact, like the activation's lookup, on every backend: "_" is only an underscore,
+    and case folds as the database folds it (SQLite: ASCII only)."""
+    entitlement = EntitlementFactory(product__authorization_method=Product.AuthorizationMethod.USER)
+    user = LicenseUserFactory(customer=entitlement.customer, username="Ada_Lovelace@MÜLLER.de")
+    license = LicenseFactory(activation_code=None, entitlement=entitlement, license_user=user)
+    lookup = {"product": entitlement.product.code, "hardware_id": license.device.hardware_id}
+    assert selectors._licenses_by_user(**lookup, user="ada_lovelace@MÜLLER.de") == [license]
+    lookalike = LicenseUserFactory(customer=entitlement.customer, username="AdaXLovelace@MÜLLER.de")
+    theirs = LicenseFactory(activation_code=None, entitlement=entitlement, license_user=lookalike)
+    theirs_lookup = {**lookup, "hardware_id": theirs.device.hardware_id}
+    assert selectors._licenses_by_user(**theirs_lookup, user="ada_lovelace@MÜLLER.de") == []
+    for spelling in ("ada_lovelace@müller.de", "ADA_LOVELACE@MÜLLER.DE"):
+        by_activation = list(LicenseUser.objects.filter(username__iexact=spelling))
+        assert (selectors._licenses_by_user(**lookup, user=spelling) == [license]) == (by_activation == [user])
