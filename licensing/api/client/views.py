@@ -74,7 +74,8 @@ class ClientView(APIView):
         """DRF's request cycle without its Request wrapper, negotiation and rendering,
         which would cost a check-in a sixth of its time: these views read the Django
         request as it came, authenticate it by its HMAC and sign every answer
-        themselves. DRF still describes them in the schema."""
+        themselves. DRF still describes them in the schema. Permission and throttle
+        classes are not run by this: anything of the kind belongs in initial()."""
         self.args, self.kwargs, self.request = args, kwargs, request
         self.headers = self.default_response_headers
         try:
