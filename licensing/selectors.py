@@ -12,10 +12,20 @@ from .models import ActivationCode, License, LicenseUser, Product
 from .querysets import seats_held
 
 
-@functools.lru_cache(maxsize=4096)  # every check normalizes the key it sends
 def normalize_code(text: str) -> str:
     """An activation code as stored, from what a person typed: case, spaces and dashes
     do not matter, and Crockford's look-alikes (I, L → 1; O → 0) are read as meant."""
+    # Every check normalizes the key it sends, unvalidated yet: remember the answers for
+    # inputs of a sane length only, so odd requests cannot fill memory.
+    return _normalize_code(text) if len(text) <= 64 else _normalize_uncached(text)  # 64: the field's limit
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalize_code(text: str) -> str:
+    return _normalize_uncached(text)
+
+
+def _normalize_uncached(text: str) -> str:
     if any(not (ch.isascii() and (ch.isalnum() or ch in " -")) for ch in text):
         return text  # not a code anyone typed; let it match nothing
     cleaned = "".join(ch for ch in text.upper() if ch.isalnum())

@@ -14,7 +14,6 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
-from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
@@ -51,23 +50,11 @@ ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 413: ErrorSerializer}
 DEACTIVATED = OpenApiResponse(OpenApiTypes.STR, description="The text license_deactivated.")
 
 
-class AnyContent(BaseContentNegotiation):
-    """Answers are built and signed by the views, not rendered by DRF, so no Accept
-    header is refused."""
-
-    def select_parser(self, request, parsers):
-        return None
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
-
-
 class ClientView(APIView):
     authentication_classes = ()
     permission_classes = ()
     parser_classes = ()  # bodies are read raw: offline requests are signed byte for byte
-    renderer_classes = (JSONRenderer,)
-    content_negotiation_class = AnyContent
+    renderer_classes = (JSONRenderer,)  # for the schema: answers are signed bytes (dispatch)
     requires_signature = True
 
     def dispatch(self, request, *args, **kwargs):
