@@ -17,10 +17,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection
+from django.db.models import Case, F, Q, Value, When
 
 from ..models import License
 
 logger = logging.getLogger(__name__)
+# Rows per UPDATE: bounds how long one flush holds its row locks.
+FLUSH_BATCH = 2000
+PORTABLE_BATCH = 200  # SQLite's CASE grows with the batch
 
 
 class CheckInBuffer:
@@ -65,34 +69,67 @@ def _write(pending: dict[Any, tuple[Any, Any]]) -> None:
     if connection.vendor == "postgresql":
         _write_postgresql(pending)
     else:
-        rows = [
-            License(pk=pk, last_check_in_at=at, lease_expires_at=lease, updated_at=at)
-            for pk, (at, lease) in pending.items()
-        ]
-        # Only licenses still active: a revoke or deactivation that landed after
-        # the check keeps the row as it left it.
-        License.objects.filter(status=License.Status.ACTIVE).bulk_update(
-            rows, ["last_check_in_at", "lease_expires_at", "updated_at"], batch_size=500
+        _write_portably(pending)
+
+
+def _write_portably(pending: dict[Any, tuple[Any, Any]]) -> None:
+    """The same rules through the ORM, for the embedded SQLite server: one UPDATE per
+    batch that leaves alone licenses no longer active (a revoke or deactivation that
+    landed after the check keeps the row as it left it) and check-ins older than the
+    one written."""
+    items = list(pending.items())
+    for start in range(0, len(items), PORTABLE_BATCH):
+        batch = items[start : start + PORTABLE_BATCH]
+        newer = [Q(pk=pk) & (Q(last_check_in_at=None) | Q(last_check_in_at__lt=at)) for pk, (at, _) in batch]
+        check_ins_at = [at for _, (at, _lease) in batch]
+        leases = [lease for _, (_at, lease) in batch]
+        License.objects.filter(pk__in=[pk for pk, _ in batch], status=License.Status.ACTIVE).update(
+            last_check_in_at=_where(newer, check_ins_at, otherwise="last_check_in_at"),
+            lease_expires_at=_where(newer, leases, otherwise="lease_expires_at"),
+            updated_at=_where(newer, check_ins_at, otherwise="updated_at"),
         )
 
 
+def _where(conditions: list[Q], values: list, *, otherwise: str) -> Case:
+    """Each row's value where its condition holds; else the column keeps its own."""
+    return Case(*[When(q, then=Value(v)) for q, v in zip(conditions, values, strict=True)], default=F(otherwise))
+
+
 def _write_postgresql(pending: dict[Any, tuple[Any, Any]]) -> None:
-    """One UPDATE joined to a VALUES list. (bulk_update's CASE has a branch per row,
-    which PostgreSQL tests for every row: quadratic in the batch.) Rows go in key order,
-    which makes two workers flushing the same licenses rarely conflict; when they do,
-    PostgreSQL aborts one and its rows wait for the next flush."""
+    """One UPDATE per batch, the rows passed as three arrays: the statement text stays
+    the same whatever the batch size, so neither psycopg nor PostgreSQL parses a long
+    VALUES list per flush. (bulk_update's CASE has a branch per row, which PostgreSQL
+    tests for every row: quadratic in the batch.)
+
+    Workers flush the same licenses when a device checks in on two of them within a
+    flush interval. The rows are locked in id order first, so two flushes queue instead
+    of deadlocking (PostgreSQL would only notice that after a second, with both
+    workers stalled); and a check-in older than the one already written is left out,
+    so the newest wins whichever flush lands last."""
     table = License._meta.db_table
     items = sorted(pending.items())
-    for start in range(0, len(items), 1000):
-        batch = items[start : start + 1000]
-        values = ", ".join(["(%s::uuid, %s::timestamptz, %s::timestamptz)"] * len(batch))
-        params = [value for pk, (at, lease) in batch for value in (pk, at, lease)]
+    for start in range(0, len(items), FLUSH_BATCH):
+        batch = items[start : start + FLUSH_BATCH]
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {table} AS l SET last_check_in_at = v.at, lease_expires_at = v.lease, "  # noqa: S608
-                f"updated_at = v.at FROM (VALUES {values}) AS v(id, at, lease) "
-                "WHERE l.id = v.id AND l.status = %s",
-                [*params, License.Status.ACTIVE],
+                f"""
+                WITH v AS MATERIALIZED (
+                    SELECT * FROM unnest(%s::uuid[], %s::timestamptz[], %s::timestamptz[]) AS v(id, at, lease)
+                ), locked AS MATERIALIZED (
+                    SELECT id FROM {table} WHERE id IN (SELECT id FROM v) AND status = %s ORDER BY id FOR UPDATE
+                )
+                UPDATE {table} AS l
+                SET last_check_in_at = v.at, lease_expires_at = v.lease, updated_at = v.at
+                FROM v
+                WHERE l.id = v.id AND l.id IN (SELECT id FROM locked)
+                  AND (l.last_check_in_at IS NULL OR l.last_check_in_at < v.at)
+                """,  # noqa: S608
+                [
+                    [pk for pk, _ in batch],
+                    [at for _, (at, _lease) in batch],
+                    [lease for _, (_at, lease) in batch],
+                    License.Status.ACTIVE,
+                ],
             )
 
 

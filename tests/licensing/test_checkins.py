@@ -1,0 +1,71 @@
+"""Buffered check-ins (licensing/services/checkins.py): every worker writes the check-ins
+it answered in bulk; workers that flush the same licenses at once neither deadlock nor
+put an older check-in over a newer one."""
+
+import datetime as dt
+import threading
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from licensing.models import License
+from licensing.services.checkins import CheckInBuffer
+from tests.factories import LicenseFactory
+
+
+@pytest.fixture(autouse=True)
+def buffered(settings):
+    settings.LICENSING_CHECKIN_FLUSH_SECONDS = 3600
+
+
+def test_the_newest_check_in_wins_whichever_worker_flushes_last(db):
+    license = LicenseFactory()
+    now = timezone.now()
+    newer, older = CheckInBuffer(), CheckInBuffer()
+    newer.record(license.pk, now, now + dt.timedelta(hours=6))
+    older.record(license.pk, now - dt.timedelta(seconds=1), now + dt.timedelta(hours=5))
+    newer.flush()
+    older.flush()
+    license.refresh_from_db()
+    assert license.last_check_in_at == now
+    assert license.lease_expires_at == now + dt.timedelta(hours=6)
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="row locks: PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_workers_flushing_the_same_licenses_at_once_all_succeed(caplog):
+    """Each flush locks up to thousands of rows; two in the opposite order would
+    deadlock, and PostgreSQL would abort one after a second's stall."""
+    licenses = [license.pk for license in LicenseFactory.create_batch(1000)]
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # the planner's statistics, as a live table has them
+    rounds, workers = 10, 3
+    barrier = threading.Barrier(workers)
+    written: list[int] = []
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        buffer = CheckInBuffer()
+        try:
+            for round in range(rounds):
+                at = timezone.now()
+                # Each worker records the licenses in its own order, as traffic would.
+                for pk in licenses[n::workers] + licenses[round % workers :: 2]:
+                    buffer.record(pk, at, at + dt.timedelta(hours=1))
+                barrier.wait(timeout=30)
+                written.append(buffer.flush())
+        except BaseException as error:  # surfaced in the test thread below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    assert "check-in write failed" not in caplog.text
+    assert len(written) == rounds * workers and 0 not in written  # 0: a flush failed
+    assert not License.objects.filter(last_check_in_at=None).exists()
