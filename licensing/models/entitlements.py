@@ -106,13 +106,16 @@ class Entitlement(SwitchedModel):
         """`moment`, but never past the end of the entitlement."""
         return min(moment, self.valid_until) if self.valid_until else moment
 
-    def chain(self) -> rules.Chain:
+    def chain(self, *, code_status: str | None = None, license_status: str | None = None) -> rules.Chain:
+        """The entitlement's links, plus those of a code or license below it."""
         return rules.Chain(
             customer_status=self.customer.status,
             entitlement_status=self.status,
             transaction_status=self.transaction.status if self.transaction_id else None,
             valid_from=self.valid_from,
             valid_until=self.valid_until,
+            code_status=code_status,
+            license_status=license_status,
         )
 
     def verdict(self, now: dt.datetime | None = None) -> rules.Verdict:

@@ -1,4 +1,3 @@
-import dataclasses
 import datetime as dt
 
 from django.contrib.auth.hashers import check_password, make_password
@@ -117,10 +116,8 @@ class License(SwitchedModel):
         return self.status in self.SEAT_HOLDING
 
     def chain(self) -> rules.Chain:
-        return dataclasses.replace(
-            self.entitlement.chain(),
-            code_status=self.activation_code.status if self.activation_code_id else None,
-            license_status=self.status,
+        return self.entitlement.chain(
+            code_status=self.activation_code.status if self.activation_code_id else None, license_status=self.status
         )
 
     def verdict(self, now: dt.datetime | None = None) -> rules.Verdict:

@@ -90,7 +90,7 @@ def _activate(
             # between this read and the new license. Entitlement first, then code: the
             # same order everywhere, and switches lock one row, so no deadlock.
             code = ActivationCode.objects.select_for_update().get(pk=code.pk)
-        chain = dataclasses.replace(entitlement.chain(), code_status=code.status if code else None)
+        chain = entitlement.chain(code_status=code.status if code else None)
         verdict = rules.evaluate(chain, now)
         if not verdict.is_active:
             raise refusal_for(verdict)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from django.core import validators
+from django.core.validators import ProhibitNullCharactersValidator
 from rest_framework import serializers
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from ...errors import Refusal
 
@@ -17,8 +20,14 @@ def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict
     `missing_parameters` for an absent field, `invalid_parameters` for a malformed one."""
     # Clients often send null or "" for fields they leave unset: both mean absent.
     present = {key: value for key, value in data.items() if value is not None and value != ""}
+    serializer = _validator(serializer_class)
+    plain = _plain_text_fields(serializer_class)
+    if plain is not None:
+        accepted = _plainly_valid(serializer, plain, present)
+        if accepted is not None:
+            return accepted
     try:
-        return _validator(serializer_class).run_validation(present)
+        return serializer.run_validation(present)
     except serializers.ValidationError as invalid:
         errors = invalid.detail
     field, details = next(iter(errors.items()))
@@ -33,6 +42,62 @@ def _validator(serializer_class: type[serializers.Serializer]) -> serializers.Se
     """One instance per class, reused: a new serializer deep-copies its fields, which
     would be the largest cost of a check-in. These fields keep no state between calls."""
     return serializer_class()
+
+
+# What a CharField checks besides its lengths, which plain input passes by construction.
+_TEXT_VALIDATORS = (
+    validators.MaxLengthValidator,
+    validators.MinLengthValidator,
+    ProhibitNullCharactersValidator,
+    ProhibitSurrogateCharactersValidator,
+)
+
+
+@functools.cache
+def _plain_text_fields(serializer_class: type[serializers.Serializer]) -> dict[str, tuple] | None:
+    """(required, min_length, max_length) of each field, if every field of the class is
+    a plain CharField (no other validators, no source renames, no validate_<field>
+    method) and the class has no validators of its own; None otherwise."""
+    serializer = _validator(serializer_class)
+    if serializer.validators:
+        return None
+    fields = {}
+    for name, field in serializer.fields.items():
+        plain = (
+            type(field) is serializers.CharField
+            and field.source == name
+            and not hasattr(serializer, f"validate_{name}")
+            and field.trim_whitespace
+            and all(isinstance(v, _TEXT_VALIDATORS) for v in field.validators)
+        )
+        if not plain:
+            return None
+        fields[name] = (field.required, field.min_length or 0, field.max_length or float("inf"))
+    return fields
+
+
+def _plainly_valid(serializer: serializers.Serializer, fields: dict[str, tuple], data: dict) -> dict | None:
+    """The validated data without running every field, when each value is text that
+    the field would take exactly as it is: within its lengths, printable (so no NUL and
+    no surrogates), nothing to trim. None sends the input down the full path, which
+    also words the errors. Requests are mostly well formed, and the check is the hot
+    path: the full path costs a check a tenth of its time."""
+    accepted = {}
+    for name, (required, shortest, longest) in fields.items():
+        value = data.get(name)
+        if value is None:
+            if required:
+                return None
+            continue
+        if not (isinstance(value, str) and shortest <= len(value) <= longest and value.isprintable()):
+            return None
+        if not value or value[0].isspace() or value[-1].isspace():
+            return None
+        accepted[name] = value
+    try:
+        return serializer.validate(accepted)
+    except serializers.ValidationError:
+        return None
 
 
 class IdentitySerializer(serializers.Serializer):
