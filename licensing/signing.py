@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,9 +88,14 @@ def _create_stored_key():
         return SigningKey.objects.get(kid=DEFAULT_KID)
 
 
+# One encoder for every answer (json.dumps with a `cls` would build one per call); it
+# keeps no state between calls.
+_CANONICAL = DjangoJSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(data: Any) -> bytes:
     """Compact, key-sorted UTF-8 JSON: the exact bytes that are signed and sent."""
-    return json.dumps(data, cls=DjangoJSONEncoder, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(data).encode()
 
 
 def license_file(payload: dict[str, Any]) -> str:
