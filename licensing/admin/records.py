@@ -4,7 +4,7 @@ from django.template.response import TemplateResponse
 from .. import services
 from ..audit import Actor
 from ..errors import DomainError
-from ..models import AuditEvent, ClientCredential
+from ..models import ApiToken, AuditEvent, ClientCredential
 from .base import LicensingAdmin, SafeAdminMixin
 
 
@@ -86,3 +86,47 @@ class ClientCredentialAdmin(LicensingAdmin):
             services.client_credential_revoke(credential=credential, actor=Actor.staff(request))
             count += 1
         self.message_user(request, f"Revoked {count} credential(s).", messages.SUCCESS)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(LicensingAdmin):
+    list_display = ["name", "hint", "read_only", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["read_only"]
+    search_fields = ["name", "hint"]
+    readonly_fields = ["hint", "created_at", "last_used_at", "revoked_at"]
+    fixed_after_creation = ("read_only",)  # new rights, new token
+    actions = ["revoke_selected"]
+
+    def get_fields(self, request, obj=None):
+        return ["name", "read_only"] if obj is None else ["name", "read_only", *self.readonly_fields]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # retired by revoking (audited), never deleted
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        created, raw = services.api_token_create(name=obj.name, read_only=obj.read_only, actor=Actor.staff(request))
+        obj.pk, obj.hint = created.pk, created.hint
+        obj._state.adding = False
+        request._new_api_token = raw  # shown once, on the response page below
+
+    def response_add(self, request, obj, post_url_continue=None):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "API token created",
+            "opts": self.model._meta,
+            "token": obj,
+            "raw_token": request._new_api_token,
+        }
+        response = TemplateResponse(request, "admin/licensing/api_token_created.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @admin.action(description="Revoke selected API tokens", permissions=["change"])
+    def revoke_selected(self, request, queryset):
+        count = 0
+        for token in queryset.filter(revoked_at__isnull=True).order_by("pk"):
+            services.api_token_revoke(token=token, actor=Actor.staff(request))
+            count += 1
+        self.message_user(request, f"Revoked {count} API token(s).", messages.SUCCESS)

@@ -1,13 +1,14 @@
 from .audit import AuditEvent
 from .catalog import Product
 from .client import OfflineRequest, SigningKey
-from .credentials import ClientCredential
+from .credentials import ApiToken, ClientCredential
 from .customers import Customer
 from .entitlements import ActivationCode, Entitlement, LicenseTransaction
 from .licenses import Device, License, LicenseUser
 
 __all__ = [
     "ActivationCode",
+    "ApiToken",
     "AuditEvent",
     "ClientCredential",
     "Customer",

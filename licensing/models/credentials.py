@@ -1,3 +1,4 @@
+import hashlib
 import secrets
 
 from django.db import models
@@ -41,3 +42,40 @@ class ClientCredential(PublicModel):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+API_TOKEN_PREFIX = "lsm_"
+
+
+def hash_api_token(token: str) -> str:
+    """Tokens carry 256 random bits, so one SHA-256 is enough to store them safely (a slow
+    password hash protects guessable secrets, which these are not) and lets a request be
+    matched with one indexed lookup."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ApiToken(PublicModel):
+    """A bearer token for the management API (DESIGN.md §4). Only its hash is stored: the
+    token itself is shown once, when it is created."""
+
+    name = models.CharField(max_length=200, help_text="Which system uses it, e.g. “billing”.")
+    read_only = models.BooleanField(default=False, help_text="Read-only tokens can read everything and change nothing.")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    hint = models.CharField(max_length=16, editable=False, help_text="The token's first characters, to recognise it.")
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @classmethod
+    def new_token(cls) -> str:
+        return API_TOKEN_PREFIX + secrets.token_urlsafe(32)

@@ -6,7 +6,13 @@ the APIs, the portal and tasks all call these; none of them writes a status itse
 """
 
 from .activation import DEVICE_FACTS, check_identity, lease_until, license_activate, license_check, license_release
-from .credentials import client_credential_create, client_credential_revoke, client_credential_rotate
+from .credentials import (
+    api_token_create,
+    api_token_revoke,
+    client_credential_create,
+    client_credential_revoke,
+    client_credential_rotate,
+)
 from .edits import save_edits
 from .switches import (
     CODE_DISABLE,
@@ -57,6 +63,8 @@ __all__ = [
     "activation_code_disable",
     "activation_code_enable",
     "activation_code_revoke",
+    "api_token_create",
+    "api_token_revoke",
     "check_identity",
     "client_credential_create",
     "client_credential_revoke",

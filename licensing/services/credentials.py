@@ -1,4 +1,5 @@
-"""Client credentials: what client applications sign their requests with."""
+"""Credentials: what client applications sign their requests with, and the bearer
+tokens of the management API."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from django.utils import timezone
 
 from ..audit import Actor, record_event
 from ..errors import InvalidTransition
-from ..models import ClientCredential
+from ..models import ApiToken, ClientCredential
+from ..models.credentials import API_TOKEN_PREFIX, hash_api_token
 
 
 def new_shared_key() -> str:
@@ -61,3 +63,36 @@ def client_credential_rotate(
         locked.save(update_fields=["shared_key_encrypted", "updated_at"])
         record_event(actor=actor, action="client_credential.rotated", target=locked, reason=reason)
     return locked, shared_key
+
+
+def api_token_create(*, name: str, read_only: bool, actor: Actor) -> tuple[ApiToken, str]:
+    """Create a management API token. Returns it with the token itself, which is shown
+    to the caller this once; only its hash is kept."""
+    raw = ApiToken.new_token()
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            name=name, read_only=read_only, token_hash=hash_api_token(raw), hint=raw[: len(API_TOKEN_PREFIX) + 6]
+        )
+        record_event(
+            actor=actor, action="api_token.created", target=token, after={"name": name, "read_only": read_only}
+        )
+    return token, raw
+
+
+def api_token_revoke(*, token: ApiToken, actor: Actor, reason: str = "") -> ApiToken:
+    """Revoke a management API token: it gets 401 from its next request on."""
+    with transaction.atomic():
+        locked = ApiToken.objects.select_for_update().get(pk=token.pk)
+        if locked.is_revoked:
+            raise InvalidTransition("This API token is already revoked.")
+        locked.revoked_at = timezone.now()
+        locked.save(update_fields=["revoked_at", "updated_at"])
+        record_event(
+            actor=actor,
+            action="api_token.revoked",
+            target=locked,
+            reason=reason,
+            before={"revoked_at": None},
+            after={"revoked_at": locked.revoked_at.isoformat()},
+        )
+    return locked
