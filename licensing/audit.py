@@ -34,6 +34,10 @@ class Actor:
         return cls(AuditEvent.ActorType.CLIENT, id=str(credential.pk), label=credential.name, ip=ip)
 
     @classmethod
+    def api_token(cls, token: Any, ip: str | None) -> Actor:
+        return cls(AuditEvent.ActorType.API_TOKEN, id=str(token.pk), label=token.name, ip=ip)
+
+    @classmethod
     def staff(cls, request: HttpRequest) -> Actor:
         user = request.user
         return cls(AuditEvent.ActorType.STAFF, id=str(user.pk), label=user.get_username(), ip=client_ip(request))

@@ -24,7 +24,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "licensing",
     "portal",
 ]
@@ -94,12 +96,27 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    # Requests per token (management API) and per API key (client API); counted in the
+    # cache, which is Redis in production.
+    "DEFAULT_THROTTLE_RATES": {
+        "management": env("LICENSING_MANAGEMENT_RATE", default="1200/minute"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Licensing server API",
     "DESCRIPTION": "Client API (/api/v4/, signed, HMAC-authenticated) and management API (/api/v1/).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from this server's static files, not a CDN: docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "SwitchStatusEnum": "licensing.models.Customer.Status",  # customers and entitlements
+        "TransactionStatusEnum": "licensing.models.LicenseTransaction.Status",
+        "ActivationCodeStatusEnum": "licensing.models.ActivationCode.Status",
+        "LicenseStatusEnum": "licensing.models.License.Status",
+    },
 }
 
 # Ed25519 private key (PEM) that signs client answers and license files. Empty: one is

@@ -1,0 +1,106 @@
+"""Filters of the list endpoints (django-filter). A value that is not one the field
+takes (an unknown status, a malformed id or date) is a 400, never an empty page."""
+
+from __future__ import annotations
+
+import django_filters as filters
+
+from ... import rules
+from ...models import (
+    ActivationCode,
+    AuditEvent,
+    Customer,
+    Device,
+    Entitlement,
+    License,
+    LicenseTransaction,
+    LicenseUser,
+    Product,
+)
+
+
+class TimestampedFilters(filters.FilterSet):
+    """`created_after`, `created_before`, `updated_after`, `updated_before` (ISO 8601)."""
+
+    created = filters.IsoDateTimeFromToRangeFilter(field_name="created_at")
+    updated = filters.IsoDateTimeFromToRangeFilter(field_name="updated_at")
+
+
+class EffectiveStatusFilters(TimestampedFilters):
+    """`effective_status` and `effective_reason`, on the list query's annotation."""
+
+    effective_status = filters.ChoiceFilter(choices=rules.EffectiveStatus.choices)
+    effective_reason = filters.ChoiceFilter(choices=rules.Reason.choices)
+
+
+class ProductFilters(TimestampedFilters):
+    class Meta:
+        model = Product
+        fields = ["code", "authorization_method"]
+
+
+class CustomerFilters(EffectiveStatusFilters):
+    class Meta:
+        model = Customer
+        fields = ["status", "kind", "external_id", "email"]
+
+
+class LicenseTransactionFilters(TimestampedFilters):
+    processed = filters.IsoDateTimeFromToRangeFilter(field_name="processed_at")
+
+    class Meta:
+        model = LicenseTransaction
+        fields = ["status", "customer", "external_id"]
+
+
+class EntitlementFilters(EffectiveStatusFilters):
+    product_code = filters.CharFilter(field_name="product__code")
+    customer_external_id = filters.CharFilter(field_name="customer__external_id")
+    transaction_external_id = filters.CharFilter(field_name="transaction__external_id")
+    valid_until = filters.IsoDateTimeFromToRangeFilter()
+
+    class Meta:
+        model = Entitlement
+        fields = ["status", "customer", "product", "transaction"]
+
+
+class ActivationCodeFilters(EffectiveStatusFilters):
+    customer = filters.UUIDFilter(field_name="entitlement__customer")
+    product = filters.UUIDFilter(field_name="entitlement__product")
+
+    class Meta:
+        model = ActivationCode
+        fields = ["status", "entitlement"]
+
+
+class LicenseUserFilters(TimestampedFilters):
+    entitlement = filters.UUIDFilter(field_name="entitlements")
+
+    class Meta:
+        model = LicenseUser
+        fields = ["customer", "username"]
+
+
+class DeviceFilters(TimestampedFilters):
+    class Meta:
+        model = Device
+        fields = ["hardware_id", "is_vm"]
+
+
+class LicenseFilters(EffectiveStatusFilters):
+    customer = filters.UUIDFilter(field_name="entitlement__customer")
+    product = filters.UUIDFilter(field_name="entitlement__product")
+    hardware_id = filters.CharFilter(field_name="device__hardware_id")
+    last_check_in = filters.IsoDateTimeFromToRangeFilter(field_name="last_check_in_at")
+
+    class Meta:
+        model = License
+        fields = ["status", "entitlement", "device", "activation_code", "license_user"]
+
+
+class AuditEventFilters(filters.FilterSet):
+    occurred = filters.IsoDateTimeFromToRangeFilter(field_name="occurred_at")
+
+    class Meta:
+        model = AuditEvent
+        fields = ["action", "actor_type", "target_type", "target_id"]

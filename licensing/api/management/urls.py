@@ -1,0 +1,33 @@
+from django.urls import path, re_path
+from rest_framework.routers import SimpleRouter
+
+from ...models import Customer
+from . import views
+from .errors import not_found
+
+app_name = "management-api"
+
+router = SimpleRouter()
+router.trailing_slash = "/?"  # DESIGN.md's paths have none; a trailing slash is taken too
+router.register("customers", views.CustomerViewSet, basename="customer")
+router.register("products", views.ProductViewSet, basename="product")
+router.register("license-transactions", views.LicenseTransactionViewSet, basename="license-transaction")
+router.register("entitlements", views.EntitlementViewSet, basename="entitlement")
+router.register("activation-codes", views.ActivationCodeViewSet, basename="activation-code")
+router.register("license-users", views.LicenseUserViewSet, basename="license-user")
+router.register("devices", views.DeviceViewSet, basename="device")
+router.register("licenses", views.LicenseViewSet, basename="license")
+router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
+
+# 10Duke's paths: organizations and persons ("users") are both customers here.
+TRANSACTION_SWITCHES = [
+    path(
+        f"{prefix}/<str:customer_id>/license-transactions/<str:external_id>/{verb}-licenses",
+        views.TransactionLicenses.as_view(kind=kind, suspend=verb == "suspend"),
+        name=f"{prefix}-{verb}-licenses",
+    )
+    for prefix, kind in (("organizations", Customer.Kind.ORGANIZATION), ("users", Customer.Kind.PERSON))
+    for verb in ("suspend", "resume")
+]
+
+urlpatterns = [*router.urls, *TRANSACTION_SWITCHES, re_path(r"^.*$", not_found, name="not-found")]
