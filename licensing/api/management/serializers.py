@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import transaction
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -100,13 +101,19 @@ class SecondsField(serializers.IntegerField):
     """A duration as whole seconds: what every integration can compute with."""
 
     def __init__(self, *, minimum: dt.timedelta, maximum: dt.timedelta, **kwargs):
-        super().__init__(min_value=int(minimum.total_seconds()), max_value=int(maximum.total_seconds()), **kwargs)
+        super().__init__(**kwargs)
+        # Bounds checked on the duration; the numbers are for the schema.
+        self.min_value, self.max_value = int(minimum.total_seconds()), int(maximum.total_seconds())
+        self.validators += [MinValueValidator(minimum), MaxValueValidator(maximum)]
 
     def to_representation(self, value: dt.timedelta) -> int:
         return int(value.total_seconds())
 
     def to_internal_value(self, data) -> dt.timedelta:
-        return dt.timedelta(seconds=super().to_internal_value(data))
+        seconds = super().to_internal_value(data)
+        if abs(seconds) > self.max_value:  # before timedelta could overflow
+            self.fail("max_value", max_value=self.max_value)
+        return dt.timedelta(seconds=seconds)
 
 
 class ProductSerializer(AuditedModelSerializer):

@@ -1,0 +1,232 @@
+"""Creating, reading, updating and finding records; bad input is a clear 4xx that
+changes nothing."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from licensing.models import ActivationCode, AuditEvent, Customer, Entitlement, LicenseUser
+from tests.factories import (
+    ActivationCodeFactory,
+    CustomerFactory,
+    DeviceFactory,
+    EntitlementFactory,
+    LicenseFactory,
+    LicenseTransactionFactory,
+    ProductFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_provisioning_an_order_end_to_end(api):
+    customer = api.post(
+        "/api/v1/customers", {"name": "Acme", "email": "it@acme.example", "external_id": "CRM-9"}, format="json"
+    ).json()
+    product = api.post("/api/v1/products", {"code": "studio", "name": "Studio"}, format="json").json()
+    order = api.post(
+        "/api/v1/license-transactions", {"customer": customer["id"], "external_id": "ORD-1"}, format="json"
+    ).json()
+    response = api.post(
+        "/api/v1/entitlements",
+        {
+            "customer": customer["id"],
+            "product": product["id"],
+            "transaction": order["id"],
+            "seats": 3,
+            "features": {"export": True},
+            "lease_period": 3600,
+        },
+        format="json",
+    )
+    assert response.status_code == 201
+    entitlement = response.json()
+    assert (entitlement["seats"], entitlement["seats_used"], entitlement["lease_period"]) == (3, 0, 3600)
+    assert entitlement["offline_grace"] == 7 * 24 * 3600
+    assert entitlement["effective_status"] == "active"
+    assert entitlement["created_at"].endswith("Z")
+    assert AuditEvent.objects.filter(action="entitlement.created", target_id=entitlement["id"]).exists()
+
+
+def test_a_created_activation_code_is_shown_once_in_full(api):
+    entitlement = EntitlementFactory()
+    created = api.post("/api/v1/activation-codes", {"entitlement": str(entitlement.pk)}, format="json").json()
+    code = ActivationCode.objects.get()
+    assert created["code"] == code.code
+    listed = api.get("/api/v1/activation-codes").json()["results"][0]
+    assert listed["code"] == code.masked_code
+    assert api.get(f"/api/v1/activation-codes/{code.pk}").json()["code"] == code.masked_code
+
+
+def test_updates_go_through_the_audited_service(api):
+    customer = CustomerFactory(name="Old name")
+    response = api.patch(f"/api/v1/customers/{customer.pk}", {"name": "New name"}, format="json")
+    assert response.status_code == 200
+    assert response.json()["name"] == "New name"
+    event = AuditEvent.objects.get(action="customer.updated", target_id=customer.pk)
+    assert (event.before, event.after) == ({"name": "Old name"}, {"name": "New name"})
+
+
+def test_status_cannot_be_written_except_through_a_switch(api):
+    customer = CustomerFactory()
+    api.patch(f"/api/v1/customers/{customer.pk}", {"status": "disabled"}, format="json")
+    customer.refresh_from_db()
+    assert customer.status == Customer.Status.ACTIVE
+
+
+def test_seats_cannot_drop_below_the_licenses_holding_them(api):
+    license = LicenseFactory(activation_code__entitlement__seats=2)
+    LicenseFactory(entitlement=license.entitlement, activation_code=license.activation_code)
+    response = api.patch(f"/api/v1/entitlements/{license.entitlement_id}", {"seats": 1}, format="json")
+    assert response.status_code == 400
+    assert "seats" in response.json()["errors"]
+    assert Entitlement.objects.get().seats == 2
+
+
+def test_an_entitlement_cannot_use_another_customers_transaction(api):
+    entitlement = EntitlementFactory()
+    stranger_order = LicenseTransactionFactory()
+    response = api.patch(
+        f"/api/v1/entitlements/{entitlement.pk}", {"transaction": str(stranger_order.pk)}, format="json"
+    )
+    assert response.status_code == 400
+    assert "transaction" in response.json()["errors"]
+    entitlement.refresh_from_db()
+    assert entitlement.transaction_id != stranger_order.pk
+
+
+def test_a_license_user_is_created_with_a_hashed_password_never_shown_or_audited(api):
+    entitlement = EntitlementFactory()
+    response = api.post(
+        "/api/v1/license-users",
+        {
+            "customer": str(entitlement.customer_id),
+            "username": "ann@acme.example",
+            "password": "correct horse",
+            "entitlements": [str(entitlement.pk)],
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    assert "password" not in response.json()
+    assert response.json()["entitlements"] == [str(entitlement.pk)]
+    user = LicenseUser.objects.get()
+    assert user.check_password("correct horse")
+    event = AuditEvent.objects.get(action="licenseuser.created")
+    assert "password" not in event.after
+
+
+def test_a_license_user_cannot_hold_another_customers_entitlement(api):
+    mine, theirs = EntitlementFactory(), EntitlementFactory()
+    response = api.post(
+        "/api/v1/license-users",
+        {
+            "customer": str(mine.customer_id),
+            "username": "bob@acme.example",
+            "password": "long enough",
+            "entitlements": [str(theirs.pk)],
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert not LicenseUser.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/v1/entitlements", {"customer": "not-a-uuid", "product": "x"}, "customer"),
+        ("/api/v1/entitlements", {"seats": "many"}, "seats"),
+        ("/api/v1/entitlements", {"seats": 0}, "seats"),
+        ("/api/v1/entitlements", {"lease_period": 10}, "lease_period"),
+        ("/api/v1/entitlements", {"lease_period": 10**20}, "lease_period"),
+        ("/api/v1/entitlements", {"valid_from": "soon"}, "valid_from"),
+        ("/api/v1/customers", {"name": ""}, "name"),
+        ("/api/v1/customers", {"name": "x" * 201}, "name"),
+        ("/api/v1/customers", {"name": "Acme", "kind": "robot"}, "kind"),
+        ("/api/v1/products", {"code": "has spaces", "name": "x"}, "code"),
+        (
+            "/api/v1/license-transactions",
+            {"customer": "00000000-0000-0000-0000-000000000000", "external_id": "x"},
+            "customer",
+        ),
+    ],
+)
+def test_invalid_input_is_a_400_naming_the_field_and_creates_nothing(api, path, body, field):
+    before = AuditEvent.objects.count()
+    response = api.post(path, body, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert field in response.json()["errors"]
+    assert AuditEvent.objects.count() == before
+
+
+@pytest.mark.parametrize("raw", ["{not json", "[1, 2]", '"text"'])
+def test_a_body_that_is_not_a_json_object_is_a_400(api, raw):
+    response = api.generic("POST", "/api/v1/customers", raw, content_type="application/json")
+    assert response.status_code == 400
+    assert "code" in response.json()
+    assert not Customer.objects.exists()
+
+
+def test_lists_filter_by_effective_status_customer_product_and_time(api):
+    live = EntitlementFactory()
+    off = EntitlementFactory()
+    off.customer.status = Customer.Status.DISABLED
+    off.customer.save()
+    assert ids(api, "entitlements?effective_status=disabled") == {str(off.pk)}
+    assert ids(api, "entitlements?effective_reason=customer_disabled") == {str(off.pk)}
+    assert ids(api, f"entitlements?customer={live.customer_id}") == {str(live.pk)}
+    assert ids(api, f"entitlements?product_code={live.product.code}") == {str(live.pk)}
+    assert ids(api, f"entitlements?customer_external_id={off.customer.external_id}") == {str(off.pk)}
+    later = (timezone.now() + dt.timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    assert ids(api, f"entitlements?created_after={later}") == set()
+    assert ids(api, f"entitlements?created_before={later}") == {str(live.pk), str(off.pk)}
+
+
+def test_search_finds_names_emails_codes_and_hardware_ids(api):
+    acme = CustomerFactory(name="Acme Corp", email="it@acme.example")
+    CustomerFactory(name="Globex")
+    assert ids(api, "customers?search=acme") == {str(acme.pk)}
+    assert ids(api, "customers?search=it@acme") == {str(acme.pk)}
+    code = ActivationCodeFactory()
+    assert ids(api, f"activation-codes?search={code.code}") == {str(code.pk)}
+    assert ids(api, f"activation-codes?search={code.code[:4]}") == set()  # exact only: a secret
+    device = DeviceFactory(hardware_id="HW-FIND-ME")
+    assert ids(api, "devices?search=find-me") == {str(device.pk)}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "entitlements?effective_status=bogus",
+        "entitlements?customer=not-a-uuid",
+        "customers?status=paused",
+        "customers?created_after=yesterday",
+        "licenses?product=123",
+    ],
+)
+def test_an_unknown_filter_value_is_a_400_not_an_empty_page(api, query):
+    response = api.get(f"/api/v1/{query}")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+
+
+def test_ordering_and_pages_of_at_most_a_hundred(api):
+    ProductFactory.create_batch(3)
+    names = [p["name"] for p in api.get("/api/v1/products?ordering=-name").json()["results"]]
+    assert names == sorted(names, reverse=True)
+    page = api.get("/api/v1/products?page_size=1000").json()
+    assert page["count"] == 3
+    # The cap applies: a client asking for more gets at most 100.
+    from licensing.api.management.pagination import Pages
+
+    assert Pages.max_page_size == 100
+    assert api.get("/api/v1/products?page=99").status_code == 404
+
+
+def ids(api, query: str) -> set[str]:
+    response = api.get(f"/api/v1/{query}")
+    assert response.status_code == 200, response.json()
+    return {row["id"] for row in response.json()["results"]}
