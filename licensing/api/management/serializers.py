@@ -8,7 +8,6 @@ import datetime as dt
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import transaction
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -101,17 +100,18 @@ class SecondsField(serializers.IntegerField):
     """A duration as whole seconds: what every integration can compute with."""
 
     def __init__(self, *, minimum: dt.timedelta, maximum: dt.timedelta, **kwargs):
-        super().__init__(**kwargs)
-        # Bounds checked on the duration; the numbers are for the schema.
-        self.min_value, self.max_value = int(minimum.total_seconds()), int(maximum.total_seconds())
-        self.validators += [MinValueValidator(minimum), MaxValueValidator(maximum)]
+        super().__init__(min_value=int(minimum.total_seconds()), max_value=int(maximum.total_seconds()), **kwargs)
+        # The bounds are checked on the number below: validators would see the duration.
+        self.validators = []
 
     def to_representation(self, value: dt.timedelta) -> int:
         return int(value.total_seconds())
 
     def to_internal_value(self, data) -> dt.timedelta:
         seconds = super().to_internal_value(data)
-        if abs(seconds) > self.max_value:  # before timedelta could overflow
+        if seconds < self.min_value:
+            self.fail("min_value", min_value=self.min_value)
+        if seconds > self.max_value:
             self.fail("max_value", max_value=self.max_value)
         return dt.timedelta(seconds=seconds)
 
