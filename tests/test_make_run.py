@@ -7,6 +7,7 @@ sharing this checkout's `.venv` or database would hide exactly the mistakes this
 
 import contextlib
 import http.cookiejar
+import json
 import os
 import re
 import signal
@@ -159,3 +160,11 @@ def test_make_run_on_a_fresh_clone_serves_admin_and_prints_demo_logins(make_run_
     # The printed admin login must be one that works, not just one that is printed.
     final_url = _sign_in(make_run_server.base_url, "admin", _printed_password(output, "admin"))
     assert urllib.parse.urlsplit(final_url).path == "/admin/", make_run_server.tail()
+
+    # So must the printed management API token.
+    match = re.search(r"Authorization: Bearer (\S+)' (\S+/api/v1/customers)", output)
+    assert match, output
+    request = urllib.request.Request(match.group(2), headers={"Authorization": f"Bearer {match.group(1)}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        customers = {c["name"]: c["effective_status"] for c in json.loads(response.read())["results"]}
+    assert customers["Acme Corporation"] == "active"

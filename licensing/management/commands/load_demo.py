@@ -15,6 +15,7 @@ from django.utils import timezone
 from licensing import roles
 from licensing.models import (
     ActivationCode,
+    ApiToken,
     ClientCredential,
     Customer,
     Device,
@@ -24,6 +25,7 @@ from licensing.models import (
     LicenseUser,
     Product,
 )
+from licensing.models.credentials import hash_api_token
 
 # Demo-only secrets: printed on every start so the local server can be tried at once.
 STAFF = [
@@ -34,6 +36,7 @@ STAFF = [
 ]
 DEMO_API_KEY = "demo-api-key"
 DEMO_SHARED_KEY = "demo-shared-key-change-me"
+DEMO_MANAGEMENT_TOKEN = "lsm_demo-management-token-change-me"
 DEMO_LICENSE_USER = ("jane@example.com", "jane-demo-password")
 
 
@@ -112,6 +115,12 @@ class Command(BaseCommand):
             Entitlement.objects.create(
                 customer=person, product=desktop, seats=1, valid_from=now, valid_until=now + dt.timedelta(days=14)
             )
+        if not ApiToken.objects.filter(token_hash=hash_api_token(DEMO_MANAGEMENT_TOKEN)).exists():
+            ApiToken.objects.create(
+                name="Demo back office",
+                token_hash=hash_api_token(DEMO_MANAGEMENT_TOKEN),
+                hint=DEMO_MANAGEMENT_TOKEN[:10],
+            )
         if not ClientCredential.objects.filter(api_key=DEMO_API_KEY).exists():
             credential = ClientCredential(name="Demo client", api_key=DEMO_API_KEY)
             credential.shared_key = DEMO_SHARED_KEY
@@ -128,6 +137,8 @@ class Command(BaseCommand):
             "Client API credential (DESIGN.md §3):",
             f"  api key:    {DEMO_API_KEY}",
             f"  shared key: {DEMO_SHARED_KEY}",
+            f"Management API token (read-write; docs at {url}/api/docs/):",
+            f"  curl -H 'Authorization: Bearer {DEMO_MANAGEMENT_TOKEN}' {url}/api/v1/customers",
             "",
         ]
         self.stdout.write("\n".join(lines))
