@@ -91,6 +91,9 @@ class Entitlement(SwitchedModel):
             errors["valid_until"] = "Must be after the start of validity."
         if not isinstance(self.features, dict):
             errors["features"] = 'Features must be a JSON object, for example {"export": true}.'
+        elif _holds_nul(self.features):
+            # PostgreSQL's jsonb cannot store \u0000: refuse it here, not as a database error.
+            errors["features"] = "Features must not contain NUL characters."
         if self.pk and self.seats is not None:
             in_use = self.seats_in_use()
             if self.seats < in_use:
@@ -120,6 +123,16 @@ class Entitlement(SwitchedModel):
 
     def verdict(self, now: dt.datetime | None = None) -> rules.Verdict:
         return rules.evaluate(self.chain(), now or timezone.now())
+
+
+def _holds_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 # Crockford's base32 alphabet: no I, L, O or U, so a code read aloud or typed from paper

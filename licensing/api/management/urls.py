@@ -1,4 +1,4 @@
-from django.urls import path, re_path
+from django.urls import path, re_path, register_converter
 from rest_framework.routers import SimpleRouter
 
 from ...models import Customer
@@ -19,10 +19,26 @@ router.register("devices", views.DeviceViewSet, basename="device")
 router.register("licenses", views.LicenseViewSet, basename="license")
 router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
 
+
+class ExternalIdConverter:
+    """An order's id in the vendor's billing, as a path segment: printable and no longer
+    than the column, so anything else is a plain 404 before any query."""
+
+    regex = r"[^/\x00-\x1f\x7f]{1,200}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(ExternalIdConverter, "external_id")
+
 # 10Duke's paths: organizations and persons ("users") are both customers here.
 TRANSACTION_SWITCHES = [
     path(
-        f"{prefix}/<str:customer_id>/license-transactions/<str:external_id>/{verb}-licenses",
+        f"{prefix}/<str:customer_id>/license-transactions/<external_id:external_id>/{verb}-licenses",
         views.TransactionLicenses.as_view(kind=kind, suspend=verb == "suspend"),
         name=f"{prefix}-{verb}-licenses",
     )

@@ -84,6 +84,16 @@ def test_seats_cannot_drop_below_the_licenses_holding_them(api):
     assert Entitlement.objects.get().seats == 2
 
 
+@pytest.mark.parametrize("features", [{"edition": "pro\u0000"}, {"\u0000": True}, {"tiers": ["a", "\u0000"]}])
+def test_features_postgresql_cannot_store_are_a_400_not_a_database_error(api, features):
+    entitlement = EntitlementFactory(features={"export": True})
+    response = api.patch(f"/api/v1/entitlements/{entitlement.pk}", {"features": features}, format="json")
+    assert response.status_code == 400
+    assert "features" in response.json()["errors"]
+    entitlement.refresh_from_db()
+    assert entitlement.features == {"export": True}
+
+
 def test_an_entitlement_cannot_use_another_customers_transaction(api):
     entitlement = EntitlementFactory()
     stranger_order = LicenseTransactionFactory()

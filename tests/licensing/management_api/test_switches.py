@@ -265,3 +265,14 @@ def test_a_malformed_customer_id_in_a_transaction_path_is_a_404(api, order):
         f"/api/v1/organizations/nope/license-transactions/{order.external_id}/suspend-licenses", {}, format="json"
     )
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("external_id", ["ORD%00-1", "x" * 201])
+def test_an_external_id_no_order_could_have_is_a_404_not_a_database_error(api, order, external_id):
+    response = api.put(
+        f"/api/v1/organizations/{order.customer_id}/license-transactions/{external_id}/suspend-licenses",
+        {},
+        format="json",
+    )
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
