@@ -1,3 +1,5 @@
+from collections.abc import Callable
+
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
@@ -27,19 +29,43 @@ class AuditEventAdmin(SafeAdminMixin, admin.ModelAdmin):
         return False
 
 
+class SecretIssuingAdmin(LicensingAdmin):
+    """Credentials whose secret is shown once, on the page after it is made, and which
+    are retired by revoking (audited, seen by the next request), never deleted."""
+
+    revoke_service: Callable[..., object]  # the service, called with {service_argument: row}
+    service_argument: str
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def secret_page(self, request, template: str, title: str, **context):
+        context = {**self.admin_site.each_context(request), "title": title, "opts": self.model._meta, **context}
+        response = TemplateResponse(request, template, context)
+        response["Cache-Control"] = "no-store"  # the secret must not linger in a cache
+        return response
+
+    @admin.action(description="Revoke selected %(verbose_name_plural)s", permissions=["change"])
+    def revoke_selected(self, request, queryset):
+        count = 0
+        for credential in queryset.filter(revoked_at__isnull=True).order_by("pk"):
+            self.revoke_service(**{self.service_argument: credential}, actor=Actor.staff(request))
+            count += 1
+        noun = self.model._meta.verbose_name if count == 1 else self.model._meta.verbose_name_plural
+        self.message_user(request, f"Revoked {count} {noun}.", messages.SUCCESS)
+
+
 @admin.register(ClientCredential)
-class ClientCredentialAdmin(LicensingAdmin):
+class ClientCredentialAdmin(SecretIssuingAdmin):
     list_display = ["name", "api_key", "created_at", "last_used_at", "revoked_at"]
     search_fields = ["name", "=api_key"]
     readonly_fields = ["api_key", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke_selected", "rotate_selected"]
+    revoke_service = staticmethod(services.client_credential_revoke)
+    service_argument = "credential"
 
     def get_fields(self, request, obj=None):
         return ["name"] if obj is None else ["name", *self.readonly_fields]
-
-    def has_delete_permission(self, request, obj=None):
-        # Retired by revoking (audited, seen by the next request), never deleted.
-        return False
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -54,16 +80,9 @@ class ClientCredentialAdmin(LicensingAdmin):
         return self._show_shared_key(request, obj, request._new_shared_key, "Client credential created")
 
     def _show_shared_key(self, request, credential, shared_key: str, title: str):
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "opts": self.model._meta,
-            "credential": credential,
-            "shared_key": shared_key,
-        }
-        response = TemplateResponse(request, "admin/licensing/credential_created.html", context)
-        response["Cache-Control"] = "no-store"  # the secret must not linger in a cache
-        return response
+        return self.secret_page(
+            request, "admin/licensing/credential_created.html", title, credential=credential, shared_key=shared_key
+        )
 
     @admin.action(description="Rotate the shared key of the selected credential", permissions=["change"])
     def rotate_selected(self, request, queryset):
@@ -79,29 +98,20 @@ class ClientCredentialAdmin(LicensingAdmin):
             return None
         return self._show_shared_key(request, credential, shared_key, "New shared key")
 
-    @admin.action(description="Revoke selected credentials", permissions=["change"])
-    def revoke_selected(self, request, queryset):
-        count = 0
-        for credential in queryset.filter(revoked_at__isnull=True).order_by("pk"):
-            services.client_credential_revoke(credential=credential, actor=Actor.staff(request))
-            count += 1
-        self.message_user(request, f"Revoked {count} credential(s).", messages.SUCCESS)
-
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(LicensingAdmin):
+class ApiTokenAdmin(SecretIssuingAdmin):
     list_display = ["name", "hint", "read_only", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["read_only"]
     search_fields = ["name", "hint"]
     readonly_fields = ["hint", "created_at", "last_used_at", "revoked_at"]
     fixed_after_creation = ("read_only",)  # new rights, new token
     actions = ["revoke_selected"]
+    revoke_service = staticmethod(services.api_token_revoke)
+    service_argument = "token"
 
     def get_fields(self, request, obj=None):
         return ["name", "read_only"] if obj is None else ["name", "read_only", *self.readonly_fields]
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # retired by revoking (audited), never deleted
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -112,21 +122,10 @@ class ApiTokenAdmin(LicensingAdmin):
         request._new_api_token = raw  # shown once, on the response page below
 
     def response_add(self, request, obj, post_url_continue=None):
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "API token created",
-            "opts": self.model._meta,
-            "token": obj,
-            "raw_token": request._new_api_token,
-        }
-        response = TemplateResponse(request, "admin/licensing/api_token_created.html", context)
-        response["Cache-Control"] = "no-store"
-        return response
-
-    @admin.action(description="Revoke selected API tokens", permissions=["change"])
-    def revoke_selected(self, request, queryset):
-        count = 0
-        for token in queryset.filter(revoked_at__isnull=True).order_by("pk"):
-            services.api_token_revoke(token=token, actor=Actor.staff(request))
-            count += 1
-        self.message_user(request, f"Revoked {count} API token(s).", messages.SUCCESS)
+        return self.secret_page(
+            request,
+            "admin/licensing/api_token_created.html",
+            "API token created",
+            token=obj,
+            raw_token=request._new_api_token,
+        )

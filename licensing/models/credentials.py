@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import hashlib
 import secrets
 
@@ -79,3 +81,8 @@ class ApiToken(PublicModel):
     @classmethod
     def new_token(cls) -> str:
         return API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+    @classmethod
+    def for_token(cls, raw: str, **fields) -> ApiToken:
+        """An unsaved row for the token `raw`: its hash, and a hint to recognise it by."""
+        return cls(token_hash=hash_api_token(raw), hint=raw[: len(API_TOKEN_PREFIX) + 6], **fields)

@@ -4,6 +4,7 @@ tokens of the management API."""
 from __future__ import annotations
 
 import secrets
+from typing import TypeVar
 
 from django.db import transaction
 from django.utils import timezone
@@ -11,7 +12,6 @@ from django.utils import timezone
 from ..audit import Actor, record_event
 from ..errors import InvalidTransition
 from ..models import ApiToken, ClientCredential
-from ..models.credentials import API_TOKEN_PREFIX, hash_api_token
 
 
 def new_shared_key() -> str:
@@ -32,21 +32,7 @@ def client_credential_create(*, name: str, actor: Actor) -> tuple[ClientCredenti
 
 def client_credential_revoke(*, credential: ClientCredential, actor: Actor, reason: str = "") -> ClientCredential:
     """Revoke a client credential: requests signed with it are refused from now on."""
-    with transaction.atomic():
-        locked = ClientCredential.objects.select_for_update().get(pk=credential.pk)
-        if locked.is_revoked:
-            raise InvalidTransition("This client credential is already revoked.")
-        locked.revoked_at = timezone.now()
-        locked.save(update_fields=["revoked_at", "updated_at"])
-        record_event(
-            actor=actor,
-            action="client_credential.revoked",
-            target=locked,
-            reason=reason,
-            before={"revoked_at": None},
-            after={"revoked_at": locked.revoked_at.isoformat()},
-        )
-    return locked
+    return _revoke(credential, action="client_credential.revoked", actor=actor, reason=reason)
 
 
 def client_credential_rotate(
@@ -70,9 +56,8 @@ def api_token_create(*, name: str, read_only: bool, actor: Actor) -> tuple[ApiTo
     to the caller this once; only its hash is kept."""
     raw = ApiToken.new_token()
     with transaction.atomic():
-        token = ApiToken.objects.create(
-            name=name, read_only=read_only, token_hash=hash_api_token(raw), hint=raw[: len(API_TOKEN_PREFIX) + 6]
-        )
+        token = ApiToken.for_token(raw, name=name, read_only=read_only)
+        token.save()
         record_event(
             actor=actor, action="api_token.created", target=token, after={"name": name, "read_only": read_only}
         )
@@ -81,15 +66,24 @@ def api_token_create(*, name: str, read_only: bool, actor: Actor) -> tuple[ApiTo
 
 def api_token_revoke(*, token: ApiToken, actor: Actor, reason: str = "") -> ApiToken:
     """Revoke a management API token: it gets 401 from its next request on."""
+    return _revoke(token, action="api_token.revoked", actor=actor, reason=reason)
+
+
+C = TypeVar("C", ClientCredential, ApiToken)
+
+
+def _revoke(credential: C, *, action: str, actor: Actor, reason: str) -> C:
+    """Stamp `revoked_at` under the row's lock, once: revocation is final."""
+    model = type(credential)
     with transaction.atomic():
-        locked = ApiToken.objects.select_for_update().get(pk=token.pk)
+        locked = model.objects.select_for_update().get(pk=credential.pk)
         if locked.is_revoked:
-            raise InvalidTransition("This API token is already revoked.")
+            raise InvalidTransition(f"This {model._meta.verbose_name} is already revoked.")
         locked.revoked_at = timezone.now()
         locked.save(update_fields=["revoked_at", "updated_at"])
         record_event(
             actor=actor,
-            action="api_token.revoked",
+            action=action,
             target=locked,
             reason=reason,
             before={"revoked_at": None},

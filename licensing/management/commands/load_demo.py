@@ -116,11 +116,7 @@ class Command(BaseCommand):
                 customer=person, product=desktop, seats=1, valid_from=now, valid_until=now + dt.timedelta(days=14)
             )
         if not ApiToken.objects.filter(token_hash=hash_api_token(DEMO_MANAGEMENT_TOKEN)).exists():
-            ApiToken.objects.create(
-                name="Demo back office",
-                token_hash=hash_api_token(DEMO_MANAGEMENT_TOKEN),
-                hint=DEMO_MANAGEMENT_TOKEN[:10],
-            )
+            ApiToken.for_token(DEMO_MANAGEMENT_TOKEN, name="Demo back office").save()
         if not ClientCredential.objects.filter(api_key=DEMO_API_KEY).exists():
             credential = ClientCredential(name="Demo client", api_key=DEMO_API_KEY)
             credential.shared_key = DEMO_SHARED_KEY

@@ -1,12 +1,15 @@
 """Client credentials in the admin: the shared key is shown once, on creation and on
 rotation, and never again."""
 
+import re
+
 import pytest
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from licensing import services
 from licensing.audit import Actor
-from licensing.models import ClientCredential
+from licensing.models import ApiToken, AuditEvent, ClientCredential
 
 pytestmark = pytest.mark.django_db
 
@@ -33,3 +36,45 @@ def test_rotating_shows_the_new_key_and_the_old_one_stops_matching(client, super
     credential.refresh_from_db()
     assert credential.shared_key != old_key
     assert credential.shared_key in response.content.decode()
+
+
+def test_revoking_credentials_in_bulk_revokes_each_through_its_service(client, superuser):
+    credential, _ = services.client_credential_create(name="Desktop app", actor=Actor.system("test"))
+    client.force_login(superuser)
+    response = client.post(
+        reverse("admin:licensing_clientcredential_changelist"),
+        {"action": "revoke_selected", "_selected_action": [str(credential.pk)]},
+        follow=True,
+    )
+    assert "Revoked 1 client credential." in response.content.decode()
+    credential.refresh_from_db()
+    assert credential.is_revoked
+    assert AuditEvent.objects.filter(target_id=credential.pk, action="client_credential.revoked").exists()
+
+
+def test_creating_an_api_token_shows_it_once_and_it_opens_the_management_api(client, superuser):
+    client.force_login(superuser)
+    response = client.post(reverse("admin:licensing_apitoken_add"), {"name": "billing", "read_only": "on"})
+    token = ApiToken.objects.get()
+    raw = re.search(r'<code class="secret">(\S+)</code>', response.content.decode()).group(1)
+    assert "no-store" in response["Cache-Control"]
+    assert token.read_only
+    change_page = client.get(reverse("admin:licensing_apitoken_change", args=[token.pk])).content.decode()
+    assert raw not in change_page
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert api.get("/api/v1/customers").status_code == 200
+
+
+def test_revoking_an_api_token_in_the_admin_shuts_it_out(client, superuser):
+    token, raw = services.api_token_create(name="billing", read_only=False, actor=Actor.system("test"))
+    client.force_login(superuser)
+    response = client.post(
+        reverse("admin:licensing_apitoken_changelist"),
+        {"action": "revoke_selected", "_selected_action": [str(token.pk)]},
+        follow=True,
+    )
+    assert "Revoked 1 API token." in response.content.decode()
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert api.get("/api/v1/customers").status_code == 401
