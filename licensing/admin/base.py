@@ -93,7 +93,9 @@ class AuditedAdminMixin:
     def save_model(self, request, obj, form, change):
         if change and not form.changed_data:
             return
-        services.save_edits(instance=obj, fields=form.changed_data, actor=Actor.staff(request))
+        # Many-to-many links are set (and audited) by the service, not by save_related.
+        links = {f.name: form.cleaned_data[f.name] for f in obj._meta.many_to_many if f.name in form.changed_data}
+        services.save_edits(instance=obj, fields=form.changed_data, actor=Actor.staff(request), links=links)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:

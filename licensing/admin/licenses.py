@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.db.models import Max
 
 from .. import services
-from ..models import Device, License, LicenseUser, Product
+from ..models import Device, License, LicenseUser
 from .base import LicensingAdmin
 from .display import EffectiveStatusFilter, EffectiveStatusMixin
 from .switches import AdminSwitch, SwitchAdminMixin
@@ -28,11 +28,8 @@ class LicenseUserForm(forms.ModelForm):
             self.add_error("new_password", "A new license user needs a password.")
         # On change the customer is read-only (fixed at creation), so it is not in the form.
         customer = self.instance.customer if self.instance.pk else cleaned.get("customer")
-        for entitlement in cleaned.get("entitlements") or ():
-            if customer is not None and entitlement.customer_id != customer.pk:
-                self.add_error("entitlements", f"“{entitlement}” belongs to another customer.")
-            elif entitlement.product.authorization_method != Product.AuthorizationMethod.USER:
-                self.add_error("entitlements", f"“{entitlement}” is for a product activated with keys, not users.")
+        for problem in LicenseUser.entitlement_problems(customer, cleaned.get("entitlements") or ()):
+            self.add_error("entitlements", problem)
         return cleaned
 
     def save(self, commit=True):

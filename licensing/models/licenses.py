@@ -26,6 +26,20 @@ class LicenseUser(PublicModel):
     def __str__(self) -> str:
         return self.username
 
+    @staticmethod
+    def entitlement_problems(customer, entitlements) -> list[str]:
+        """Why these entitlements cannot be linked to a license user of `customer` (none
+        if they can): each must be that customer's, for a product activated by users."""
+        from .catalog import Product
+
+        problems = []
+        for entitlement in entitlements:
+            if customer is not None and entitlement.customer_id != customer.pk:
+                problems.append(f"“{entitlement}” belongs to another customer.")
+            elif entitlement.product.authorization_method != Product.AuthorizationMethod.USER:
+                problems.append(f"“{entitlement}” is for a product activated with keys, not users.")
+        return problems
+
     def set_password(self, raw_password: str) -> None:
         self.password = make_password(raw_password)
 

@@ -8,7 +8,6 @@ import datetime as dt
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -89,11 +88,7 @@ class AuditedModelSerializer(serializers.ModelSerializer):
         """Anything to do to the row before it is saved (a password to hash)."""
 
     def _save(self, instance, fields: list[str], related: dict[str, Any]):
-        with transaction.atomic():
-            services.save_edits(instance=instance, fields=fields, actor=self.context["actor"])
-            for name, values in related.items():
-                getattr(instance, name).set(values)
-        return instance
+        return services.save_edits(instance=instance, fields=fields, actor=self.context["actor"], links=related)
 
 
 class SecondsField(serializers.IntegerField):
@@ -237,9 +232,9 @@ class LicenseUserSerializer(AuditedModelSerializer):
         customer = attrs.get("customer") or (self.instance.customer if self.instance else None)
         if self.instance is not None and "customer" in attrs and attrs["customer"].pk != self.instance.customer_id:
             raise serializers.ValidationError({"customer": "A license user cannot move to another customer."})
-        foreign = [e for e in attrs.get("entitlements", []) if customer is not None and e.customer_id != customer.pk]
-        if foreign:
-            raise serializers.ValidationError({"entitlements": "Every entitlement must belong to the user's customer."})
+        problems = LicenseUser.entitlement_problems(customer, attrs.get("entitlements", []))
+        if problems:
+            raise serializers.ValidationError({"entitlements": problems})
         return super().validate(attrs)
 
     def prepare(self, instance: LicenseUser, validated_data: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from licensing import services
 from licensing.audit import Actor
 from licensing.models import ApiToken, AuditEvent, ClientCredential
+from tests.factories import EntitlementFactory, LicenseUserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -78,3 +79,21 @@ def test_revoking_an_api_token_in_the_admin_shuts_it_out(client, superuser):
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert api.get("/api/v1/customers").status_code == 401
+
+
+def test_a_license_users_entitlements_changed_in_the_admin_are_in_its_audit_record(client, superuser):
+    first = EntitlementFactory(product__authorization_method="user")
+    second = EntitlementFactory(customer=first.customer, product=first.product)
+    user = LicenseUserFactory(customer=first.customer)
+    user.entitlements.add(first)
+    client.force_login(superuser)
+    response = client.post(
+        reverse("admin:licensing_licenseuser_change", args=[user.pk]),
+        {"username": user.username, "name": user.name, "new_password": "", "entitlements": [str(second.pk)]},
+    )
+    assert response.status_code == 302, re.findall(
+        r"errorlist.{0,300}|messagelist.{0,300}", response.content.decode(), re.S
+    )
+    assert list(user.entitlements.all()) == [second]
+    event = AuditEvent.objects.get(action="licenseuser.updated", target_id=user.pk)
+    assert (event.before["entitlements"], event.after["entitlements"]) == ([str(first.pk)], [str(second.pk)])
