@@ -96,10 +96,16 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
-    # Requests per token (management API) and per API key (client API); counted in the
-    # cache, which is Redis in production.
+    # Requests per token (management API), counted in the cache, which is Redis in
+    # production; and per (API key, client address) (client API), counted in each
+    # worker's memory and settled with the cache once a second (licensing/api/client/
+    # throttling.py). The client default, 100 a second, is for a customer site behind
+    # one NAT: thousands of installations sharing a key and an address may all check in
+    # within the same minute (an office starting work), while a client stuck in a loop
+    # is held to it.
     "DEFAULT_THROTTLE_RATES": {
         "management": env("LICENSING_MANAGEMENT_RATE", default="1200/minute"),
+        "client": env("LICENSING_CLIENT_RATE", default="6000/minute"),
     },
 }
 SPECTACULAR_SETTINGS = {

@@ -29,3 +29,13 @@ def signed_text(text: str, *, status: int = 200) -> HttpResponse:
 
 def signed_error(refusal: Refusal) -> HttpResponse:
     return signed_json(refusal.body(), status=refusal.status)
+
+
+def rate_limited(wait: int | None) -> HttpResponse:
+    """The signed 429 of the throttle, with the whole seconds until its window ends in
+    the message and in Retry-After."""
+    wait = max(1, wait or 1)
+    message = f"Too many requests with this API key from this address; retry in {wait} seconds."
+    response = signed_error(Refusal("rate_limited", message, status=429))
+    response["Retry-After"] = str(wait)
+    return response

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpResponse
@@ -24,7 +23,7 @@ from ...license_body import license_body
 from ...selectors import client_identity, client_licenses
 from ...signing import current_signer
 from .authentication import authenticate
-from .responses import signed, signed_error, signed_json, signed_text
+from .responses import rate_limited, signed, signed_error, signed_json, signed_text
 from .serializers import (
     ActivateRequestSerializer,
     CheckQuerySerializer,
@@ -33,6 +32,7 @@ from .serializers import (
     LicenseBodySerializer,
     validated,
 )
+from .throttling import ClientRateThrottle, sent_api_key
 
 logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = offline.MAX_REQUEST_BYTES
@@ -46,7 +46,7 @@ AUTH_HEADERS = [
         description='algorithm="hmac-sha256",headers="date",signature="<base64 HMAC>",apiKey="<api key>"',
     ),
 ]
-ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 413: ErrorSerializer}
+ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 413: ErrorSerializer, 429: ErrorSerializer}
 DEACTIVATED = OpenApiResponse(OpenApiTypes.STR, description="The text license_deactivated.")
 
 
@@ -55,6 +55,7 @@ class ClientView(APIView):
     permission_classes = ()
     parser_classes = ()  # bodies are read raw: offline requests are signed byte for byte
     renderer_classes = (JSONRenderer,)  # for the schema: answers are signed bytes (dispatch)
+    throttle_classes = (ClientRateThrottle,)
     requires_signature = True
 
     def dispatch(self, request, *args, **kwargs):
@@ -62,7 +63,8 @@ class ClientView(APIView):
         which would cost a check-in a sixth of its time: these views read the Django
         request as it came, authenticate it by its HMAC and sign every answer
         themselves. DRF still describes them in the schema. Permission and throttle
-        classes are not run by this: anything of the kind belongs in initial()."""
+        classes are not run by this: anything of the kind belongs in initial(), which
+        runs the throttle first of all."""
         self.args, self.kwargs, self.request = args, kwargs, request
         self.headers = self.default_response_headers
         try:
@@ -79,6 +81,9 @@ class ClientView(APIView):
         return response
 
     def initial(self, request, *args, **kwargs):
+        # First, before any work on the request's behalf: the throttle counts in worker
+        # memory, so a check-in still makes no round trip (throttling.py).
+        self.check_throttles(request)
         # The row versions this request needs, read up front and handed down
         # (licensing/snapshots.py).
         self.versions = snapshots.Versions.read(self.remembered_keys(request))
@@ -89,12 +94,14 @@ class ClientView(APIView):
     def remembered_keys(self, request) -> list[str]:
         """Row keys of what this worker remembers for this request (no validation:
         anything odd simply matches nothing)."""
-        match = re.search(r'apiKey="([^"]{1,64})"', request.headers.get("Authorization", ""))
-        return list(snapshots.credentials.keys_for(match.group(1))) if match else []
+        api_key = sent_api_key(request)
+        return list(snapshots.credentials.keys_for(api_key)) if api_key else []
 
     def handle_exception(self, exc):
         if isinstance(exc, Refusal):
             return signed_error(exc)
+        if isinstance(exc, exceptions.Throttled):
+            return rate_limited(exc.wait)
         if isinstance(exc, exceptions.APIException):
             return signed_error(Refusal(exc.default_code, str(exc.detail), status=exc.status_code))
         if isinstance(exc, SuspiciousOperation):  # Django's own input limits (too many fields, ...)
@@ -244,7 +251,10 @@ class PublicKey(ClientView):
 
     @extend_schema(
         operation_id="public_key",
-        responses={200: OpenApiResponse(OpenApiTypes.STR, description="PEM of the Ed25519 public key.")},
+        responses={
+            200: OpenApiResponse(OpenApiTypes.STR, description="PEM of the Ed25519 public key."),
+            429: ErrorSerializer,
+        },
     )
     def get(self, request) -> HttpResponse:
         return signed_text(current_signer().public_key_pem)
