@@ -11,7 +11,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.forms.models import model_to_dict
 
-from . import snapshots
+from . import snapshots, webhooks
 from .models import AuditEvent, License
 
 if TYPE_CHECKING:
@@ -59,8 +59,9 @@ def record_event(
     after: dict[str, Any] | None = None,
     invalidates: bool = True,
 ) -> AuditEvent:
-    """Append one audit event. Must run inside the transaction of the change it records,
-    so that the change and its record commit or roll back together."""
+    """Append one audit event, and the webhook event if `action` is one vendors subscribe
+    to. Must run inside the transaction of the change it records, so that the change and
+    its records commit or roll back together."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("record_event must run inside the transaction of the change it records.")
     # An audited change may alter what a client check answers: retire the snapshots
@@ -69,7 +70,7 @@ def record_event(
     if invalidates and target is not None:
         seats = ("licensing.entitlement", target.entitlement_id) if isinstance(target, License) else None
         snapshots.bump(target, seats)
-    return AuditEvent.objects.create(
+    event = AuditEvent.objects.create(
         actor_type=actor.type,
         actor_id=actor.id,
         actor_label=actor.label[:200],
@@ -82,6 +83,9 @@ def record_event(
         before=before or {},
         after=after or {},
     )
+    # The webhook outbox row, in this same transaction: a change that rolls back emits nothing.
+    webhooks.emit(action, target)
+    return event
 
 
 def field_values(instance: models.Model, fields: Iterable[str]) -> dict[str, Any]:

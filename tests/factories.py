@@ -13,7 +13,9 @@ from licensing.models import (
     LicenseTransaction,
     LicenseUser,
     Product,
+    WebhookEndpoint,
 )
+from licensing.models.webhooks import generate_secret
 
 
 class ProductFactory(factory.django.DjangoModelFactory):
@@ -108,3 +110,12 @@ class StaffUserFactory(factory.django.DjangoModelFactory):
     def groups(self, create, extracted, **kwargs):
         for name in extracted or ():
             self.groups.add(Group.objects.get(name=name))
+
+
+class WebhookEndpointFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WebhookEndpoint
+
+    url = "http://127.0.0.1:9/hooks"
+    description = factory.Sequence(lambda n: f"receiver {n}")
+    secret = factory.LazyFunction(generate_secret)

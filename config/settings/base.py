@@ -76,6 +76,28 @@ CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A broker that is down must not hold up the change that queues a delivery: publishing
+# gives up quickly, and the periodic re-queue sends the delivery later (licensing/webhooks.py).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BEAT_SCHEDULE = {
+    "requeue-webhook-deliveries": {
+        "task": "licensing.tasks.requeue_webhook_deliveries",
+        "schedule": env.float("LICENSING_WEBHOOK_REQUEUE_SECONDS", default=30.0),
+    },
+}
+
+# Webhooks. Without a broker (the embedded default) a thread of the web process delivers
+# them. Retry delays in seconds after each failed try: eight tries spread over a day.
+LICENSING_WEBHOOKS_INLINE = env.bool("LICENSING_WEBHOOKS_INLINE", default=not REDIS_URL)
+LICENSING_WEBHOOK_TIMEOUT = env.float("LICENSING_WEBHOOK_TIMEOUT", default=10.0)
+LICENSING_WEBHOOK_RETRY_DELAYS = [
+    float(delay)
+    for delay in env.list("LICENSING_WEBHOOK_RETRY_DELAYS", default=[60, 300, 900, 3600, 10800, 21600, 43200])
+]
+# How long past its due time a pending delivery waits before the re-queue sends it again
+# (its queued message is presumed lost).
+LICENSING_WEBHOOK_REQUEUE_GRACE = env.float("LICENSING_WEBHOOK_REQUEUE_GRACE", default=60.0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

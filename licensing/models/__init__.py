@@ -5,6 +5,7 @@ from .credentials import ApiToken, ClientCredential
 from .customers import Customer
 from .entitlements import ActivationCode, Entitlement, LicenseTransaction
 from .licenses import Device, License, LicenseUser
+from .webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "ActivationCode",
@@ -20,4 +21,8 @@ __all__ = [
     "OfflineRequest",
     "Product",
     "SigningKey",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

@@ -43,6 +43,12 @@ from .switches import (
     transaction_resume,
     transaction_suspend,
 )
+from .webhooks import (
+    webhook_delivery_redeliver,
+    webhook_endpoint_create,
+    webhook_endpoint_rotate_secret,
+    webhook_endpoint_send_test,
+)
 
 __all__ = [
     "CODE_DISABLE",
@@ -84,4 +90,8 @@ __all__ = [
     "save_edits",
     "transaction_resume",
     "transaction_suspend",
+    "webhook_delivery_redeliver",
+    "webhook_endpoint_create",
+    "webhook_endpoint_rotate_secret",
+    "webhook_endpoint_send_test",
 ]

@@ -38,12 +38,26 @@ def save_edits(
             getattr(instance, name).set(rows)
         record_event(
             actor=actor,
-            action=f"{instance._meta.model_name}.{'created' if creating else 'updated'}",
+            action=f"{resource_name(instance)}.{'created' if creating else 'updated'}",
             target=instance,
             before=before,
             after={**field_values(instance, fields), **_link_ids(instance, links)},
         )
     return instance
+
+
+# Event names use the words of DESIGN.md §5 rather than Django's model names.
+RESOURCE_NAMES = {
+    "activationcode": "activation_code",
+    "licensetransaction": "transaction",
+    "licenseuser": "license_user",
+    "webhookendpoint": "webhook_endpoint",
+}
+
+
+def resource_name(instance: models.Model) -> str:
+    name = instance._meta.model_name
+    return RESOURCE_NAMES.get(name, name)
 
 
 def _link_ids(instance: models.Model, links: Mapping[str, object]) -> dict[str, list[str]]:

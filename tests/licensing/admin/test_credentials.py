@@ -95,5 +95,5 @@ def test_a_license_users_entitlements_changed_in_the_admin_are_in_its_audit_reco
         r"errorlist.{0,300}|messagelist.{0,300}", response.content.decode(), re.S
     )
     assert list(user.entitlements.all()) == [second]
-    event = AuditEvent.objects.get(action="licenseuser.updated", target_id=user.pk)
+    event = AuditEvent.objects.get(action="license_user.updated", target_id=user.pk)
     assert (event.before["entitlements"], event.after["entitlements"]) == ([str(first.pk)], [str(second.pk)])

@@ -123,7 +123,7 @@ def test_a_license_user_is_created_with_a_hashed_password_never_shown_or_audited
     assert response.json()["entitlements"] == [str(entitlement.pk)]
     user = LicenseUser.objects.get()
     assert user.check_password("correct horse")
-    event = AuditEvent.objects.get(action="licenseuser.created")
+    event = AuditEvent.objects.get(action="license_user.created")
     assert "password" not in event.after
 
 
@@ -135,7 +135,7 @@ def test_changing_a_license_users_entitlements_is_audited_with_both_lists(api):
     response = api.patch(f"/api/v1/license-users/{user.pk}", {"entitlements": [str(second.pk)]}, format="json")
     assert response.status_code == 200
     assert response.json()["entitlements"] == [str(second.pk)]
-    event = AuditEvent.objects.get(action="licenseuser.updated", target_id=user.pk)
+    event = AuditEvent.objects.get(action="license_user.updated", target_id=user.pk)
     assert (event.before, event.after) == ({"entitlements": [str(first.pk)]}, {"entitlements": [str(second.pk)]})
 
 

@@ -1,0 +1,91 @@
+"""Webhook endpoints and deliveries: creating endpoints and rotating their secrets,
+test events, and redelivery."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.utils import timezone
+
+from .. import webhooks
+from ..audit import Actor, record_event
+from ..errors import InvalidTransition
+from ..models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from ..models.webhooks import generate_secret
+from .edits import save_edits
+
+# After a rotation the old secret keeps signing (beside the new one) this long, so that
+# receivers can deploy the new secret without rejecting deliveries meanwhile.
+ROTATION_OVERLAP = dt.timedelta(hours=24)
+ENDPOINT_FIELDS = ("url", "description", "event_types", "is_active")
+
+
+def webhook_endpoint_create(*, endpoint: WebhookEndpoint, actor: Actor) -> tuple[WebhookEndpoint, str]:
+    """Save a new endpoint with a fresh signing secret. Returns the secret, which is shown
+    to the caller this once and afterwards kept only encrypted."""
+    secret = generate_secret()
+    endpoint.secret = secret
+    return save_edits(instance=endpoint, fields=ENDPOINT_FIELDS, actor=actor), secret
+
+
+def webhook_endpoint_rotate_secret(
+    *, endpoint: WebhookEndpoint, actor: Actor, reason: str = ""
+) -> tuple[WebhookEndpoint, str]:
+    """Give an endpoint a new secret. For `ROTATION_OVERLAP` deliveries carry signatures
+    with both secrets; then only the new one."""
+    secret = generate_secret()
+    with transaction.atomic():
+        locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        locked.previous_secret_encrypted = locked.secret_encrypted
+        locked.previous_secret_expires_at = timezone.now() + ROTATION_OVERLAP
+        locked.secret = secret
+        locked.save(
+            update_fields=["secret_encrypted", "previous_secret_encrypted", "previous_secret_expires_at", "updated_at"]
+        )
+        record_event(
+            actor=actor,
+            action="webhook_endpoint.secret_rotated",
+            target=locked,
+            reason=reason,
+            after={"previous_secret_expires_at": locked.previous_secret_expires_at.isoformat()},
+            invalidates=False,
+        )
+    return locked, secret
+
+
+def webhook_endpoint_send_test(*, endpoint: WebhookEndpoint, actor: Actor) -> WebhookEvent:
+    """Send a `webhook.test` event to this endpoint alone."""
+    with transaction.atomic():
+        locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        if not locked.is_active:
+            raise InvalidTransition("This endpoint is inactive: activate it to send it events.")
+        event = webhooks.emit_test(locked)
+        record_event(actor=actor, action="webhook_endpoint.test_sent", target=locked, invalidates=False)
+    return event
+
+
+def webhook_delivery_redeliver(*, delivery: WebhookDelivery, actor: Actor) -> WebhookDelivery:
+    """Send a delivery again, with a fresh set of tries, whatever became of it; a
+    delivery already on its way is left to finish."""
+    with transaction.atomic():
+        locked = WebhookDelivery.objects.select_for_update().select_related("event", "endpoint").get(pk=delivery.pk)
+        now = timezone.now()
+        if locked.status == WebhookDelivery.Status.PENDING and locked.claimed_until and locked.claimed_until > now:
+            raise InvalidTransition("This delivery is being sent right now; wait for its outcome.")
+        before = {"status": locked.status, "tries": locked.tries}
+        locked.status = WebhookDelivery.Status.PENDING
+        locked.tries = 0
+        locked.next_attempt_at = now
+        locked.completed_at = None
+        locked.save(update_fields=["status", "tries", "next_attempt_at", "completed_at"])
+        record_event(
+            actor=actor,
+            action="webhook_delivery.redelivered",
+            target=locked,
+            before=before,
+            after={"status": locked.status, "tries": 0},
+            invalidates=False,
+        )
+        transaction.on_commit(lambda: webhooks.queue([locked.pk]))
+    return locked

@@ -1,0 +1,28 @@
+"""Celery tasks. They take ids, re-read the rows, and do nothing if the work is done."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from . import webhooks
+
+
+@shared_task(ignore_result=True)
+def deliver_webhook(delivery_id: str) -> None:
+    """Try one delivery; if it should be retried, queue the retry for when it is due."""
+    retry_in = webhooks.attempt(delivery_id)
+    if retry_in is not None:
+        try:
+            deliver_webhook.apply_async((delivery_id,), countdown=retry_in)
+        except Exception:  # the broker went away: the periodic re-queue has it
+            webhooks.logger.warning("could not queue the retry of %s; the re-queue will send it", delivery_id)
+
+
+@shared_task(ignore_result=True)
+def requeue_webhook_deliveries() -> int:
+    """Queue again what is overdue and not in flight: messages lost with a broker restart,
+    a worker killed mid-task, or a commit whose queueing failed. Runs on Celery beat."""
+    overdue = webhooks.overdue(grace=settings.LICENSING_WEBHOOK_REQUEUE_GRACE)
+    webhooks.queue(overdue)
+    return len(overdue)

@@ -1,0 +1,297 @@
+"""Webhooks (DESIGN.md §5): the outbox, signing, and one delivery attempt.
+
+The database is the source of truth. A change writes its event and one delivery per
+subscribed endpoint in its own transaction (`emit`, called by `audit.record_event`); a
+delivery that never commits never goes out. After commit the deliveries are queued: to
+Celery over Redis in production, to a thread of the web process in the embedded default.
+A queued message is only a hint to try now. Whoever runs `attempt` first claims the
+delivery with a conditional UPDATE, so a message delivered twice, or re-queued while
+the first is still on its way, sends once. A periodic task re-queues what is due and not
+in flight, which recovers messages lost with a broker restart or a killed worker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import random
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+
+import requests
+from django.conf import settings
+from django.db import close_old_connections, models, transaction
+from django.db.models import Q
+from django.utils import timezone
+from rest_framework.utils.encoders import JSONEncoder
+from standardwebhooks.webhooks import Webhook
+
+from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from .models.webhooks import EVENT_TYPES, TEST_EVENT
+
+logger = logging.getLogger(__name__)
+
+RESPONSE_EXCERPT_BYTES = 1024
+USER_AGENT = "licensing-server-webhooks/1"
+
+
+# --- The outbox ------------------------------------------------------------------
+
+
+def emit(event_type: str, target: models.Model | None) -> WebhookEvent | None:
+    """Write the event and its deliveries for every active endpoint that subscribes, in
+    the caller's transaction, and queue them once it commits. Nothing if none subscribes."""
+    if event_type not in EVENT_TYPES:
+        return None
+    endpoints = [e for e in WebhookEndpoint.objects.filter(is_active=True) if e.subscribes_to(event_type)]
+    if not endpoints:
+        return None
+    from .api.management.representations import represent  # the API imports the services
+
+    return _write(event_type, represent(target) if target is not None else {}, endpoints)
+
+
+def emit_test(endpoint: WebhookEndpoint) -> WebhookEvent:
+    """A `webhook.test` event for one endpoint, whatever it subscribes to."""
+    data = {"endpoint": str(endpoint.pk), "message": "A test event sent from the licensing server."}
+    return _write(TEST_EVENT, data, [endpoint])
+
+
+def _write(event_type: str, data: dict, endpoints: Iterable[WebhookEndpoint]) -> WebhookEvent:
+    # Encoded as the management API encodes its answers, so `data` reads the same there.
+    event_id = uuid.uuid4()
+    now = timezone.now()
+    body = {"id": f"msg_{event_id.hex}", "type": event_type, "created": _iso(now), "data": data}
+    event = WebhookEvent.objects.create(
+        id=event_id, type=event_type, created_at=now, payload=json.dumps(body, cls=JSONEncoder, separators=(",", ":"))
+    )
+    deliveries = WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(event=event, endpoint=endpoint, next_attempt_at=now) for endpoint in endpoints
+    )
+    ids = [delivery.pk for delivery in deliveries]
+    transaction.on_commit(lambda: queue(ids))
+    return event
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+# --- Queueing ----------------------------------------------------------------------
+
+
+def queue(delivery_ids: Iterable[uuid.UUID]) -> None:
+    """Ask for these deliveries to be tried now. Never raises: if the broker is down the
+    deliveries stay pending in the database and the periodic re-queue sends them."""
+    if settings.LICENSING_WEBHOOKS_INLINE:
+        inline_dispatcher().wake()
+        return
+    from .tasks import deliver_webhook
+
+    for delivery_id in delivery_ids:
+        try:
+            deliver_webhook.delay(str(delivery_id))
+        except Exception:  # the broker's errors vary by transport; all mean "later"
+            logger.warning("could not queue webhook delivery %s; the re-queue will send it", delivery_id)
+            return
+
+
+def overdue(*, grace: float, limit: int = 500) -> list[uuid.UUID]:
+    """Pending deliveries due `grace` seconds ago or more and not in flight."""
+    now = timezone.now()
+    return list(
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now - dt.timedelta(seconds=grace)
+        )
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+# --- One attempt -------------------------------------------------------------------
+
+
+def attempt(delivery_id: uuid.UUID | str) -> float | None:
+    """Try one delivery if it is due and nobody else is on it. Returns the seconds until
+    its next try when it should be retried, else None."""
+    now = timezone.now()
+    # Long enough for a request that uses its timeout twice (to connect, then to read)
+    # and for recording it; after that the claim's worker is presumed dead.
+    claim_seconds = 2 * settings.LICENSING_WEBHOOK_TIMEOUT + 5
+    # The claim: only one worker wins it, however many messages name this delivery.
+    claimed = (
+        WebhookDelivery.objects.filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .update(claimed_until=now + dt.timedelta(seconds=claim_seconds))
+    )
+    if not claimed:
+        return None
+    delivery = WebhookDelivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
+    if not delivery.endpoint.is_active:
+        outcome = Outcome(error="The endpoint is inactive.", retry=False)
+    else:
+        outcome = send(delivery.event, delivery.endpoint)
+    return _record(delivery, outcome)
+
+
+class Outcome:
+    def __init__(
+        self, *, status_code: int | None = None, excerpt: str = "", error: str = "", retry: bool, ms: int = 0
+    ) -> None:
+        self.status_code, self.excerpt, self.error, self.retry, self.ms = status_code, excerpt, error, retry, ms
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+_sessions = threading.local()
+
+
+def _session() -> requests.Session:
+    # One session per thread keeps connections to the receiver open between deliveries.
+    if not hasattr(_sessions, "session"):
+        _sessions.session = requests.Session()
+    return _sessions.session
+
+
+def signed_headers(event: WebhookEvent, endpoint: WebhookEndpoint, now: dt.datetime) -> dict[str, str]:
+    """The Standard Webhooks headers, signed at send time with every current secret."""
+    signatures = [
+        Webhook(secret).sign(msg_id=event.message_id, timestamp=now, data=event.payload)
+        for secret in endpoint.signing_secrets(now)
+    ]
+    return {
+        "webhook-id": event.message_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": " ".join(signatures),
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+    }
+
+
+def send(event: WebhookEvent, endpoint: WebhookEndpoint) -> Outcome:
+    """POST the event once. Any 2xx is success; timeouts, connection errors, 429 and 5xx
+    are worth retrying; any other answer is final."""
+    started = time.monotonic()
+    headers = signed_headers(event, endpoint, dt.datetime.now(dt.UTC))
+    try:
+        response = _session().post(
+            endpoint.url,
+            data=event.payload.encode(),
+            headers=headers,
+            timeout=settings.LICENSING_WEBHOOK_TIMEOUT,
+            allow_redirects=False,  # a redirect is the receiver's misconfiguration, not ours to follow
+            stream=True,
+        )
+        with response:
+            excerpt = response.raw.read(RESPONSE_EXCERPT_BYTES, decode_content=True).decode("utf-8", "replace")
+    except requests.RequestException as exc:
+        return Outcome(error=f"{type(exc).__name__}: {exc}"[:1000], retry=True, ms=_ms(started))
+    code = response.status_code
+    return Outcome(status_code=code, excerpt=excerpt, retry=code >= 500 or code == 429, ms=_ms(started))
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def _record(delivery: WebhookDelivery, outcome: Outcome) -> float | None:
+    now = timezone.now()
+    delays = settings.LICENSING_WEBHOOK_RETRY_DELAYS
+    tries = delivery.tries + 1
+    retry_in = None
+    if outcome.succeeded:
+        status, next_at, completed = WebhookDelivery.Status.SUCCEEDED, None, now
+    elif outcome.retry and tries <= len(delays):
+        retry_in = backoff(delays[tries - 1])
+        status, next_at, completed = WebhookDelivery.Status.PENDING, now + dt.timedelta(seconds=retry_in), None
+    else:
+        status, next_at, completed = WebhookDelivery.Status.FAILED, None, now
+    with transaction.atomic():
+        WebhookAttempt.objects.create(
+            delivery=delivery,
+            started_at=now - dt.timedelta(milliseconds=outcome.ms),
+            duration_ms=outcome.ms,
+            status_code=outcome.status_code,
+            response_excerpt=outcome.excerpt,
+            error=outcome.error,
+            succeeded=outcome.succeeded,
+        )
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status=status,
+            tries=tries,
+            next_attempt_at=next_at,
+            claimed_until=None,
+            last_attempt_at=now,
+            last_status_code=outcome.status_code,
+            last_error=outcome.error,
+            completed_at=completed,
+        )
+    return retry_in
+
+
+def backoff(delay: float) -> float:
+    """The configured delay with ±20% jitter, so that endpoints recovering from an
+    outage are not hit by every retry at the same instant."""
+    return delay * random.uniform(0.8, 1.2)  # noqa: S311 (timing, not a secret)
+
+
+# --- The embedded default: deliveries from a thread of the web process ---------------
+
+
+class InlineDispatcher:
+    """Delivers without a broker: one daemon thread that sends whatever is due, then
+    sleeps until the next retry is due or a new delivery is queued."""
+
+    IDLE_SECONDS = 5.0
+
+    def __init__(self) -> None:
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="webhook-deliveries", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            close_old_connections()
+            try:
+                for delivery_id in overdue(grace=0):
+                    attempt(delivery_id)
+                timeout = self._seconds_until_due()
+            except Exception:
+                logger.exception("inline webhook delivery failed")
+                timeout = self.IDLE_SECONDS
+            finally:
+                close_old_connections()
+            self._wake.wait(timeout=timeout)
+            self._wake.clear()
+
+    def _seconds_until_due(self) -> float:
+        next_at = (
+            WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING)
+            .order_by("next_attempt_at")
+            .values_list("next_attempt_at", flat=True)
+            .first()
+        )
+        if next_at is None:
+            return self.IDLE_SECONDS
+        return max(0.0, min((next_at - timezone.now()).total_seconds(), self.IDLE_SECONDS))
+
+
+_dispatcher: InlineDispatcher | None = None
+_dispatcher_lock = threading.Lock()
+
+
+def inline_dispatcher() -> InlineDispatcher:
+    global _dispatcher
+    with _dispatcher_lock:
+        if _dispatcher is None:
+            _dispatcher = InlineDispatcher()
+        return _dispatcher

@@ -1,0 +1,169 @@
+"""Deliveries end to end: real Celery workers and beat over Redis, a real local HTTP
+receiver, PostgreSQL. No transport is mocked."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections import Counter
+
+import pytest
+from celery import Celery
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from config import celery_app
+from licensing import services
+from licensing.models import WebhookAttempt, WebhookDelivery, WebhookEvent
+from tests.factories import CustomerFactory, WebhookEndpointFactory
+
+from .receiver import Receiver, free_port, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def succeeded() -> int:
+    return WebhookDelivery.objects.filter(status=WebhookDelivery.Status.SUCCEEDED).count()
+
+
+def assert_each_delivered_once_as_success(receiver: Receiver, events: int) -> None:
+    assert WebhookEvent.objects.count() == events
+    assert WebhookDelivery.objects.exclude(status=WebhookDelivery.Status.SUCCEEDED).count() == 0
+    # In our records: exactly one successful attempt per delivery.
+    per_delivery = Counter(WebhookAttempt.objects.filter(succeeded=True).values_list("delivery_id", flat=True))
+    assert len(per_delivery) == events and set(per_delivery.values()) == {1}
+    # At the receiver: every event arrived with a 2xx answer.
+    assert {r.headers["webhook-id"] for r in receiver.successes()} == {e.message_id for e in WebhookEvent.objects.all()}
+
+
+def test_disabling_a_customer_delivers_one_signed_event(celery, receiver, actor):
+    endpoint = WebhookEndpointFactory(url=receiver.url)
+    customer = CustomerFactory()
+    celery.worker()
+
+    services.customer_disable(customer=customer, actor=actor, reason="invoice overdue")
+
+    wait_for(lambda: succeeded() == 1, 30, celery.logs())
+    (received,) = receiver.received
+    payload = Webhook(endpoint.secret).verify(received.body, received.headers)
+    assert payload["type"] == "customer.disabled"
+    assert payload["data"]["id"] == str(customer.pk) and payload["data"]["effective_status"] == "disabled"
+    assert payload["id"] == received.headers["webhook-id"]
+    tampered = received.body.replace(b"invoice overdue", b"invoice paid!!!")
+    with pytest.raises(WebhookVerificationError):
+        Webhook(endpoint.secret).verify(tampered, received.headers)
+
+
+def test_a_receiver_failing_then_recovering_gets_the_event_once_as_success(celery, receiver, actor):
+    receiver.answer = lambda n: 503 if n < 3 else 200
+    WebhookEndpointFactory(url=receiver.url)
+    celery.worker()
+
+    services.customer_disable(customer=CustomerFactory(), actor=actor, reason="")
+
+    wait_for(lambda: succeeded() == 1, 30, celery.logs())
+    assert [r.answered for r in receiver.received] == [503, 503, 503, 200]
+    assert len({r.headers["webhook-id"] for r in receiver.received}) == 1
+    delivery = WebhookDelivery.objects.get()
+    attempts = list(delivery.attempts.order_by("started_at"))
+    assert [a.status_code for a in attempts] == [503, 503, 503, 200]
+    assert [a.succeeded for a in attempts] == [False, False, False, True]
+    assert all(a.response_excerpt.startswith("answered") and a.duration_ms >= 0 for a in attempts)
+    assert delivery.tries == 4
+    time.sleep(1.5)  # nothing more arrives
+    assert len(receiver.received) == 4
+
+
+def test_a_receiver_down_during_200_changes_gets_all_of_them_after_it_returns(celery, actor):
+    receiver = Receiver()  # its port is chosen, but nothing listens yet
+    WebhookEndpointFactory(url=receiver.url)
+    customers = CustomerFactory.create_batch(100)
+    celery.worker(LICENSING_WEBHOOK_RETRY_DELAYS="1,2,3,5,8,13,20")
+
+    for customer in customers:
+        services.customer_disable(customer=customer, actor=actor, reason="")
+        services.customer_enable(customer=customer, actor=actor, reason="")
+    wait_for(lambda: WebhookAttempt.objects.filter(error__contains="ConnectionError").count() >= 200, 30)
+    receiver.start()
+    try:
+        wait_for(lambda: succeeded() == 200, 60, celery.logs())
+        time.sleep(1)
+        assert_each_delivered_once_as_success(receiver, 200)
+        assert Counter(r.headers["webhook-id"] for r in receiver.successes()).most_common(1)[0][1] == 1
+    finally:
+        receiver.stop()
+
+
+def test_a_worker_killed_mid_delivery_loses_nothing(celery, receiver, actor):
+    receiver.delay = 1.0  # deliveries are in flight when the worker dies
+    WebhookEndpointFactory(url=receiver.url)
+    customers = CustomerFactory.create_batch(12)
+    first = celery.worker(concurrency=4)
+
+    for customer in customers:
+        services.customer_disable(customer=customer, actor=actor, reason="")
+    wait_for(lambda: len(receiver.received) >= 2, 30, celery.logs())
+    celery.kill(first)
+    assert succeeded() < 12
+
+    # A new worker, and beat: the re-queue finds what the dead worker held once its
+    # claims expire, and what was still queued is consumed as usual.
+    celery.worker(concurrency=4)
+    celery.beat()
+    wait_for(lambda: succeeded() == 12, 60, celery.logs())
+    assert_each_delivered_once_as_success(receiver, 12)
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A Redis server of this test's own, which it may kill and restart (empty, as a
+    Redis that keeps nothing on disk comes back)."""
+    port = free_port()
+    command = [shutil.which("redis-server"), "--port", str(port), "--save", "", "--appendonly", "no"]
+
+    class Server:
+        url = f"redis://127.0.0.1:{port}/0"
+        process: subprocess.Popen
+
+        def start(self) -> None:
+            self.process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL)
+            wait_for(
+                lambda: subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout == b"PONG\n",
+                10,
+            )
+
+        def kill(self) -> None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    server = Server()
+    server.start()
+    # This process publishes to it too: a Celery app of its own becomes the current one
+    # (shared tasks resolve against the current app) until the test ends.
+    publisher = Celery("publisher", set_as_current=True)
+    publisher.config_from_object("django.conf:settings", namespace="CELERY")
+    publisher.conf.broker_url = server.url
+    yield server
+    publisher.close()
+    celery_app.set_current()
+    server.kill()
+
+
+def test_a_redis_restart_loses_no_delivery(celery, receiver, own_redis, actor):
+    receiver.delay = 0.3
+    WebhookEndpointFactory(url=receiver.url)
+    customers = CustomerFactory.create_batch(30)
+    celery.worker(redis_url=own_redis.url, concurrency=2)
+    celery.beat(redis_url=own_redis.url)
+
+    for customer in customers:
+        services.customer_disable(customer=customer, actor=actor, reason="")
+    wait_for(lambda: len(receiver.received) >= 3, 30, celery.logs())
+    own_redis.kill()  # every queued message is gone with it
+    lost = 30 - succeeded()
+    assert lost > 10
+    time.sleep(1)
+    own_redis.start()
+
+    wait_for(lambda: succeeded() == 30, 90, celery.logs())
+    assert_each_delivered_once_as_success(receiver, 30)
