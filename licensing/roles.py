@@ -32,6 +32,9 @@ LICENSING_MODELS = [
     "license",
     "auditevent",
     "clientcredential",
+    "webhookendpoint",
+    "webhookdelivery",
+    "webhookattempt",
 ]
 
 

@@ -1,5 +1,5 @@
 """The vendor staff's admin. Model admins are thin: switches call `licensing.services`."""
 
-from . import catalog, customers, entitlements, licenses, records
+from . import catalog, customers, entitlements, licenses, records, webhooks
 
-__all__ = ["catalog", "customers", "entitlements", "licenses", "records"]
+__all__ = ["catalog", "customers", "entitlements", "licenses", "records", "webhooks"]

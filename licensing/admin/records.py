@@ -29,7 +29,17 @@ class AuditEventAdmin(SafeAdminMixin, admin.ModelAdmin):
         return False
 
 
-class SecretIssuingAdmin(LicensingAdmin):
+class ShowsSecretOnce:
+    """A page that shows a secret the server will not show again."""
+
+    def secret_page(self, request, template: str, title: str, **context):
+        context = {**self.admin_site.each_context(request), "title": title, "opts": self.model._meta, **context}
+        response = TemplateResponse(request, template, context)
+        response["Cache-Control"] = "no-store"  # the secret must not linger in a cache
+        return response
+
+
+class SecretIssuingAdmin(ShowsSecretOnce, LicensingAdmin):
     """Credentials whose secret is shown once, on the page after it is made, and which
     are retired by revoking (audited, seen by the next request), never deleted."""
 
@@ -38,12 +48,6 @@ class SecretIssuingAdmin(LicensingAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-    def secret_page(self, request, template: str, title: str, **context):
-        context = {**self.admin_site.each_context(request), "title": title, "opts": self.model._meta, **context}
-        response = TemplateResponse(request, template, context)
-        response["Cache-Control"] = "no-store"  # the secret must not linger in a cache
-        return response
 
     @admin.action(description="Revoke selected %(verbose_name_plural)s", permissions=["change"])
     def revoke_selected(self, request, queryset):
