@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench lint format chromium clean
+.PHONY: run worker test bench bench-webhooks lint format chromium clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ run: $(VENV)/.installed
 	$(BIN)/python manage.py load_demo --url http://$(HOST):$(PORT)
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
+# Production's background work: a Celery worker with beat (the webhook re-queue), on the
+# Redis of REDIS_URL. `make run` needs none of this: without Redis it delivers webhooks itself.
+worker: $(VENV)/.installed
+	@test -n "$$REDIS_URL" || { echo "Set REDIS_URL, e.g. REDIS_URL=redis://127.0.0.1:6379/0 make worker"; exit 2; }
+	$(BIN)/celery -A config worker --beat --loglevel info
+
 # Debian's Chromium for the browser tests (never `playwright install`).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -43,6 +49,11 @@ bench: $(VENV)/.installed-dev
 	@command -v wrk >/dev/null 2>&1 || { \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python tests/bench/bench_check_license.py
+	$(BIN)/python tests/bench/bench_webhooks.py
+
+# Webhook deliveries per second to a local receiver, two Celery workers, PostgreSQL and Redis.
+bench-webhooks: $(VENV)/.installed-dev
+	$(BIN)/python tests/bench/bench_webhooks.py
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -252,14 +252,20 @@ class InlineDispatcher:
 
     def __init__(self) -> None:
         self._wake = threading.Event()
+        self._stopping = False
         self._thread = threading.Thread(target=self._run, name="webhook-deliveries", daemon=True)
         self._thread.start()
 
     def wake(self) -> None:
         self._wake.set()
 
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        self._thread.join(timeout=30)
+
     def _run(self) -> None:
-        while True:
+        while not self._stopping:
             close_old_connections()
             try:
                 for delivery_id in overdue(grace=0):
@@ -272,6 +278,7 @@ class InlineDispatcher:
                 close_old_connections()
             self._wake.wait(timeout=timeout)
             self._wake.clear()
+        close_old_connections()
 
     def _seconds_until_due(self) -> float:
         next_at = (
@@ -295,3 +302,12 @@ def inline_dispatcher() -> InlineDispatcher:
         if _dispatcher is None:
             _dispatcher = InlineDispatcher()
         return _dispatcher
+
+
+def stop_inline_dispatcher() -> None:
+    """Stop the delivery thread, if one runs (tests; a process that is shutting down)."""
+    global _dispatcher
+    with _dispatcher_lock:
+        if _dispatcher is not None:
+            _dispatcher.stop()
+            _dispatcher = None

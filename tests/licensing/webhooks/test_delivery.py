@@ -13,7 +13,7 @@ from celery import Celery
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from config import celery_app
-from licensing import services
+from licensing import services, webhooks
 from licensing.models import WebhookAttempt, WebhookDelivery, WebhookEvent
 from tests.factories import CustomerFactory, WebhookEndpointFactory
 
@@ -167,3 +167,23 @@ def test_a_redis_restart_loses_no_delivery(celery, receiver, own_redis, actor):
 
     wait_for(lambda: succeeded() == 30, 90, celery.logs())
     assert_each_delivered_once_as_success(receiver, 30)
+
+
+@pytest.fixture
+def inline(settings):
+    """The embedded default: no broker, deliveries from a thread of this process."""
+    settings.LICENSING_WEBHOOKS_INLINE = True
+    settings.LICENSING_WEBHOOK_RETRY_DELAYS = [0.2, 0.2, 0.2]
+    yield
+    webhooks.stop_inline_dispatcher()
+
+
+def test_without_a_broker_a_thread_of_the_web_process_delivers_and_retries(inline, receiver, actor):
+    receiver.answer = lambda n: 503 if n == 0 else 200
+    endpoint = WebhookEndpointFactory(url=receiver.url)
+
+    services.customer_disable(customer=CustomerFactory(), actor=actor, reason="")
+
+    wait_for(lambda: succeeded() == 1, 30)
+    assert [r.answered for r in receiver.received] == [503, 200]
+    Webhook(endpoint.secret).verify(receiver.received[-1].body, receiver.received[-1].headers)

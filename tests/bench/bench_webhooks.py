@@ -1,0 +1,132 @@
+"""`make bench-webhooks` (and the end of `make bench`): webhook deliveries per second.
+
+Writes EVENTS changes (customer disables) on a scratch PostgreSQL database with one
+endpoint subscribed, while no worker runs, so every delivery waits in Redis. Then starts
+two Celery workers (production settings, thread pools) and times how long they take to
+deliver everything to a local receiver (a separate process answering 204 at once).
+Prints deliveries per second, from the first attempt to the last. Loopback only.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.bench.bench_check_license import free_port  # noqa: E402
+
+BIN = Path(sys.executable).parent
+DB_NAME = "licensing_bench_webhooks"
+EVENTS = int(os.environ.get("BENCH_WEBHOOK_EVENTS", "3000"))
+WORKERS = 2
+CONCURRENCY = int(os.environ.get("BENCH_WEBHOOK_CONCURRENCY", "4"))
+POOL = os.environ.get("BENCH_WEBHOOK_POOL", "prefork")
+REDIS_URL = "redis://127.0.0.1:6379/14"
+
+ENV = {
+    **os.environ,
+    "DJANGO_SETTINGS_MODULE": "config.settings.bench",
+    "DJANGO_SECRET_KEY": "bench-only-" + "x" * 50,
+    "LICENSING_SECRETS_KEY": "bench-only-secrets-key",
+    "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
+    "REDIS_URL": REDIS_URL,
+    "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+}
+
+RECEIVER = """
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as a production receiver would
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+ThreadingHTTPServer.daemon_threads = True
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+
+SEED = """
+import time
+from licensing import services
+from licensing.audit import Actor
+from licensing.models import Customer, WebhookEndpoint
+services.webhook_endpoint_create(endpoint=WebhookEndpoint(url="{url}"), actor=Actor.system("bench"))
+customers = Customer.objects.bulk_create(Customer(name=f"Customer {{n}}") for n in range({events}))
+started = time.perf_counter()
+for customer in customers:
+    services.customer_disable(customer=customer, actor=Actor.system("bench"), reason="bench")
+print(f"{{(time.perf_counter() - started) / len(customers) * 1000:.2f}}")
+"""
+
+RESULT = """
+from django.db.models import Max, Min
+from licensing.models import WebhookAttempt, WebhookDelivery
+done = WebhookDelivery.objects.filter(status="succeeded").count()
+span = WebhookAttempt.objects.aggregate(first=Min("started_at"), last=Max("started_at"))
+attempts = WebhookAttempt.objects.count()
+seconds = (span["last"] - span["first"]).total_seconds() if span["first"] else 0
+print(done, attempts, seconds)
+"""
+
+
+def manage(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "python"), "manage.py", *args], cwd=ROOT, env=ENV, check=True, **kwargs)
+
+
+def shell(code: str) -> str:
+    return manage("shell", "-v0", "-c", code, capture_output=True, text=True).stdout.strip()
+
+
+def main() -> None:
+    for sql in (f"DROP DATABASE IF EXISTS {DB_NAME}", f"CREATE DATABASE {DB_NAME}"):
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True, capture_output=True)
+    subprocess.run(["redis-cli", "-n", "14", "FLUSHDB"], check=True, capture_output=True)
+    manage("migrate", "-v0")
+    port = free_port()
+    receiver = subprocess.Popen([str(BIN / "python"), "-c", RECEIVER, str(port)])
+    workers: list[subprocess.Popen] = []
+    try:
+        per_change_ms = shell(SEED.format(url=f"http://127.0.0.1:{port}/hooks", events=EVENTS)).split()[-1]
+        print(f"{EVENTS} changes written, each with its outbox rows: {per_change_ms} ms per change")
+        for _ in range(WORKERS):
+            workers.append(
+                subprocess.Popen(
+                    [str(BIN / "celery"), "--quiet", "-A", "config", "worker", "--pool", POOL, "--concurrency",
+                     str(CONCURRENCY), "--without-gossip", "--without-mingle", "--loglevel", "warning"],
+                    cwd=ROOT, env=ENV,
+                )  # fmt: skip
+            )
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            done, attempts, seconds = shell(RESULT).split()
+            if int(done) >= EVENTS:
+                break
+            time.sleep(1)
+        done, attempts, seconds = shell(RESULT).split()
+        rate = int(done) / float(seconds) if float(seconds) else float("nan")
+        print(
+            f"{done}/{EVENTS} delivered in {float(seconds):.1f} s with {WORKERS} workers × {CONCURRENCY} threads "
+            f"({attempts} attempts): {rate:,.0f} deliveries/s"
+        )
+    finally:
+        for process in [*workers, receiver]:
+            process.terminate()
+        for process in [*workers, receiver]:
+            process.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
