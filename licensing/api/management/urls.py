@@ -2,7 +2,7 @@ from django.urls import path, re_path, register_converter
 from rest_framework.routers import SimpleRouter
 
 from ...models import Customer
-from . import views
+from . import views, webhooks
 from .errors import not_found
 
 app_name = "management-api"
@@ -18,6 +18,8 @@ router.register("license-users", views.LicenseUserViewSet, basename="license-use
 router.register("devices", views.DeviceViewSet, basename="device")
 router.register("licenses", views.LicenseViewSet, basename="license")
 router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
+router.register("webhook-endpoints", webhooks.WebhookEndpointViewSet, basename="webhook-endpoint")
+router.register("webhook-deliveries", webhooks.WebhookDeliveryViewSet, basename="webhook-delivery")
 
 
 class ExternalIdConverter:
