@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from standardwebhooks.webhooks import Webhook
+
+from tests.licensing.webhooks.receiver import Receiver, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -168,3 +171,28 @@ def test_make_run_on_a_fresh_clone_serves_admin_and_prints_demo_logins(make_run_
     with urllib.request.urlopen(request, timeout=10) as response:
         customers = {c["name"]: c["effective_status"] for c in json.loads(response.read())["results"]}
     assert customers["Acme Corporation"] == "active"
+
+    # Webhooks are delivered without a broker: an endpoint made through the API hears of
+    # a customer disabled through the API, signed with the secret it was given.
+    receiver = Receiver().start()
+    try:
+        token, base = match.group(1), match.group(2).rsplit("/customers", 1)[0]
+        endpoint = _api(base, token, "POST", "/webhook-endpoints", {"url": receiver.url})
+        acme = next(c for c in _api(base, token, "GET", "/customers")["results"] if c["name"] == "Acme Corporation")
+        _api(base, token, "POST", f"/customers/{acme['id']}/disable", {"reason": "make run test"})
+        wait_for(lambda: receiver.successes(), 30, make_run_server.tail())
+        event = Webhook(endpoint["secret"]).verify(receiver.received[0].body, receiver.received[0].headers)
+        assert event["type"] == "customer.disabled" and event["data"]["id"] == acme["id"]
+    finally:
+        receiver.stop()
+
+
+def _api(base: str, token: str, method: str, path: str, body: dict | None = None) -> dict:
+    request = urllib.request.Request(
+        base + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
