@@ -11,7 +11,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions, status
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import extend_schema_serializer
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -48,6 +50,26 @@ def _body(status_code: int, code: str, message: str, errors: Any = None) -> dict
     return body
 
 
+# Named apart from the client API's "Error", whose shape differs (DESIGN.md §3).
+@extend_schema_serializer(component_name="ManagementError")
+class ErrorSerializer(serializers.Serializer):
+    """Every error of the management API has this shape."""
+
+    status = serializers.IntegerField(help_text="The HTTP status of the answer.")
+    code = serializers.CharField(
+        help_text="For programs: `invalid`, `parse_error`, `not_authenticated`, `authentication_failed`, "
+        "`read_only_token`, `not_found`, `wrong_customer_kind`, `throttled`, or the code of a refused change "
+        "(`invalid_transition`, `seats_in_use`)."
+    )
+    message = serializers.CharField(help_text="For people.")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Invalid input only: the messages of each field or filter (`non_field_errors` for the whole).",
+    )
+
+
+@csrf_exempt  # as the API views are: else a PUT to an unknown path got Django's HTML 403
 def not_found(request, *args, **kwargs) -> JsonResponse:
-    """Unknown paths under /api/v1/ answer in the same shape."""
+    """Unknown paths under /api/v1/ answer in the same shape, whatever the method."""
     return JsonResponse(_body(404, "not_found", "No such endpoint."), status=404)

@@ -211,15 +211,17 @@ class ActivationCodeSerializer(EffectiveStatusMixin, AuditedModelSerializer):
         return entitlement
 
 
-class LicenseUserSerializer(AuditedModelSerializer):
-    password = serializers.CharField(
-        write_only=True,
-        required=False,
-        min_length=8,
-        max_length=128,
-        trim_whitespace=False,
-        style={"input_type": "password"},
+def password_field(**kwargs) -> serializers.CharField:
+    """A license user's password, as creating and updating both take it."""
+    return serializers.CharField(
+        write_only=True, min_length=8, max_length=128, trim_whitespace=False, style={"input_type": "password"}, **kwargs
     )
+
+
+class LicenseUserSerializer(AuditedModelSerializer):
+    """A person who activates user-based entitlements with username and password."""
+
+    password = password_field(required=False, help_text="A new password; left out, the current one stays.")
     many_to_many = ("entitlements",)
 
     class Meta:
@@ -227,8 +229,6 @@ class LicenseUserSerializer(AuditedModelSerializer):
         fields = ["id", "customer", "username", "name", "entitlements", "password", "created_at", "updated_at"]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if self.instance is None and not attrs.get("password"):
-            raise serializers.ValidationError({"password": "A new license user needs a password."})
         customer = attrs.get("customer") or (self.instance.customer if self.instance else None)
         if self.instance is not None and "customer" in attrs and attrs["customer"].pk != self.instance.customer_id:
             raise serializers.ValidationError({"customer": "A license user cannot move to another customer."})
@@ -245,6 +245,12 @@ class LicenseUserSerializer(AuditedModelSerializer):
     def _save(self, instance, fields, related):
         # The hash never goes into the audit record.
         return super()._save(instance, [f for f in fields if f != "password"], related)
+
+
+class LicenseUserCreateSerializer(LicenseUserSerializer):
+    """A new license user: the same fields, and a password is required."""
+
+    password = password_field()
 
 
 class DeviceSerializer(AuditedModelSerializer):

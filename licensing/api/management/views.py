@@ -36,6 +36,7 @@ from .authentication import BearerTokenAuthentication
 from .errors import handle_exception
 from .pagination import Pages
 from .permissions import TokenScope
+from .schema import ManagementSchema
 
 
 class ManagementView:
@@ -46,6 +47,10 @@ class ManagementView:
     permission_classes = [TokenScope]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "management"
+    schema = ManagementSchema()
+    # Actions (methods, on a plain APIView) whose service may refuse the change from the
+    # row's current state: a 409. Switch endpoints (extra actions) always may.
+    refusable: tuple[str, ...] = ()
 
     def get_exception_handler(self):
         return handle_exception
@@ -94,8 +99,13 @@ class RecordViewSet(
 ):
     """List, retrieve, create and update (PUT or PATCH); never delete: history stays."""
 
+    # What creating takes, where it is more than updating takes (a license user's password).
+    # Answers still show the row with `serializer_class`.
+    create_serializer_class: type[serializers.Serializer] | None = None
+
     def create(self, request, *args, **kwargs):
-        serializer = self.get_serializer(data=request.data)
+        serializer_class = self.create_serializer_class or self.get_serializer_class()
+        serializer = serializer_class(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         return self.answer(serializer.save(), status_code=status.HTTP_201_CREATED)
 
@@ -168,6 +178,7 @@ class EntitlementViewSet(SwitchesMixin, RecordViewSet):
     search_fields = ["customer__name", "customer__email", "product__name", "product__code"]
     ordering_fields = ["valid_from", "valid_until", "seats", "created_at", "updated_at"]
     service_argument = "entitlement"
+    refusable = ("update", "partial_update")  # fewer seats than licenses hold
 
     def get_queryset(self):
         return Entitlement.objects.with_effective_status().with_seats_used()
@@ -201,6 +212,7 @@ class ActivationCodeViewSet(SwitchesMixin, RecordViewSet):
 class LicenseUserViewSet(RecordViewSet):
     queryset = LicenseUser.objects.all()
     serializer_class = api.LicenseUserSerializer
+    create_serializer_class = api.LicenseUserCreateSerializer
     filterset_class = api_filters.LicenseUserFilters
     search_fields = ["username", "name"]
     ordering_fields = ["username", "created_at", "updated_at"]
@@ -227,6 +239,7 @@ class LicenseViewSet(SwitchesMixin, mixins.ListModelMixin, mixins.RetrieveModelM
     ordering_fields = ["activated_at", "last_check_in_at", "created_at", "updated_at"]
     ordering = ["-activated_at"]
     service_argument = "license"
+    refusable = ("partial_update",)  # the suspend, resume and revoke switches
 
     def get_queryset(self):
         return License.objects.with_effective_status().select_related("device")
@@ -302,10 +315,17 @@ class TransactionLicenses(ManagementView, APIView):
 
     kind = Customer.Kind.ORGANIZATION
     suspend = True
+    refusable = ("put",)
 
     @extend_schema(
         request=api.ReasonSerializer,
-        responses={200: TRANSACTION_BODY, 404: OpenApiResponse(description="No such customer or transaction.")},
+        responses={
+            200: TRANSACTION_BODY,
+            404: OpenApiResponse(
+                description="No customer of this kind has this id (`wrong_customer_kind` if one of the other kind "
+                "has), or the customer has no order with this external id."
+            ),
+        },
     )
     def put(self, request, customer_id, external_id):
         customer = self._customer(customer_id)

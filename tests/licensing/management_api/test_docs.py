@@ -6,9 +6,30 @@ from django.test import Client
 
 pytestmark = pytest.mark.django_db
 
+ERROR = {"$ref": "#/components/schemas/ManagementError"}
 
-def test_the_schema_covers_the_management_api_with_bearer_tokens():
-    schema = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+@pytest.fixture
+def schema() -> dict:
+    return Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+
+def operation(schema: dict, method: str, path: str) -> dict:
+    """The operation at `path` (as DESIGN.md writes it: no trailing slash)."""
+    (found,) = [operations for p, operations in schema["paths"].items() if p.rstrip("/") == path]
+    return found[method]
+
+
+def error_statuses(answer: dict) -> set[str]:
+    """The statuses answered with the management API's one error shape."""
+    return {
+        status
+        for status, response in answer["responses"].items()
+        if response.get("content", {}).get("application/json", {}).get("schema") == ERROR
+    }
+
+
+def test_the_schema_covers_the_management_api_with_bearer_tokens(schema):
     paths = schema["paths"]
     for path in [
         "/api/v1/customers",
@@ -32,3 +53,82 @@ def test_the_docs_page_loads_its_assets_from_this_server():
     html = page.content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html
     assert "cdn" not in html.lower()
+
+
+def test_the_error_shape_is_one_component_with_errors_only_for_invalid_input(schema):
+    error = schema["components"]["schemas"]["ManagementError"]
+    assert set(error["properties"]) == {"status", "code", "message", "errors"}
+    assert sorted(error["required"]) == ["code", "message", "status"]
+    assert error["properties"]["errors"]["additionalProperties"] == {"type": "array", "items": {"type": "string"}}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/api/v1/customers/{id}/disable"),
+        ("patch", "/api/v1/entitlements/{id}/enable"),
+        ("post", "/api/v1/activation-codes/{id}/revoke"),
+        ("patch", "/api/v1/licenses/{id}"),
+        ("post", "/api/v1/licenses/{id}/deactivate"),
+        ("put", "/api/v1/organizations/{customer_id}/license-transactions/{external_id}/suspend-licenses"),
+        ("put", "/api/v1/entitlements/{id}"),  # fewer seats than licenses hold
+    ],
+)
+def test_a_switch_documents_every_error_it_can_answer_in_the_one_shape(schema, method, path):
+    answer = operation(schema, method, path)
+    assert error_statuses(answer) == {"400", "401", "403", "404", "409", "429"}
+    assert answer["responses"]["401"]["headers"]["WWW-Authenticate"]["required"] is True
+    assert "Retry-After" in answer["responses"]["429"]["headers"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "errors"),
+    [
+        ("get", "/api/v1/customers", {"400", "401", "404", "429"}),  # bad filter, page past the last
+        ("get", "/api/v1/customers/{id}", {"401", "404", "429"}),
+        ("get", "/api/v1/audit-events/{id}", {"401", "404", "429"}),
+        ("post", "/api/v1/products", {"400", "401", "403", "429"}),
+        ("put", "/api/v1/products/{id}", {"400", "401", "403", "404", "429"}),
+        ("patch", "/api/v1/license-users/{id}", {"400", "401", "403", "404", "429"}),
+    ],
+)
+def test_other_operations_document_only_the_errors_they_can_answer(schema, method, path, errors):
+    assert error_statuses(operation(schema, method, path)) == errors
+
+
+def test_the_client_api_is_not_described_with_the_management_errors(schema):
+    client_operations = [
+        answer
+        for path, operations in schema["paths"].items()
+        if path.startswith("/api/v4/")
+        for answer in operations.values()
+    ]
+    assert client_operations
+    assert all(error_statuses(answer) == set() for answer in client_operations)
+
+
+def test_creating_a_license_user_requires_a_password_and_updating_does_not(schema):
+    components = schema["components"]["schemas"]
+    create = operation(schema, "post", "/api/v1/license-users")
+    assert create["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/LicenseUserCreate"
+    }
+    assert "password" in components["LicenseUserCreate"]["required"]
+    assert create["responses"]["201"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/LicenseUser"
+    }
+    update = operation(schema, "put", "/api/v1/license-users/{id}")
+    update_body = update["requestBody"]["content"]["application/json"]["schema"]
+    assert update_body == {"$ref": "#/components/schemas/LicenseUser"}
+    assert "password" not in components["LicenseUser"]["required"]
+
+
+@pytest.mark.parametrize(
+    ("component", "read_only"), [("Device", False), ("PatchedDevice", False), ("AuditEvent", True)]
+)
+def test_an_ip_address_is_documented_as_one_of_either_family(schema, component, read_only):
+    ip = schema["components"]["schemas"][component]["properties"]["ip"]
+    assert ip["type"] == "string"
+    assert ip["anyOf"] == [{"type": "string", "format": "ipv4"}, {"type": "string", "format": "ipv6"}]
+    assert ip["nullable"] is True
+    assert ip.get("readOnly", False) is read_only

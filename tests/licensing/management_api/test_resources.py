@@ -127,6 +127,31 @@ def test_a_license_user_is_created_with_a_hashed_password_never_shown_or_audited
     assert "password" not in event.after
 
 
+@pytest.mark.parametrize("password", [None, ""])
+def test_a_license_user_is_not_created_without_a_password(api, password):
+    body = {"customer": str(CustomerFactory().pk), "username": "dee@acme.example"}
+    if password is not None:
+        body["password"] = password
+    response = api.post("/api/v1/license-users", body, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["password"]
+    assert not LicenseUser.objects.exists()
+
+
+def test_updating_a_license_user_without_a_password_keeps_the_one_it_has(api):
+    user = LicenseUser.objects.create(customer=CustomerFactory(), username="eve@acme.example")
+    user.set_password("correct horse")
+    user.save()
+    response = api.put(
+        f"/api/v1/license-users/{user.pk}",
+        {"customer": str(user.customer_id), "username": user.username, "name": "Eve"},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    user.refresh_from_db()
+    assert (user.name, user.check_password("correct horse")) == ("Eve", True)
+
+
 def test_changing_a_license_users_entitlements_is_audited_with_both_lists(api):
     first = EntitlementFactory(product__authorization_method="user")
     second = EntitlementFactory(customer=first.customer, product=first.product)

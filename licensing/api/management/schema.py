@@ -1,0 +1,115 @@
+"""How the management API describes itself in the OpenAPI schema (/api/schema/), beyond
+what drf-spectacular reads from the views: the error answers every operation can give,
+in the one shape of `errors.py`, and what some fields take.
+
+Errors are documented here, once, from what the request cycle of `ManagementView` does,
+so that a new view is described as it behaves without a decorator of its own."""
+
+from __future__ import annotations
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import append_meta, build_basic_type
+from drf_spectacular.types import OpenApiTypes
+from rest_framework import serializers
+from rest_framework.permissions import SAFE_METHODS
+
+from .errors import ErrorSerializer
+
+UNAUTHENTICATED = "No token, a malformed `Authorization` header, or an unknown or revoked token."
+READ_ONLY = "The token is read-only (`read_only_token`): it can read everything and change nothing."
+INVALID = (
+    "The request is not valid (`invalid`, or `parse_error` for a body that is not JSON): `errors` has the messages "
+    "of each field."
+)
+INVALID_FILTER = "A filter takes no such value (an unknown status, a malformed id or date): `errors` names the filter."
+NO_PAGE = "No such page."
+REFUSED = (
+    "The row's current state does not allow this change (`invalid_transition`, or `seats_in_use` for an entitlement "
+    "with fewer seats than licenses hold)."
+)
+THROTTLED = "Too many requests with this token (`throttled`)."
+
+WWW_AUTHENTICATE = {
+    "schema": {"type": "string"},
+    "required": True,
+    "description": 'Always `Bearer realm="management-api"`.',
+}
+RETRY_AFTER = {"schema": {"type": "integer"}, "description": "Seconds to wait before trying again."}
+
+
+class ManagementSchema(AutoSchema):
+    """The schema class of every management view (`ManagementView.schema`)."""
+
+    def get_operation(self, path, path_regex, path_prefix, method, registry):
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation is None:
+            return None
+        error = self.resolve_serializer(ErrorSerializer, "response").ref
+        content = {media_type: {"schema": error} for media_type in self.map_renderers("media_type")}
+        responses = operation["responses"]
+        for status, description, headers in self._errors(operation):
+            # A view may describe an error more precisely (which rows a 404 is about); the
+            # body is still the one error shape.
+            answer = responses.setdefault(str(status), {"description": description})
+            answer.setdefault("content", content)
+            if headers:
+                answer.setdefault("headers", headers)
+        operation["responses"] = dict(sorted(responses.items()))
+        return operation
+
+    def _errors(self, operation: dict) -> list[tuple[int, str, dict | None]]:
+        """(status, description, headers) of each error this operation can answer with,
+        in the order the request cycle meets them."""
+        parameters = operation.get("parameters", [])
+        listing = getattr(self.view, "action", None) == "list"
+        errors: list[tuple[int, str, dict | None]] = [(401, UNAUTHENTICATED, {"WWW-Authenticate": WWW_AUTHENTICATE})]
+        if self.method not in SAFE_METHODS:
+            errors.append((403, READ_ONLY, None))
+        # Throttling runs after the token checks, before the view reads anything.
+        errors.append((429, THROTTLED, {"Retry-After": RETRY_AFTER}))
+        if "requestBody" in operation:
+            errors.append((400, INVALID, None))
+        elif listing and any(parameter["in"] == "query" for parameter in parameters):
+            errors.append((400, INVALID_FILTER, None))
+        if any(parameter["in"] == "path" for parameter in parameters):
+            errors.append((404, self._not_found(), None))
+        elif listing:
+            errors.append((404, NO_PAGE, None))  # DRF's pagination: a page past the last
+        if self._may_be_refused():
+            errors.append((409, REFUSED, None))
+        return errors
+
+    def _not_found(self) -> str:
+        queryset = getattr(self.view, "queryset", None)
+        if queryset is None:
+            return "Nothing has this id."
+        return f"No {queryset.model._meta.verbose_name} has this id."
+
+    def _may_be_refused(self) -> bool:
+        """Whether the operation calls a service that may refuse the change from the row's
+        current state (a DomainError, answered 409): every switch endpoint (the extra
+        actions of a viewset) and the operations a view names in `refusable`."""
+        action = getattr(self.view, "action", None) or self.method.lower()
+        if action in getattr(self.view, "refusable", ()):
+            return True
+        extra_actions = self.view.get_extra_actions() if hasattr(self.view, "get_extra_actions") else []
+        return action in {extra.__name__ for extra in extra_actions}
+
+    def get_request_serializer(self):
+        # Creating may take more than updating (a license user's password): the view says
+        # so with `create_serializer_class`, which its create() validates with.
+        create_serializer_class = getattr(self.view, "create_serializer_class", None)
+        if create_serializer_class is not None and getattr(self.view, "action", None) == "create":
+            return create_serializer_class()
+        return super().get_request_serializer()
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        # drf-spectacular documents an address of either family as a bare string (DRF never
+        # passes the model field's protocol on, so it is always "both"): say it is one.
+        if isinstance(field, serializers.IPAddressField) and field.protocol.lower() == "both":
+            schema = {
+                **build_basic_type(OpenApiTypes.STR),
+                "anyOf": [build_basic_type(OpenApiTypes.IP4), build_basic_type(OpenApiTypes.IP6)],
+            }
+            return append_meta(schema, self._get_serializer_field_meta(field, direction))
+        return super()._map_serializer_field(field, direction, bypass_extensions)
