@@ -101,14 +101,9 @@ def main() -> None:
     try:
         per_change_ms = shell(SEED.format(url=f"http://127.0.0.1:{port}/hooks", events=EVENTS)).split()[-1]
         print(f"{EVENTS} changes written, each with its outbox rows: {per_change_ms} ms per change")
-        for _ in range(WORKERS):
-            workers.append(
-                subprocess.Popen(
-                    [str(BIN / "celery"), "--quiet", "-A", "config", "worker", "--pool", POOL, "--concurrency",
-                     str(CONCURRENCY), "--without-gossip", "--without-mingle", "--loglevel", "warning"],
-                    cwd=ROOT, env=ENV,
-                )  # fmt: skip
-            )
+        command = [str(BIN / "celery"), "--quiet", "-A", "config", "worker", "--pool", POOL]
+        command += ["--concurrency", str(CONCURRENCY), "--without-gossip", "--without-mingle", "--loglevel", "warning"]
+        workers.extend(subprocess.Popen(command, cwd=ROOT, env=ENV) for _ in range(WORKERS))
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             done, attempts, seconds = shell(RESULT).split()
