@@ -42,7 +42,6 @@ class WebhookEndpointForm(forms.ModelForm):
         fields = ["url", "description", "event_types", "is_active"]
 
 
-
 class ObjectButtons:
     """Object-tool buttons that lead to a confirmation page, whose POST calls a service."""
 

@@ -113,7 +113,7 @@ def main() -> None:
         done, attempts, seconds = shell(RESULT).split()
         rate = int(done) / float(seconds) if float(seconds) else float("nan")
         print(
-            f"{done}/{EVENTS} delivered in {float(seconds):.1f} s with {WORKERS} workers × {CONCURRENCY} threads "
+            f"{done}/{EVENTS} delivered in {float(seconds):.1f} s with {WORKERS} workers × {CONCURRENCY} ({POOL}) "
             f"({attempts} attempts): {rate:,.0f} deliveries/s"
         )
     finally:
