@@ -3,6 +3,7 @@ receiver, PostgreSQL. No transport is mocked."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -10,6 +11,7 @@ from collections import Counter
 
 import pytest
 from celery import Celery
+from django.db import transaction
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from config import celery_app
@@ -187,3 +189,20 @@ def test_without_a_broker_a_thread_of_the_web_process_delivers_and_retries(inlin
     wait_for(lambda: succeeded() == 1, 30)
     assert [r.answered for r in receiver.received] == [503, 200]
     Webhook(endpoint.secret).verify(receiver.received[-1].body, receiver.received[-1].headers)
+
+
+def test_a_change_that_rolls_back_delivers_nothing(celery, receiver, actor):
+    WebhookEndpointFactory(url=receiver.url)
+    rolled_back, committed = CustomerFactory(), CustomerFactory()
+    celery.worker()
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.customer_disable(customer=rolled_back, actor=actor, reason="")
+        raise RuntimeError("the request fails after the switch")
+    services.customer_disable(customer=committed, actor=actor, reason="")
+
+    wait_for(lambda: succeeded() == 1, 30, celery.logs())
+    time.sleep(1)
+    (received,) = receiver.received
+    assert json.loads(received.body)["data"]["id"] == str(committed.pk)
+    assert WebhookEvent.objects.count() == 1
