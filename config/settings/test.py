@@ -11,6 +11,9 @@ DATABASES = {
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/15")
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 CELERY_BROKER_URL = REDIS_URL
+# Webhooks go through that broker to real workers the tests start; the one test of the
+# embedded default turns its delivery thread on by itself.
+LICENSING_WEBHOOKS_INLINE = False
 # Check-ins written at once, so tests see them without waiting for a flush.
 LICENSING_CHECKIN_FLUSH_SECONDS = 0
 # Fast hashing: the suite creates many users; production keeps Django's default hasher.
