@@ -27,3 +27,18 @@ def encrypt(plaintext: str) -> str:
 
 def decrypt(token: str) -> str:
     return _box().decrypt(token.encode()).decode()
+
+
+def encrypted(column: str) -> property:
+    """A model attribute kept encrypted in a text column: `secret = encrypted("secret_encrypted")`
+    reads and writes `secret` in clear while `secret_encrypted` holds what is stored. A
+    property, so that models also take it as a keyword argument."""
+
+    def read(instance) -> str:
+        stored = getattr(instance, column)
+        return decrypt(stored) if stored else ""
+
+    def write(instance, value: str) -> None:
+        setattr(instance, column, encrypt(value) if value else "")
+
+    return property(read, write)

@@ -3,6 +3,7 @@ import pytest
 from licensing.audit import Actor
 from licensing.roles import LICENSING_ADMIN, SUPPORT, sync_roles
 from tests.factories import StaffUserFactory
+from tests.licensing.webhooks.receiver import Receiver
 
 
 @pytest.fixture
@@ -30,3 +31,11 @@ def support_user(roles):
 @pytest.fixture
 def licensing_admin(roles):
     return StaffUserFactory(username="licadmin", groups=[LICENSING_ADMIN])
+
+
+@pytest.fixture
+def receiver():
+    """A real local HTTP server that records webhook deliveries (tests/licensing/webhooks/receiver.py)."""
+    receiver = Receiver().start()
+    yield receiver
+    receiver.stop()

@@ -23,6 +23,7 @@ class ClientCredential(PublicModel):
     name = models.CharField(max_length=200)
     api_key = models.CharField(max_length=64, unique=True, default=generate_api_key, editable=False)
     shared_key_encrypted = models.TextField(editable=False)
+    shared_key = secretbox.encrypted("shared_key_encrypted")
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
 
@@ -32,14 +33,6 @@ class ClientCredential(PublicModel):
 
     def __str__(self) -> str:
         return self.name
-
-    @property
-    def shared_key(self) -> str:
-        return secretbox.decrypt(self.shared_key_encrypted)
-
-    @shared_key.setter
-    def shared_key(self, value: str) -> None:
-        self.shared_key_encrypted = secretbox.encrypt(value)
 
     @property
     def is_revoked(self) -> bool:

@@ -80,6 +80,8 @@ class WebhookEndpoint(PublicModel):
     secret_encrypted = models.TextField(editable=False)
     previous_secret_encrypted = models.TextField(blank=True, editable=False)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    secret = secretbox.encrypted("secret_encrypted")
+    previous_secret = secretbox.encrypted("previous_secret_encrypted")
 
     class Meta:
         ordering = ["url"]
@@ -88,21 +90,13 @@ class WebhookEndpoint(PublicModel):
     def __str__(self) -> str:
         return self.description or self.url
 
-    @property
-    def secret(self) -> str:
-        return secretbox.decrypt(self.secret_encrypted)
-
-    @secret.setter
-    def secret(self, value: str) -> None:
-        self.secret_encrypted = secretbox.encrypt(value)
-
     def signing_secrets(self, now=None) -> list[str]:
         """The secrets that sign a delivery now: the current one, and the previous one
         while its overlap lasts."""
         now = now or timezone.now()
         current = [self.secret]
-        if self.previous_secret_encrypted and self.previous_secret_expires_at and now < self.previous_secret_expires_at:
-            return [*current, secretbox.decrypt(self.previous_secret_encrypted)]
+        if self.previous_secret and self.previous_secret_expires_at and now < self.previous_secret_expires_at:
+            return [*current, self.previous_secret]
         return current
 
     def subscribes_to(self, event_type: str) -> bool:

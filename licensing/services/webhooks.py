@@ -37,7 +37,7 @@ def webhook_endpoint_rotate_secret(
     secret = generate_secret()
     with transaction.atomic():
         locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
-        locked.previous_secret_encrypted = locked.secret_encrypted
+        locked.previous_secret = locked.secret
         locked.previous_secret_expires_at = timezone.now() + ROTATION_OVERLAP
         locked.secret = secret
         locked.save(

@@ -10,20 +10,12 @@ from standardwebhooks.webhooks import Webhook
 from licensing import services, webhooks
 from licensing.models import AuditEvent, WebhookDelivery, WebhookEndpoint
 from tests.factories import CustomerFactory, WebhookEndpointFactory
-from tests.licensing.webhooks.receiver import Receiver
 
 pytestmark = pytest.mark.django_db
 
 
 def shown_secret(response) -> str:
     return re.search(r'<code class="secret">(whsec_\S+)</code>', response.content.decode()).group(1)
-
-
-@pytest.fixture
-def receiver():
-    receiver = Receiver().start()
-    yield receiver
-    receiver.stop()
 
 
 def test_creating_an_endpoint_shows_its_secret_once(client, superuser):

@@ -8,16 +8,8 @@ from standardwebhooks.webhooks import Webhook
 from licensing import services, webhooks
 from licensing.models import AuditEvent, WebhookDelivery, WebhookEndpoint
 from tests.factories import CustomerFactory, WebhookEndpointFactory
-from tests.licensing.webhooks.receiver import Receiver
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def receiver():
-    receiver = Receiver().start()
-    yield receiver
-    receiver.stop()
 
 
 def test_creating_an_endpoint_answers_its_secret_once(api):

@@ -12,8 +12,6 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from .receiver import Receiver
-
 ROOT = Path(__file__).resolve().parents[3]
 # Fast retries, a short timeout and a quick re-queue, so a test sees a day's schedule in seconds.
 FAST = {
@@ -89,10 +87,3 @@ def celery(transactional_db, tmp_path):
     processes = Processes(tmp_path)
     yield processes
     processes.stop_all()
-
-
-@pytest.fixture
-def receiver():
-    receiver = Receiver().start()
-    yield receiver
-    receiver.stop()
