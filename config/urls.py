@@ -10,6 +10,7 @@ admin.site.index_title = "Vendor administration"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
+    path("portal/", include("portal.urls")),
     path("api/v4/", include("licensing.api.client.urls")),
     path("api/v1/", include("licensing.api.management.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -38,6 +38,10 @@ class Actor:
         return cls(AuditEvent.ActorType.API_TOKEN, id=str(token.pk), label=token.name, ip=ip)
 
     @classmethod
+    def portal(cls, account: Any, request: HttpRequest) -> Actor:
+        return cls(AuditEvent.ActorType.PORTAL, id=str(account.pk), label=account.email_address, ip=client_ip(request))
+
+    @classmethod
     def staff(cls, request: HttpRequest) -> Actor:
         user = request.user
         return cls(AuditEvent.ActorType.STAFF, id=str(user.pk), label=user.get_username(), ip=client_ip(request))

@@ -108,8 +108,9 @@ def is_clean_text(value: str) -> bool:
     return True
 
 
-def answer(fields: dict[str, str], *, expected: str, ip: str | None) -> Answer:
-    """Verify a decoded offline request and carry it out once."""
+def answer(fields: dict[str, str], *, expected: str, ip: str | None, actor: Actor | None = None) -> Answer:
+    """Verify a decoded offline request and carry it out once. The change is recorded as
+    `actor`'s (a portal user who uploaded the file), or else as the signing client's."""
     if fields["request"] != expected:
         raise Refusal("invalid_parameters", f'This endpoint takes request "{expected}", not "{fields["request"]}".')
     message = offline_message(
@@ -120,7 +121,7 @@ def answer(fields: dict[str, str], *, expected: str, ip: str | None) -> Answer:
     )
     credential = verify_signature(fields["api_key"], message, fields["signature"])
     _check_date(fields["date"])  # after the signature: a tampered date is a tampered request
-    actor = Actor.client(credential, ip)
+    actor = actor or Actor.client(credential, ip)
 
     fingerprint = _fingerprint(fields)
     earlier = OfflineRequest.objects.filter(request_id=fields["request_id"]).first()

@@ -43,8 +43,20 @@ class EffectiveStatusQuerySet(models.QuerySet):
         return self.with_effective_status(now).filter(effective_status=status)
 
 
+def sees_whole_customer(account) -> bool:
+    """The portal's access rule, in one place. A customer contact sees everything its
+    customer owns; a license user sees only the entitlements assigned to them and the
+    licenses they hold. Every portal read goes through a `for_account` below."""
+    from .models import CustomerContact
+
+    return isinstance(account, CustomerContact)
+
+
 class CustomerQuerySet(EffectiveStatusQuerySet):
     chain_paths = CUSTOMER_PATHS
+
+    def for_account(self, account) -> CustomerQuerySet:
+        return self.filter(pk=account.customer_id)
 
     def disabled(self) -> CustomerQuerySet:
         return self.filter(status=rules.DISABLED)
@@ -78,6 +90,10 @@ def seats_held(by: str, outer: str) -> Coalesce:
 class EntitlementQuerySet(EffectiveStatusQuerySet):
     chain_paths = ENTITLEMENT_PATHS
 
+    def for_account(self, account) -> EntitlementQuerySet:
+        mine = self.filter(customer_id=account.customer_id)
+        return mine if sees_whole_customer(account) else mine.filter(license_users=account)
+
     def with_seats_used(self) -> EntitlementQuerySet:
         """Annotate `seats_used`: licenses holding a seat."""
         return self.annotate(seats_used=seats_held("entitlement", "pk"))
@@ -86,9 +102,19 @@ class EntitlementQuerySet(EffectiveStatusQuerySet):
 class ActivationCodeQuerySet(EffectiveStatusQuerySet):
     chain_paths = ACTIVATION_CODE_PATHS
 
+    def for_account(self, account) -> ActivationCodeQuerySet:
+        # Codes are the customer's to hand out; a license user signs in with a password.
+        if not sees_whole_customer(account):
+            return self.none()
+        return self.filter(entitlement__customer_id=account.customer_id)
+
 
 class LicenseQuerySet(EffectiveStatusQuerySet):
     chain_paths = LICENSE_PATHS
+
+    def for_account(self, account) -> LicenseQuerySet:
+        mine = self.filter(entitlement__customer_id=account.customer_id)
+        return mine if sees_whole_customer(account) else mine.filter(license_user=account)
 
     def holding_seat(self) -> LicenseQuerySet:
         return self.filter(_seat_holding_q())

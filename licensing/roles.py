@@ -35,6 +35,8 @@ LICENSING_MODELS = [
     "webhookendpoint",
     "webhookdelivery",
     "webhookattempt",
+    "customercontact",
+    "portalsettings",
 ]
 
 

@@ -8,8 +8,8 @@ from django.db.models import Q, QuerySet
 
 from .compiled import CompiledQuery
 from .errors import Refusal
-from .models import ActivationCode, License, LicenseUser, Product
-from .querysets import seats_held
+from .models import ActivationCode, AuditEvent, Entitlement, License, LicenseUser, Product
+from .querysets import seats_held, sees_whole_customer
 
 
 def normalize_code(text: str) -> str:
@@ -152,3 +152,83 @@ def license_user_for_client(product: Product, username: str) -> LicenseUser:
     if user is None:
         raise Refusal("license_not_found", "No such license user for this product.")
     return user
+
+
+# The portal's reads. Each takes the signed-in account and sees only what the account
+# may (the querysets' `for_account`); a view that takes an id from the URL looks it up in
+# one of these, so another customer's id is simply not found. Each is one query, however
+# many rows it returns.
+
+
+def portal_entitlements(account) -> QuerySet[Entitlement]:
+    return (
+        Entitlement.objects.for_account(account)
+        .select_related("customer", "product", "transaction")
+        .with_effective_status()
+        .with_seats_used()
+        .order_by("product__name", "valid_from", "pk")
+    )
+
+
+def portal_seat_holders(account, entitlement: Entitlement) -> QuerySet[License]:
+    """The licenses holding a seat of the entitlement (active or suspended), with their devices."""
+    return (
+        License.objects.for_account(account)
+        .filter(entitlement=entitlement)
+        .holding_seat()
+        .select_related("device", "activation_code", "license_user")
+        .with_effective_status()
+        .order_by("-activated_at", "pk")
+    )
+
+
+def portal_licenses(account) -> QuerySet[License]:
+    return License.objects.for_account(account).select_related(
+        "device", "entitlement__customer", "entitlement__product"
+    )
+
+
+def portal_activation_codes(account, entitlement: Entitlement) -> QuerySet[ActivationCode]:
+    return (
+        ActivationCode.objects.for_account(account)
+        .filter(entitlement=entitlement)
+        .with_effective_status()
+        .annotate(activations=seats_held("activation_code", "pk"))
+        .order_by("created_at", "pk")
+    )
+
+
+# The customer's own switches that explain an entitlement's state; its other changes
+# (a renamed customer) are not the entitlement's history.
+CUSTOMER_SWITCH_ACTIONS = ("customer.disabled", "customer.enabled")
+
+
+def portal_history(account, entitlement: Entitlement, limit: int = 20) -> QuerySet[AuditEvent]:
+    """Recent changes an account may see about an entitlement: its own, its customer's and
+    transaction's switches, and those of its codes and licenses within the account's view."""
+    licenses = License.objects.for_account(account).filter(entitlement=entitlement).values("pk")
+    codes = ActivationCode.objects.for_account(account).filter(entitlement=entitlement).values("pk")
+    about = (
+        Q(target_type="licensing.entitlement", target_id=entitlement.pk)
+        | Q(target_type="licensing.customer", target_id=entitlement.customer_id, action__in=CUSTOMER_SWITCH_ACTIONS)
+        | Q(target_type="licensing.license", target_id__in=licenses)
+        | Q(target_type="licensing.activationcode", target_id__in=codes)
+    )
+    if entitlement.transaction_id:
+        about |= Q(target_type="licensing.licensetransaction", target_id=entitlement.transaction_id)
+    return AuditEvent.objects.filter(about).order_by("-occurred_at")[:limit]
+
+
+def portal_names_own_license(account, fields: dict[str, str]) -> bool:
+    """Whether an offline request file (decoded fields) names a license key or license
+    user within the account's view: a portal user may carry out only their own."""
+    if fields.get("license_key"):
+        return (
+            ActivationCode.objects.for_account(account)
+            .filter(code=normalize_code(fields["license_key"]), entitlement__product__code=fields["product"])
+            .exists()
+        )
+    username = fields.get("username", "")
+    if not sees_whole_customer(account):  # a license user: only their own
+        return account.username.lower() == username.lower()
+    return LicenseUser.objects.filter(customer_id=account.customer_id, username__iexact=username).exists()

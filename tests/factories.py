@@ -7,6 +7,7 @@ from django.utils import timezone
 from licensing.models import (
     ActivationCode,
     Customer,
+    CustomerContact,
     Device,
     Entitlement,
     License,
@@ -74,6 +75,24 @@ class LicenseUserFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def raw_password(self, create, extracted, **kwargs):
         self.set_password(extracted or "correct horse battery staple")
+        if create:
+            self.save(update_fields=["password"])
+
+
+class CustomerContactFactory(factory.django.DjangoModelFactory):
+    """A contact who has chosen a password (`raw_password`, or a default)."""
+
+    class Meta:
+        model = CustomerContact
+        skip_postgeneration_save = True
+
+    customer = factory.SubFactory(CustomerFactory)
+    email = factory.Sequence(lambda n: f"contact{n}@customer.example")
+    name = factory.Sequence(lambda n: f"Contact {n}")
+
+    @factory.post_generation
+    def raw_password(self, create, extracted, **kwargs):
+        self.set_password(extracted or "portal password 123")
         if create:
             self.save(update_fields=["password"])
 

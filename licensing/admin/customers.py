@@ -5,6 +5,7 @@ from .. import services
 from ..models import Customer, Entitlement
 from .base import LicensingAdmin
 from .display import EffectiveStatusMixin, status_badge
+from .portal import CustomerContactInline
 from .switches import AdminSwitch, SwitchAdminMixin
 
 
@@ -55,7 +56,7 @@ class CustomerAdmin(SwitchAdminMixin, LicensingAdmin):
         (None, {"fields": ["name", "kind", "email", "external_id"]}),
         ("Status", {"fields": ["status_badge", "status_reason", "status_changed_at", "created_at"]}),
     ]
-    inlines = [EntitlementInline]
+    inlines = [EntitlementInline, CustomerContactInline]
     service_argument = "customer"
     switches = [
         AdminSwitch(

@@ -42,7 +42,7 @@ class ReasonForm(forms.Form):
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Optional. Recorded in the audit history.",
+        help_text="Optional. Recorded in the audit history, and shown to the customer's people in the portal.",
     )
 
 

@@ -5,6 +5,7 @@ from .credentials import ApiToken, ClientCredential
 from .customers import Customer
 from .entitlements import ActivationCode, Entitlement, LicenseTransaction
 from .licenses import Device, License, LicenseUser
+from .portal import CustomerContact, PortalSettings
 from .webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
@@ -13,12 +14,14 @@ __all__ = [
     "AuditEvent",
     "ClientCredential",
     "Customer",
+    "CustomerContact",
     "Device",
     "Entitlement",
     "License",
     "LicenseTransaction",
     "LicenseUser",
     "OfflineRequest",
+    "PortalSettings",
     "Product",
     "SigningKey",
     "WebhookAttempt",

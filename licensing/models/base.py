@@ -1,7 +1,9 @@
 import uuid
 
+from django.contrib.auth.hashers import check_password, is_password_usable, make_password
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 
 class PublicModel(models.Model):
@@ -24,3 +26,56 @@ class SwitchedModel(PublicModel):
 
     class Meta:
         abstract = True
+
+
+class PortalAccount(PublicModel):
+    """Someone who signs in to the end-user portal with a password: a customer contact
+    or a license user. Not a Django staff user: portal accounts live apart from the
+    admin's, so no mistake in the admin can give a customer's person staff rights, and
+    a vendor can be signed in to the admin and the portal in one browser at once.
+
+    Holds what Django's password hashers and token generator read (`password`,
+    `last_login`, the email field), so password resets use Django's own tokens.
+    """
+
+    EMAIL_FIELD = "email"
+
+    password = models.CharField(max_length=128, editable=False)
+    last_login = models.DateTimeField("last portal sign-in", null=True, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+    # Read by Django's templates and helpers that expect a user-like object.
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True  # an account kind that can be switched off makes this a field
+
+    @property
+    def email_address(self) -> str:
+        return getattr(self, self.EMAIL_FIELD)
+
+    @classmethod
+    def get_email_field_name(cls) -> str:
+        return cls.EMAIL_FIELD
+
+    def set_password(self, raw_password: str | None) -> None:
+        self.password = make_password(raw_password)
+
+    def set_unusable_password(self) -> None:
+        self.password = make_password(None)
+
+    def has_usable_password(self) -> bool:
+        return is_password_usable(self.password)
+
+    def check_password(self, raw_password: str) -> bool:
+        # Constant-time comparison inside Django's hashers; upgrades old hashes on success.
+        def upgrade(new_raw: str) -> None:
+            self.set_password(new_raw)
+            self.save(update_fields=["password", "updated_at"])
+
+        return check_password(raw_password, self.password, upgrade)
+
+    def get_session_auth_hash(self) -> str:
+        """Changes with the password, so a password change ends every other session."""
+        return salted_hmac("licensing.PortalAccount.session", self.password, algorithm="sha256").hexdigest()

@@ -1,23 +1,24 @@
 import datetime as dt
 
-from django.contrib.auth.hashers import check_password, make_password
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from .. import rules
 from ..querysets import LicenseQuerySet
-from .base import PublicModel, SwitchedModel
+from .base import PortalAccount, PublicModel, SwitchedModel
 
 
-class LicenseUser(PublicModel):
-    """A named person who may activate a user-based entitlement with username + password."""
+class LicenseUser(PortalAccount):
+    """A named person who may activate a user-based entitlement with username + password,
+    and sign in to the portal with the same."""
+
+    EMAIL_FIELD = "username"
 
     customer = models.ForeignKey("licensing.Customer", on_delete=models.PROTECT, related_name="license_users")
     entitlements = models.ManyToManyField("licensing.Entitlement", related_name="license_users", blank=True)
     username = models.EmailField(unique=True, help_text="The email address the person signs in with.")
     name = models.CharField(max_length=200, blank=True)
-    password = models.CharField(max_length=128, editable=False)
 
     class Meta:
         ordering = ["username"]
@@ -39,17 +40,6 @@ class LicenseUser(PublicModel):
             elif entitlement.product.authorization_method != Product.AuthorizationMethod.USER:
                 problems.append(f"“{entitlement}” is for a product activated with keys, not users.")
         return problems
-
-    def set_password(self, raw_password: str) -> None:
-        self.password = make_password(raw_password)
-
-    def check_password(self, raw_password: str) -> bool:
-        # Constant-time comparison inside Django's hashers; upgrades old hashes on success.
-        def upgrade(new_raw: str) -> None:
-            self.set_password(new_raw)
-            self.save(update_fields=["password", "updated_at"])
-
-        return check_password(raw_password, self.password, upgrade)
 
 
 class Device(PublicModel):

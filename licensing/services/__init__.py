@@ -5,6 +5,7 @@ writes the change and its audit event together, and returns the fresh row. The a
 the APIs, the portal and tasks all call these; none of them writes a status itself.
 """
 
+from .accounts import customer_contact_invite, portal_password_set
 from .activation import DEVICE_FACTS, check_identity, lease_until, license_activate, license_check, license_release
 from .credentials import (
     api_token_create,
@@ -75,6 +76,7 @@ __all__ = [
     "client_credential_create",
     "client_credential_revoke",
     "client_credential_rotate",
+    "customer_contact_invite",
     "customer_disable",
     "customer_enable",
     "entitlement_disable",
@@ -87,6 +89,7 @@ __all__ = [
     "license_resume",
     "license_revoke",
     "license_suspend",
+    "portal_password_set",
     "save_edits",
     "transaction_resume",
     "transaction_suspend",

@@ -49,6 +49,7 @@ def save_edits(
 # Event names use the words of DESIGN.md §5 rather than Django's model names.
 RESOURCE_NAMES = {
     "activationcode": "activation_code",
+    "customercontact": "customer_contact",
     "licensetransaction": "transaction",
     "licenseuser": "license_user",
     "webhookendpoint": "webhook_endpoint",

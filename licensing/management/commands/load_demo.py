@@ -18,11 +18,13 @@ from licensing.models import (
     ApiToken,
     ClientCredential,
     Customer,
+    CustomerContact,
     Device,
     Entitlement,
     License,
     LicenseTransaction,
     LicenseUser,
+    PortalSettings,
     Product,
 )
 from licensing.models.credentials import hash_api_token
@@ -38,6 +40,7 @@ DEMO_API_KEY = "demo-api-key"
 DEMO_SHARED_KEY = "demo-shared-key-change-me"
 DEMO_MANAGEMENT_TOKEN = "lsm_demo-management-token-change-me"
 DEMO_LICENSE_USER = ("jane@example.com", "jane-demo-password")
+DEMO_CONTACT = ("it@acme.example", "acme-portal-demo")
 
 
 class Command(BaseCommand):
@@ -107,6 +110,10 @@ class Command(BaseCommand):
                     activation_code=code,
                     lease_expires_at=now + studio.lease_period,
                 )
+        if not CustomerContact.objects.filter(email=DEMO_CONTACT[0]).exists():
+            contact = CustomerContact(customer=acme, email=DEMO_CONTACT[0], name="Acme IT")
+            contact.set_password(DEMO_CONTACT[1])
+            contact.save()
         person, created = Customer.objects.get_or_create(
             external_id="CRM-1002",
             defaults={"name": "Rosa Martínez", "kind": Customer.Kind.PERSON, "email": "rosa@example.com"},
@@ -115,6 +122,12 @@ class Command(BaseCommand):
             Entitlement.objects.create(
                 customer=person, product=desktop, seats=1, valid_from=now, valid_until=now + dt.timedelta(days=14)
             )
+        vendor = PortalSettings.current()
+        if vendor.vendor_name == PortalSettings._meta.get_field("vendor_name").default:
+            vendor.vendor_name = "Studio Software"
+            vendor.contact_message = "To restore access, email billing@studio.example or call +1 555 0100."
+            vendor.support_email = "support@studio.example"
+            vendor.save()
         if not ApiToken.objects.filter(token_hash=hash_api_token(DEMO_MANAGEMENT_TOKEN)).exists():
             ApiToken.for_token(DEMO_MANAGEMENT_TOKEN, name="Demo back office").save()
         if not ClientCredential.objects.filter(api_key=DEMO_API_KEY).exists():
@@ -128,8 +141,9 @@ class Command(BaseCommand):
             f"  {username:<9} / {password:<14} ({group or 'superuser'})" for username, password, _, group in STAFF
         ]
         lines += [
-            "License user for the user-based product 'studio-team':",
-            f"  {DEMO_LICENSE_USER[0]} / {DEMO_LICENSE_USER[1]}",
+            f"End users sign in to the portal at {url}/portal/ with:",
+            f"  {DEMO_CONTACT[0]} / {DEMO_CONTACT[1]} (customer contact of Acme Corporation)",
+            f"  {DEMO_LICENSE_USER[0]} / {DEMO_LICENSE_USER[1]} (license user of the user-based product 'studio-team')",
             "Client API credential (DESIGN.md §3):",
             f"  api key:    {DEMO_API_KEY}",
             f"  shared key: {DEMO_SHARED_KEY}",

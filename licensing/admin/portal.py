@@ -1,0 +1,111 @@
+"""Customer contacts (who signs in to the portal) and what the portal says."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+
+from .. import services
+from ..audit import Actor
+from ..models import CustomerContact, PortalSettings
+from .base import LicensingAdmin
+from .buttons import ObjectButtons
+
+
+def _base_url(request) -> str:
+    return f"{request.scheme}://{request.get_host()}"
+
+
+class CustomerContactForm(forms.ModelForm):
+    class Meta:
+        model = CustomerContact
+        fields = ["customer", "email", "name", "is_active"]
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        taken = CustomerContact.objects.filter(email__iexact=email).exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError("Another contact already signs in with this address.")
+        return email
+
+
+@admin.register(CustomerContact)
+class CustomerContactAdmin(ObjectButtons, LicensingAdmin):
+    form = CustomerContactForm
+    list_display = ["email", "name", "customer", "is_active", "invited_at", "last_login"]
+    list_filter = ["is_active"]
+    list_select_related = ["customer"]
+    search_fields = ["email", "name", "customer__name"]
+    autocomplete_fields = ["customer"]
+    readonly_fields = ["password_state", "invited_at", "last_login", "created_at"]
+    fixed_after_creation = ("customer",)
+    actions = ["invite_selected"]
+    buttons = {
+        "invite": (
+            "Send invitation",
+            "The contact gets an email with a link to choose a password and sign in to the portal. "
+            "An earlier link keeps working until a password is chosen.",
+        )
+    }
+
+    def get_fields(self, request, obj=None):
+        fields = ["customer", "email", "name", "is_active"]
+        return fields if obj is None else [*fields, *self.readonly_fields]
+
+    @admin.display(description="Password")
+    def password_state(self, obj: CustomerContact) -> str:
+        return "Chosen" if obj.has_usable_password() else "Not chosen yet (send an invitation)"
+
+    def response_add(self, request, obj, post_url_continue=None):
+        self.message_user(
+            request, f"Use “Send invitation” to mail {obj.email} a link to choose a password.", messages.INFO
+        )
+        return super().response_add(request, obj, post_url_continue)
+
+    def do_invite(self, request, contact):
+        services.customer_contact_invite(contact=contact, base_url=_base_url(request), actor=Actor.staff(request))
+        self.message_user(request, f"Invitation sent to {contact.email}.", messages.SUCCESS)
+
+    @admin.action(description="Send invitation to selected contacts", permissions=["change"])
+    def invite_selected(self, request, queryset):
+        sent = 0
+        for contact in queryset.order_by("pk"):
+            services.customer_contact_invite(contact=contact, base_url=_base_url(request), actor=Actor.staff(request))
+            sent += 1
+        self.message_user(request, f"Sent {sent} invitation{'s' if sent != 1 else ''}.", messages.SUCCESS)
+
+
+class CustomerContactInline(admin.TabularInline):
+    """Who of the customer signs in to the portal; added and invited on their own page."""
+
+    model = CustomerContact
+    fields = ["email", "name", "is_active", "invited_at", "last_login"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PortalSettings)
+class PortalSettingsAdmin(LicensingAdmin):
+    """One row: the list goes straight to it."""
+
+    fields = ["vendor_name", "contact_message", "support_email"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        settings = PortalSettings.current()
+        return HttpResponseRedirect(reverse("admin:licensing_portalsettings_change", args=[settings.pk]))

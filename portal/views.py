@@ -1,0 +1,231 @@
+"""The end users' portal. Every view reads through a `licensing.selectors.portal_*`
+function scoped to the signed-in account, and changes state only through
+`licensing.services`, the same ones the admin and the APIs call."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import slugify
+from django.views.decorators.http import require_http_methods, require_POST
+
+from licensing import accounts, offline, selectors, services
+from licensing.audit import Actor, client_ip
+from licensing.errors import DomainError, Refusal
+from licensing.models import License, PortalSettings
+from licensing.querysets import sees_whole_customer
+
+from . import auth, throttle
+from .forms import OfflineRequestForm, PasswordChangeForm, PasswordResetForm, SetPasswordForm, SignInForm
+from .status import badge, explain_entitlement, history_row
+
+
+def _render(request: HttpRequest, template: str, context: dict | None = None, status: int = 200) -> HttpResponse:
+    """Render a portal page with what every page shows: the account, its customer (for
+    the disabled banner) and the vendor's contact details."""
+    account = getattr(request, "account", None)
+    base = {"account": account, "vendor": _vendor(request)}
+    if account is not None:
+        base["customer"] = account.customer
+        base["sees_whole_customer"] = sees_whole_customer(account)
+    return render(request, template, {**base, **(context or {})}, status=status)
+
+
+def _vendor(request: HttpRequest) -> PortalSettings:
+    if not hasattr(request, "vendor"):
+        request.vendor = PortalSettings.current()
+    return request.vendor
+
+
+# Signing in and out, passwords.
+
+
+@require_http_methods(["GET", "POST"])
+def sign_in(request: HttpRequest) -> HttpResponse:
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if auth.signed_in_account(request) is not None:
+        return redirect("portal:dashboard")
+    form = SignInForm(request, request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        auth.sign_in(request, form.account)
+        return HttpResponseRedirect(_safe_next(request, next_url))
+    return _render(request, "portal/sign_in.html", {"form": form, "next": next_url})
+
+
+def _safe_next(request: HttpRequest, next_url: str) -> str:
+    portal = reverse("portal:dashboard")
+    allowed = url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure())
+    return next_url if allowed and next_url.startswith(portal) else portal
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    auth.sign_out(request)
+    messages.info(request, "You have signed out.")
+    return redirect("portal:sign-in")
+
+
+@require_http_methods(["GET", "POST"])
+def password_reset(request: HttpRequest) -> HttpResponse:
+    form = PasswordResetForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"]
+        # The same answer whether or not an account uses the address: this page must
+        # not tell a stranger who has an account.
+        if not throttle.PASSWORD_MAILS.exceeded(email):
+            throttle.PASSWORD_MAILS.count(email)
+            for account in accounts.accounts_for_address(email):
+                accounts.send_password_mail(account, base_url=_base_url(request), template="password_reset")
+        return _render(request, "portal/password_reset_sent.html", {"email": email})
+    return _render(request, "portal/password_reset.html", {"form": form})
+
+
+# The token moves from the link into the session before the form shows, so that it is
+# not in the address of a page (as django.contrib.auth's reset view does).
+TOKEN_IN_SESSION = "set-password"
+SESSION_TOKEN_KEY = "portal_password_token"
+
+
+@require_http_methods(["GET", "POST"])
+def password_set(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    if token != TOKEN_IN_SESSION:
+        request.session[SESSION_TOKEN_KEY] = token
+        return redirect("portal:password-set", uidb64=uidb64, token=TOKEN_IN_SESSION)
+    account = accounts.account_for_link(uidb64, request.session.get(SESSION_TOKEN_KEY, ""))
+    if account is None:
+        return _render(request, "portal/password_link_invalid.html", status=400)
+    form = SetPasswordForm(account, request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        account = form.save(request=request)
+        del request.session[SESSION_TOKEN_KEY]
+        auth.sign_in(request, account)
+        messages.success(request, "Your password is set, and you are signed in.")
+        return redirect("portal:dashboard")
+    return _render(request, "portal/password_set.html", {"form": form, "link_account": account})
+
+
+def _base_url(request: HttpRequest) -> str:
+    return f"{request.scheme}://{request.get_host()}"
+
+
+@auth.account_required
+def account(request: HttpRequest) -> HttpResponse:
+    form = PasswordChangeForm(request.account, request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        request.account = form.save(request=request)
+        auth.keep_signed_in(request, request.account)
+        messages.success(request, "Your password has been changed. Other sign-ins of this account have ended.")
+        return redirect("portal:account")
+    return _render(request, "portal/account.html", {"form": form})
+
+
+# Entitlements, devices, offline activation.
+
+
+@auth.account_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    vendor = _vendor(request)
+    rows = [
+        {"entitlement": e, "badge": badge(e), "why": explain_entitlement(e, vendor), "features": _features(e)}
+        for e in selectors.portal_entitlements(request.account)
+    ]
+    return _render(request, "portal/dashboard.html", {"rows": rows})
+
+
+@auth.account_required
+def entitlement_detail(request: HttpRequest, pk) -> HttpResponse:
+    account = request.account
+    entitlement = get_object_or_404(selectors.portal_entitlements(account), pk=pk)
+    vendor = _vendor(request)
+    context = {
+        "entitlement": entitlement,
+        "badge": badge(entitlement),
+        "why": explain_entitlement(entitlement, vendor),
+        "codes": [(code, badge(code)) for code in selectors.portal_activation_codes(account, entitlement)],
+        "seat_holders": [(lic, badge(lic)) for lic in selectors.portal_seat_holders(account, entitlement)],
+        "features": _features(entitlement),
+        "history": [history_row(event, account, vendor) for event in selectors.portal_history(account, entitlement)],
+        "shows_codes": entitlement.product.authorization_method == "license_key",
+    }
+    return _render(request, "portal/entitlement_detail.html", context)
+
+
+def _features(entitlement) -> list[tuple[str, object]]:
+    return sorted(entitlement.features.items()) if isinstance(entitlement.features, dict) else []
+
+
+@auth.account_required
+@require_http_methods(["GET", "POST"])
+def license_deactivate(request: HttpRequest, pk) -> HttpResponse:
+    license = get_object_or_404(selectors.portal_licenses(request.account), pk=pk)
+    back = reverse("portal:entitlement-detail", args=[license.entitlement_id])
+    if license.status != License.Status.ACTIVE:
+        messages.error(request, f"{license.device} does not hold an active seat; nothing to free.")
+        return HttpResponseRedirect(back)
+    if request.method == "POST":
+        try:
+            services.license_deactivate(
+                license=license, actor=Actor.portal(request.account, request), reason="Seat freed in the portal."
+            )
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"{license.device} no longer holds a seat of {license.entitlement.product}.")
+        return HttpResponseRedirect(back)
+    return _render(request, "portal/license_deactivate.html", {"license": license, "back": back})
+
+
+@auth.account_required
+@require_http_methods(["GET", "POST"])
+def offline_activation(request: HttpRequest) -> HttpResponse:
+    form = OfflineRequestForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            return _answer_offline(request, form.cleaned_data["request_file"])
+        except Refusal as refusal:
+            form.add_error("request_file", offline_error(refusal.code, refusal.message))
+    return _render(request, "portal/offline.html", {"form": form})
+
+
+def _answer_offline(request: HttpRequest, raw: bytes) -> HttpResponse:
+    fields = offline.decode_request(raw)
+    if not selectors.portal_names_own_license(request.account, fields):
+        raise Refusal("license_not_found", "")
+    answer = offline.answer(
+        fields, expected=fields["request"], ip=client_ip(request), actor=Actor.portal(request.account, request)
+    )
+    if answer.status != 200:
+        body = json.loads(answer.body)
+        raise Refusal(body["code"], body.get("message", ""))
+    if fields["request"] == offline.DEACTIVATION:
+        messages.success(request, f"The license of device {fields['hardware_id']} is deactivated; its seat is free.")
+        return redirect("portal:offline")
+    response = HttpResponse(answer.body, content_type="application/octet-stream")
+    name = slugify(f"{fields['product']}-{fields.get('hostname') or fields['hardware_id']}")[:80] or "license"
+    response["Content-Disposition"] = f'attachment; filename="{name}.lic"'
+    return response
+
+
+# What went wrong with an uploaded request file, said for the person holding it.
+OFFLINE_ERRORS = {
+    "missing_content": "The file is empty. Choose the request file your application saved.",
+    "invalid_base64": "This is not an offline request file: it should be one block of letters and digits "
+    "(base64), as your application saved it.",
+    "invalid_json": "This file is not an offline request file, or it was changed after your application saved it.",
+    "missing_parameters": "This request file is incomplete ({message}). Make a new one in your application.",
+    "invalid_parameters": "This request file is not valid ({message}). Make a new one in your application.",
+    "invalid_api_key": "This request file was made by an application this server does not know.",
+    "signature_mismatch": "This request file's signature does not match: it was changed after it was made.",
+    "date_header_diff": "This request file is too old or dated in the future. Make a new one in your application.",
+    "license_not_found": "This request file is for a license key or user that is not part of your account.",
+}
+
+
+def offline_error(code: str, message: str) -> str:
+    template = OFFLINE_ERRORS.get(code)
+    return template.format(message=message.rstrip(".")) if template else message
