@@ -8,6 +8,8 @@ django.contrib.auth; it uses Django's password hashers and its reset-token gener
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
@@ -35,9 +37,10 @@ def account_for_key(key: str) -> PortalAccount | None:
     if model is None:
         return None
     try:
-        account = model.objects.select_related("customer").filter(pk=pk).first()
-    except (ValueError, TypeError):  # not a UUID: a forged or damaged key
+        uuid.UUID(pk)
+    except ValueError:  # a forged or damaged key
         return None
+    account = model.objects.select_related("customer").filter(pk=pk).first()
     return account if account is not None and account.is_active else None
 
 

@@ -73,6 +73,10 @@ class OfflineRequestForm(forms.Form):
     request_file = forms.FileField(
         label="Request file",
         help_text="The file your application saved on the offline computer (for example request.txt).",
+        error_messages={
+            "required": "Choose the request file your application saved.",
+            "empty": "The file is empty. Choose the request file your application saved.",
+        },
     )
 
     def clean_request_file(self) -> bytes:

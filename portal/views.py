@@ -183,7 +183,7 @@ def license_deactivate(request: HttpRequest, pk) -> HttpResponse:
 @auth.account_required
 @require_http_methods(["GET", "POST"])
 def offline_activation(request: HttpRequest) -> HttpResponse:
-    form = OfflineRequestForm(request.POST or None, request.FILES or None)
+    form = OfflineRequestForm(*((request.POST, request.FILES) if request.method == "POST" else ()))
     if request.method == "POST" and form.is_valid():
         try:
             return _answer_offline(request, form.cleaned_data["request_file"])

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from .. import services
 from ..audit import Actor
+from ..errors import DomainError
 from ..models import CustomerContact, PortalSettings
 from .base import LicensingAdmin
 from .buttons import ObjectButtons
@@ -70,11 +71,20 @@ class CustomerContactAdmin(ObjectButtons, LicensingAdmin):
 
     @admin.action(description="Send invitation to selected contacts", permissions=["change"])
     def invite_selected(self, request, queryset):
-        sent = 0
+        sent, refused = 0, []
         for contact in queryset.order_by("pk"):
-            services.customer_contact_invite(contact=contact, base_url=_base_url(request), actor=Actor.staff(request))
-            sent += 1
-        self.message_user(request, f"Sent {sent} invitation{'s' if sent != 1 else ''}.", messages.SUCCESS)
+            try:
+                services.customer_contact_invite(
+                    contact=contact, base_url=_base_url(request), actor=Actor.staff(request)
+                )
+            except DomainError:
+                refused.append(contact.email)
+            else:
+                sent += 1
+        text = f"Sent {sent} invitation{'s' if sent != 1 else ''}."
+        if refused:
+            text += f" Not sent to {', '.join(refused)}: they may not sign in."
+        self.message_user(request, text, messages.SUCCESS if sent else messages.WARNING)
 
 
 class CustomerContactInline(admin.TabularInline):

@@ -6,49 +6,83 @@ import uuid
 from django.db import migrations, models
 
 
-class Migration(migrations.Migration):
+def create_portal_settings(apps, schema_editor):
+    # The one row the admin edits; the portal reads it on every page.
+    apps.get_model("licensing", "PortalSettings").objects.get_or_create(pk=1)
 
+
+class Migration(migrations.Migration):
     dependencies = [
-        ('licensing', '0004_webhooks'),
+        ("licensing", "0004_webhooks"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PortalSettings',
+            name="PortalSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('vendor_name', models.CharField(default='Your software vendor', max_length=200)),
-                ('contact_message', models.TextField(default='To restore access, contact your account manager.', help_text='Shown to portal users beside anything disabled or suspended, and on the banner of a disabled customer: say whom to contact and how, e.g. “Email billing@vendor.example to settle an overdue invoice.”')),
-                ('support_email', models.EmailField(blank=True, help_text='Shown on every portal page when set.', max_length=254)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("vendor_name", models.CharField(default="Your software vendor", max_length=200)),
+                (
+                    "contact_message",
+                    models.TextField(
+                        default="To restore access, contact your account manager.",
+                        help_text="Shown to portal users beside anything disabled or suspended, and on the banner of a disabled customer: say whom to contact and how, e.g. “Email billing@vendor.example to settle an overdue invoice.”",
+                    ),
+                ),
+                (
+                    "support_email",
+                    models.EmailField(blank=True, help_text="Shown on every portal page when set.", max_length=254),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'portal settings',
-                'verbose_name_plural': 'portal settings',
+                "verbose_name": "portal settings",
+                "verbose_name_plural": "portal settings",
             },
         ),
         migrations.AddField(
-            model_name='licenseuser',
-            name='last_login',
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='last portal sign-in'),
+            model_name="licenseuser",
+            name="last_login",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="last portal sign-in"),
         ),
         migrations.CreateModel(
-            name='CustomerContact',
+            name="CustomerContact",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('password', models.CharField(editable=False, max_length=128)),
-                ('last_login', models.DateTimeField(blank=True, editable=False, null=True, verbose_name='last portal sign-in')),
-                ('email', models.EmailField(help_text='The address the contact signs in with and gets mail at.', max_length=254, unique=True)),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('is_active', models.BooleanField(default=True, help_text='Untick to stop this person signing in to the portal.', verbose_name='may sign in')),
-                ('invited_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='contacts', to='licensing.customer')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("password", models.CharField(editable=False, max_length=128)),
+                (
+                    "last_login",
+                    models.DateTimeField(blank=True, editable=False, null=True, verbose_name="last portal sign-in"),
+                ),
+                (
+                    "email",
+                    models.EmailField(
+                        help_text="The address the contact signs in with and gets mail at.", max_length=254, unique=True
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=200)),
+                (
+                    "is_active",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Untick to stop this person signing in to the portal.",
+                        verbose_name="may sign in",
+                    ),
+                ),
+                ("invited_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="contacts", to="licensing.customer"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'customer contact',
-                'ordering': ['email'],
+                "verbose_name": "customer contact",
+                "ordering": ["email"],
             },
         ),
+        migrations.RunPython(create_portal_settings, migrations.RunPython.noop),
     ]

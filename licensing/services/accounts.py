@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from .. import accounts
 from ..audit import Actor, record_event
+from ..errors import DomainError
 from ..models import CustomerContact
 from ..models.base import PortalAccount
 from .edits import resource_name
@@ -33,6 +34,9 @@ def customer_contact_invite(*, contact: CustomerContact, base_url: str, actor: A
     fresh link; an earlier one still works until a password is chosen."""
     with transaction.atomic():
         locked = CustomerContact.objects.select_for_update().select_related("customer").get(pk=contact.pk)
+        if not locked.is_active:
+            # The link would lead nowhere: a contact who may not sign in cannot choose a password.
+            raise DomainError(f"{locked.email} may not sign in; tick “may sign in” before inviting them.")
         locked.invited_at = timezone.now()
         locked.save(update_fields=["invited_at", "updated_at"])
         record_event(actor=actor, action="customer_contact.invited", target=locked, invalidates=False)

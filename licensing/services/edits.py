@@ -50,6 +50,7 @@ def save_edits(
 RESOURCE_NAMES = {
     "activationcode": "activation_code",
     "customercontact": "customer_contact",
+    "portalsettings": "portal_settings",
     "licensetransaction": "transaction",
     "licenseuser": "license_user",
     "webhookendpoint": "webhook_endpoint",
