@@ -130,6 +130,19 @@ def _printed_password(output: str, username: str) -> str:
     return match.group(1)
 
 
+def _portal(base_url: str, email: str, password: str) -> urllib.request.OpenerDirector:
+    """A browser-like session signed in to the end-user portal through its form."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    sign_in_url = f"{base_url}/portal/sign-in/"
+    with opener.open(sign_in_url, timeout=10) as response:
+        page = response.read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    form = urllib.parse.urlencode({"csrfmiddlewaretoken": token, "email": email, "password": password}).encode()
+    with opener.open(urllib.request.Request(sign_in_url, data=form, headers={"Referer": sign_in_url})) as response:
+        assert urllib.parse.urlsplit(response.url).path == "/portal/", response.read().decode()[-2000:]
+    return opener
+
+
 def _sign_in(base_url: str, username: str, password: str) -> str:
     """Sign in through the admin login form as a browser would; return the final URL."""
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
@@ -172,6 +185,12 @@ def test_make_run_on_a_fresh_clone_serves_admin_and_prints_demo_logins(make_run_
         customers = {c["name"]: c["effective_status"] for c in json.loads(response.read())["results"]}
     assert customers["Acme Corporation"] == "active"
 
+    # The printed portal login works too, and shows the customer's entitlements.
+    portal = _portal(make_run_server.base_url, "it@acme.example", _printed_password(output, "it@acme.example"))
+    with portal.open(f"{make_run_server.base_url}/portal/", timeout=10) as response:
+        dashboard = response.read().decode()
+    assert "Entitlements of Acme Corporation" in dashboard and "Studio Desktop" in dashboard
+
     # Webhooks are delivered without a broker: an endpoint made through the API hears of
     # a customer disabled through the API, signed with the secret it was given.
     receiver = Receiver().start()
@@ -183,6 +202,9 @@ def test_make_run_on_a_fresh_clone_serves_admin_and_prints_demo_logins(make_run_
         wait_for(lambda: receiver.successes(), 30, make_run_server.tail())
         event = Webhook(endpoint["secret"]).verify(receiver.received[0].body, receiver.received[0].headers)
         assert event["type"] == "customer.disabled" and event["data"]["id"] == acme["id"]
+        # ... and the customer's contact sees it at once in the portal.
+        with portal.open(f"{make_run_server.base_url}/portal/", timeout=10) as response:
+            assert "All access for Acme Corporation is disabled" in response.read().decode()
     finally:
         receiver.stop()
 

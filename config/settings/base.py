@@ -106,6 +106,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Mail (portal invitations and password resets). Without EMAIL_URL it is printed on the
+# console, which is what `make run` wants; production sets e.g. smtp+tls://user:pass@host:587.
+# (django-environ's documented way to set the EMAIL_* settings from one URL.)
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="licensing@localhost")
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
