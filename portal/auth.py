@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import rotate_token
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.crypto import constant_time_compare
 
 from licensing.accounts import account_for_key, account_key
@@ -69,6 +70,11 @@ def account_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
         if request.account is None:
             query = urlencode({"next": request.get_full_path()})
             return HttpResponseRedirect(f"{reverse('portal:sign-in')}?{query}")
-        return view(request, *args, **kwargs)
+        response = view(request, *args, **kwargs)
+        # Pages of one account (activation codes among them) stay out of shared caches
+        # and the browser's back-button cache after signing out.
+        add_never_cache_headers(response)
+        patch_cache_control(response, private=True)
+        return response
 
     return wrapper

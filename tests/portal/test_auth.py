@@ -205,3 +205,8 @@ def test_sign_in_form_rejects_garbage_without_error(db):
     for data in ({}, {"email": "x" * 10000, "password": "y"}, {"email": "a@b.example", "password": "p" * 5000}):
         assert client.post("/portal/sign-in/", data).status_code == 200
     assert client.post("/portal/sign-in/", {"email": "a\x00@b.example", "password": "x"}).status_code == 200
+
+
+def test_signed_in_pages_are_never_cached(portal, holdings):
+    response = portal.get(f"/portal/entitlements/{holdings[0].pk}/")
+    assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
