@@ -31,10 +31,9 @@ def explain_entitlement(entitlement: Entitlement, vendor: PortalSettings) -> Exp
     customer, transaction = entitlement.customer, entitlement.transaction
     who = vendor.vendor_name
     sentence, note = {
-        Reason.CUSTOMER_DISABLED: (
-            f"{who} has disabled all access for {customer.name}.",
-            customer.status_reason,
-        ),
+        # The banner over every page gives the note and whom to contact; each card says
+        # only that it is one of the things the banner is about.
+        Reason.CUSTOMER_DISABLED: (f"{who} has disabled all access for {customer.name}; see the notice above.", ""),
         Reason.ENTITLEMENT_DISABLED: (f"{who} has disabled this entitlement.", entitlement.status_reason),
         Reason.TRANSACTION_SUSPENDED: (
             f"{who} has suspended order {transaction.external_id if transaction else ''}, "
@@ -49,7 +48,7 @@ def explain_entitlement(entitlement: Entitlement, vendor: PortalSettings) -> Exp
         label=EffectiveStatus(status).label,
         sentence=sentence,
         note=note,
-        contact=vendor.contact_message if status in NEEDS_VENDOR else "",
+        contact=vendor.contact_message if status in NEEDS_VENDOR and reason != Reason.CUSTOMER_DISABLED else "",
     )
 
 

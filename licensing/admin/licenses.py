@@ -24,10 +24,12 @@ class LicenseUserForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if not self.instance.pk and not cleaned.get("new_password"):
+        # A new row already has its UUID, so `_state.adding`, not the pk, says it is new.
+        adding = self.instance._state.adding
+        if adding and not cleaned.get("new_password"):
             self.add_error("new_password", "A new license user needs a password.")
         # On change the customer is read-only (fixed at creation), so it is not in the form.
-        customer = self.instance.customer if self.instance.pk else cleaned.get("customer")
+        customer = cleaned.get("customer") if adding else self.instance.customer
         for problem in LicenseUser.entitlement_problems(customer, cleaned.get("entitlements") or ()):
             self.add_error("entitlements", problem)
         return cleaned

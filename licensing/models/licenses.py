@@ -2,6 +2,7 @@ import datetime as dt
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from .. import rules
@@ -23,9 +24,22 @@ class LicenseUser(PortalAccount):
     class Meta:
         ordering = ["username"]
         verbose_name = "license user"
+        constraints = [
+            # Usernames are matched whatever their case (clients send them as typed), so two
+            # that differ only in case would name one person in two customers.
+            models.UniqueConstraint(
+                Lower("username"),
+                name="license_user_username_unique_in_any_case",
+                violation_error_message="A license user with this username already exists.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.username
+
+    def save(self, *args, **kwargs) -> None:
+        self.username = self.username.strip().lower()
+        super().save(*args, **kwargs)
 
     @staticmethod
     def entitlement_problems(customer, entitlements) -> list[str]:

@@ -228,6 +228,15 @@ class LicenseUserSerializer(AuditedModelSerializer):
         model = LicenseUser
         fields = ["id", "customer", "username", "name", "entitlements", "password", "created_at", "updated_at"]
 
+    def validate_username(self, value: str) -> str:
+        value = value.strip().lower()  # as the model stores it: one spelling per person
+        taken = LicenseUser.objects.filter(username__iexact=value)
+        if self.instance is not None:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise serializers.ValidationError("A license user with this username already exists.")
+        return value
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         customer = attrs.get("customer") or (self.instance.customer if self.instance else None)
         if self.instance is not None and "customer" in attrs and attrs["customer"].pk != self.instance.customer_id:

@@ -199,3 +199,34 @@ def test_demo_data_loads_twice_without_duplicates(settings):
     assert (Customer.objects.count(), Entitlement.objects.count(), License.objects.count()) == counts
     assert counts[0] >= 2
     assert dt.timedelta(0) < Entitlement.objects.first().lease_period
+
+
+def test_staff_add_a_license_user_with_password_and_entitlements(client, superuser):
+    customer = CustomerFactory()
+    entitlement = EntitlementFactory(customer=customer, product=ProductFactory(authorization_method="user"))
+    client.force_login(superuser)
+    add = reverse("admin:licensing_licenseuser_add")
+    response = client.post(
+        add, {"customer": customer.pk, "username": "Ann@Acme.example", "name": "", "entitlements": [entitlement.pk]}
+    )
+    assert "A new license user needs a password." in response.content.decode()
+    response = client.post(
+        add,
+        {
+            "customer": customer.pk,
+            "username": "Ann@Acme.example",
+            "name": "Ann",
+            "new_password": "correct horse",
+            "entitlements": [entitlement.pk],
+        },
+    )
+    assert response.status_code == 302
+    user = LicenseUser.objects.get()
+    assert user.username == "ann@acme.example" and user.check_password("correct horse")
+    assert list(user.entitlements.all()) == [entitlement]
+
+    twin = client.post(
+        add, {"customer": CustomerFactory().pk, "username": "ANN@acme.example", "name": "", "new_password": "x y z w"}
+    )
+    assert "A license user with this username already exists." in twin.content.decode()
+    assert LicenseUser.objects.count() == 1

@@ -14,6 +14,7 @@ from tests.factories import (
     EntitlementFactory,
     LicenseFactory,
     LicenseTransactionFactory,
+    LicenseUserFactory,
     ProductFactory,
 )
 
@@ -284,3 +285,18 @@ def ids(api, query: str) -> set[str]:
     response = api.get(f"/api/v1/{query}")
     assert response.status_code == 200, response.json()
     return {row["id"] for row in response.json()["results"]}
+
+
+def test_a_license_username_differing_only_in_case_from_another_is_refused(api):
+    LicenseUserFactory(username="ann@acme.example")
+    body = {"customer": str(CustomerFactory().pk), "username": "Ann@ACME.example", "password": "correct horse"}
+    response = api.post("/api/v1/license-users", body, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["username"]
+    assert LicenseUser.objects.count() == 1
+
+
+def test_a_license_username_is_stored_in_lower_case(api):
+    body = {"customer": str(CustomerFactory().pk), "username": "Bob@Acme.example", "password": "correct horse"}
+    assert api.post("/api/v1/license-users", body, format="json").status_code == 201
+    assert LicenseUser.objects.get().username == "bob@acme.example"
