@@ -19,7 +19,7 @@ from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from .models import CustomerContact, LicenseUser, PortalSettings
-from .models.base import PortalAccount
+from .models.base import PortalAccount, normalize_address
 
 # The kinds of account, by the short name that sessions and links carry.
 KINDS: dict[str, type[PortalAccount]] = {"contact": CustomerContact, "user": LicenseUser}
@@ -47,9 +47,9 @@ def account_for_key(key: str) -> PortalAccount | None:
 def accounts_for_address(email: str) -> list[PortalAccount]:
     """Every account that signs in with this address: a contact first, then a license
     user (one person may be both). Case does not matter."""
-    email = email.strip()
-    found: list[PortalAccount] = list(CustomerContact.objects.filter(email__iexact=email, is_active=True))
-    found += LicenseUser.objects.filter(username__iexact=email)
+    address = normalize_address(email)
+    found: list[PortalAccount] = list(CustomerContact.objects.filter(email=address, is_active=True))
+    found += LicenseUser.objects.filter(username=address)
     return found
 
 

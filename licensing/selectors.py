@@ -9,6 +9,7 @@ from django.db.models import Q, QuerySet
 from .compiled import CompiledQuery
 from .errors import Refusal
 from .models import ActivationCode, AuditEvent, Entitlement, License, LicenseUser, Product
+from .models.base import normalize_address
 from .querysets import seats_held, sees_whole_customer
 
 
@@ -106,8 +107,8 @@ def _device_licenses(product: str, hardware_id: str, key: str | None, user: str 
     queryset = client_licenses().order_by("-activated_at")
     if key is not None:
         queryset = queryset.filter(match, activation_code__code=key)
-    else:  # usernames match whatever their case
-        queryset = queryset.filter(match, license_user__username__iexact=user)
+    else:  # usernames are stored normalized (any case matches), and matched exactly
+        queryset = queryset.filter(match, license_user__username=normalize_address(user))
     return queryset
 
 
@@ -119,13 +120,12 @@ _licenses_by_key = CompiledQuery(
     SEAT_COUNTS,
     lambda product, hardware_id, key: _device_licenses(product, hardware_id, key, None)[:10],
 )
-# iexact hands the database the value prepared (escaped for LIKE on SQLite): so must we.
 _licenses_by_user = CompiledQuery(
     License,
     CLIENT_RELATIONS,
     SEAT_COUNTS,
     lambda product, hardware_id, user: _device_licenses(product, hardware_id, None, user)[:10],
-    prepare={"user": lambda connection, value: connection.ops.prep_for_iexact_query(value)},
+    prepare={"user": lambda connection, value: normalize_address(value)},
 )
 
 
@@ -148,7 +148,11 @@ def activation_code_for_client(product: Product, license_key: str) -> Activation
 
 
 def license_user_for_client(product: Product, username: str) -> LicenseUser:
-    user = LicenseUser.objects.filter(username__iexact=username, entitlements__product=product).distinct().first()
+    user = (
+        LicenseUser.objects.filter(username=normalize_address(username), entitlements__product=product)
+        .distinct()
+        .first()
+    )
     if user is None:
         raise Refusal("license_not_found", "No such license user for this product.")
     return user
@@ -230,5 +234,5 @@ def portal_names_own_license(account, fields: dict[str, str]) -> bool:
         )
     username = fields.get("username", "")
     if not sees_whole_customer(account):  # a license user: only their own
-        return account.username.lower() == username.lower()
-    return LicenseUser.objects.filter(customer_id=account.customer_id, username__iexact=username).exists()
+        return account.username == normalize_address(username)
+    return LicenseUser.objects.filter(customer_id=account.customer_id, username=normalize_address(username)).exists()

@@ -47,7 +47,7 @@ class LicenseUserForm(forms.ModelForm):
 @admin.register(LicenseUser)
 class LicenseUserAdmin(LicensingAdmin):
     form = LicenseUserForm
-    list_display = ["username", "name", "customer", "created_at"]
+    list_display = ["username", "name", "customer", "last_login", "created_at"]
     list_select_related = ["customer"]
     search_fields = ["username", "name", "customer__name"]
     autocomplete_fields = ["customer", "entitlements"]

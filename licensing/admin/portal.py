@@ -11,6 +11,7 @@ from .. import services
 from ..audit import Actor
 from ..errors import DomainError
 from ..models import CustomerContact, PortalSettings
+from ..models.base import normalize_address
 from .base import LicensingAdmin
 from .buttons import ObjectButtons
 
@@ -25,8 +26,8 @@ class CustomerContactForm(forms.ModelForm):
         fields = ["customer", "email", "name", "is_active"]
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
-        taken = CustomerContact.objects.filter(email__iexact=email).exclude(pk=self.instance.pk)
+        email = normalize_address(self.cleaned_data["email"])
+        taken = CustomerContact.objects.filter(email=email).exclude(pk=self.instance.pk)
         if taken.exists():
             raise forms.ValidationError("Another contact already signs in with this address.")
         return email

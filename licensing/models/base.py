@@ -28,6 +28,14 @@ class SwitchedModel(PublicModel):
         abstract = True
 
 
+def normalize_address(text: str) -> str:
+    """An email address or username as stored and looked up: one spelling per person.
+    Lookups match this exactly rather than with `iexact`: the database's case folding
+    differs from Python's for a few letters (dotless i, long s), and two spellings the database
+    folds together must never name two accounts."""
+    return text.strip().lower()
+
+
 class PortalAccount(PublicModel):
     """Someone who signs in to the end-user portal with a password: a customer contact
     or a license user. Not a Django staff user: portal accounts live apart from the

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from .. import rules
 from ..querysets import LicenseQuerySet
-from .base import PortalAccount, PublicModel, SwitchedModel
+from .base import PortalAccount, PublicModel, SwitchedModel, normalize_address
 
 
 class LicenseUser(PortalAccount):
@@ -38,7 +38,7 @@ class LicenseUser(PortalAccount):
         return self.username
 
     def save(self, *args, **kwargs) -> None:
-        self.username = self.username.strip().lower()
+        self.username = normalize_address(self.username)
         super().save(*args, **kwargs)
 
     @staticmethod

@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from .base import PortalAccount
+from .base import PortalAccount, normalize_address
 
 
 class CustomerContact(PortalAccount):
@@ -27,7 +27,7 @@ class CustomerContact(PortalAccount):
 
     def save(self, *args, **kwargs) -> None:
         # One spelling per address, so sign-in and uniqueness ignore case.
-        self.email = self.email.strip().lower()
+        self.email = normalize_address(self.email)
         if not self.password:
             self.set_unusable_password()  # until the contact accepts the invitation
         super().save(*args, **kwargs)

@@ -578,3 +578,25 @@ def test_staff_username_and_password_do_not_sign_in_to_the_portal(staff):
     assert response.status_code == 200
     assert "don&#x27;t match an account" in response.content.decode()
     assert browser.get("/portal/")["Location"].startswith("/portal/sign-in/")
+
+
+@pytest.mark.parametrize("look_alike", ["kr\u0131s@bravo.example", "kri\u017f@bravo.example"])  # dotless i, long s
+def test_a_username_the_database_folds_onto_b_users_cannot_reach_b_device(
+    contact, bravo, app, user_product, look_alike
+):
+    # PostgreSQL's case folding maps these letters onto plain ones (i, s), Python's
+    # lower() does not: lookups must match the stored spelling exactly.
+    a_user = LicenseUserFactory(customer=contact.customer, username=look_alike, raw_password=PASSWORD)
+    a_user.entitlements.add(EntitlementFactory(customer=contact.customer, product=user_product))
+    b_entitlement = EntitlementFactory(customer=bravo.customer, product=user_product)
+    b_user = LicenseUserFactory(customer=bravo.customer, username="kris@bravo.example", raw_password=B_PASSWORD)
+    b_user.entitlements.add(b_entitlement)
+    b_license = user_license(b_user, b_entitlement, "bravo-hw-kris-0001", "bravo-kris-laptop")
+    request = app.offline_request(
+        "deactivation", product=user_product.code, hardware_id="bravo-hw-kris-0001", username=a_user.username
+    )
+
+    response = upload(signed_in(contact), request)
+
+    assert_still_active(b_license)
+    assert shows_upload_error(response)

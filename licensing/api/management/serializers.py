@@ -23,6 +23,7 @@ from ...models import (
     LicenseUser,
     Product,
 )
+from ...models.base import normalize_address
 from ...models.entitlements import MAX_TERM, MIN_LEASE
 
 SWITCH_FIELDS = ("status", "status_reason", "status_changed_at")
@@ -229,8 +230,8 @@ class LicenseUserSerializer(AuditedModelSerializer):
         fields = ["id", "customer", "username", "name", "entitlements", "password", "created_at", "updated_at"]
 
     def validate_username(self, value: str) -> str:
-        value = value.strip().lower()  # as the model stores it: one spelling per person
-        taken = LicenseUser.objects.filter(username__iexact=value)
+        value = normalize_address(value)  # as the model stores it: one spelling per person
+        taken = LicenseUser.objects.filter(username=value)
         if self.instance is not None:
             taken = taken.exclude(pk=self.instance.pk)
         if taken.exists():
