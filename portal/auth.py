@@ -1,7 +1,8 @@
 """Signing in to the portal: its own session keys, apart from the admin's staff login.
 
 A vendor's staff member can be signed in to the admin and, in the same browser, to the
-portal as a customer contact; signing out of one leaves the other alone. The session
+portal as a customer contact; signing out of the portal leaves the admin signed in (the
+admin's log-out empties the whole session, and so ends both). The session
 holds the account's kind and id and a hash of its password, so a password change ends
 every other session of that account (as django.contrib.auth does for staff).
 """

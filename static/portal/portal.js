@@ -1,5 +1,6 @@
-// Reveal and copy activation codes. Without JavaScript the codes stay masked and the
-// buttons do nothing; everything else in the portal works without it.
+// Reveal and copy activation codes. The buttons are shown only where this script runs;
+// without it the codes stay masked, and everything else in the portal still works.
+document.querySelectorAll("[data-reveal], [data-copy]").forEach((button) => { button.hidden = false; });
 document.addEventListener("click", (event) => {
   const reveal = event.target.closest("[data-reveal]");
   if (reveal) {
@@ -8,7 +9,7 @@ document.addEventListener("click", (event) => {
     cell.querySelector("[data-code-full]").hidden = shown;
     cell.querySelector("[data-code-masked]").hidden = !shown;
     reveal.setAttribute("aria-expanded", String(!shown));
-    reveal.textContent = shown ? "Reveal" : "Hide";
+    reveal.firstChild.textContent = shown ? "Reveal" : "Hide";
     return;
   }
   const copy = event.target.closest("[data-copy]");

@@ -344,3 +344,23 @@ def test_entitlement_page_fits_a_phone_screen_without_sideways_scrolling(
     page_width, window_width = page_and_window_widths(phone)
     assert window_width == 390
     assert page_width <= window_width
+
+
+def test_contact_reveals_and_copies_an_activation_code(page: Page, live_server, vendor, contact, studio) -> None:
+    code = studio.activation_codes.get()
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    sign_in(page, live_server.url, contact)
+    card(page, "Photon Studio").get_by_role("link", name="Photon Studio").click()
+
+    row = page.locator("tr", has=page.locator("[data-code-masked]"))
+    expect(row.locator("[data-code-masked]")).to_have_text(code.masked_code)
+    expect(row.get_by_text(code.code)).to_be_hidden()
+    row.get_by_role("button", name=f"Reveal code ending {code.code[-4:]}").click()
+    expect(row.get_by_text(code.code)).to_be_visible()
+    expect(row.get_by_role("button", name=f"Hide code ending {code.code[-4:]}")).to_have_attribute(
+        "aria-expanded", "true"
+    )
+
+    row.get_by_role("button", name=f"Copy code ending {code.code[-4:]}").click()
+    expect(row.get_by_role("status")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == code.code

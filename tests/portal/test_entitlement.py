@@ -24,7 +24,7 @@ def test_codes_are_masked_with_reveal_and_copy(portal, holdings):
     assert f'<span class="code-masked" data-code-masked>{code.masked_code}</span>' in html
     assert f"data-code-full hidden><code>{code.code}</code>" in html  # shown by Reveal
     assert f'data-copy="{code.code}"' in html
-    assert 'aria-expanded="false">Reveal</button>' in html
+    assert 'aria-expanded="false" hidden>Reveal<span class="visually-hidden"> code ending' in html
 
 
 def test_devices_holding_seats_show_hostname_os_activation_and_last_check_in(portal, holdings):
