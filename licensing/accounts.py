@@ -13,6 +13,7 @@ import uuid
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.encoding import force_bytes, force_str
@@ -66,6 +67,12 @@ def authenticate(email: str, password: str) -> PortalAccount | None:
     if not accounts:
         check_password(password, _DUMMY_HASH)
     return None
+
+
+def site_url(request: HttpRequest) -> str:
+    """Scheme and host the person reached us at, for links in mail. The host is one of
+    ALLOWED_HOSTS (Django checks it), so a forged Host header cannot put its own there."""
+    return f"{request.scheme}://{request.get_host()}"
 
 
 def password_link(account: PortalAccount, base_url: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from django.db import models
 from django.db.models import Count, OuterRef, Q, Subquery, Value
@@ -10,6 +11,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import rules
+
+if TYPE_CHECKING:
+    from .models.base import PortalAccount
 
 # Where each fact of rules.Chain sits, seen from each model. Only these maps differ
 # between models; the rules themselves are shared.
@@ -43,7 +47,7 @@ class EffectiveStatusQuerySet(models.QuerySet):
         return self.with_effective_status(now).filter(effective_status=status)
 
 
-def sees_whole_customer(account) -> bool:
+def sees_whole_customer(account: PortalAccount) -> bool:
     """The portal's access rule, in one place. A customer contact sees everything its
     customer owns; a license user sees only the entitlements assigned to them and the
     licenses they hold. Every portal read goes through a `for_account` below."""
@@ -55,7 +59,7 @@ def sees_whole_customer(account) -> bool:
 class CustomerQuerySet(EffectiveStatusQuerySet):
     chain_paths = CUSTOMER_PATHS
 
-    def for_account(self, account) -> CustomerQuerySet:
+    def for_account(self, account: PortalAccount) -> CustomerQuerySet:
         return self.filter(pk=account.customer_id)
 
     def disabled(self) -> CustomerQuerySet:
@@ -90,7 +94,7 @@ def seats_held(by: str, outer: str) -> Coalesce:
 class EntitlementQuerySet(EffectiveStatusQuerySet):
     chain_paths = ENTITLEMENT_PATHS
 
-    def for_account(self, account) -> EntitlementQuerySet:
+    def for_account(self, account: PortalAccount) -> EntitlementQuerySet:
         mine = self.filter(customer_id=account.customer_id)
         return mine if sees_whole_customer(account) else mine.filter(license_users=account)
 
@@ -102,7 +106,7 @@ class EntitlementQuerySet(EffectiveStatusQuerySet):
 class ActivationCodeQuerySet(EffectiveStatusQuerySet):
     chain_paths = ACTIVATION_CODE_PATHS
 
-    def for_account(self, account) -> ActivationCodeQuerySet:
+    def for_account(self, account: PortalAccount) -> ActivationCodeQuerySet:
         # Codes are the customer's to hand out; a license user signs in with a password.
         if not sees_whole_customer(account):
             return self.none()
@@ -112,7 +116,7 @@ class ActivationCodeQuerySet(EffectiveStatusQuerySet):
 class LicenseQuerySet(EffectiveStatusQuerySet):
     chain_paths = LICENSE_PATHS
 
-    def for_account(self, account) -> LicenseQuerySet:
+    def for_account(self, account: PortalAccount) -> LicenseQuerySet:
         mine = self.filter(entitlement__customer_id=account.customer_id)
         return mine if sees_whole_customer(account) else mine.filter(license_user=account)
 

@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 from .compiled import CompiledQuery
 from .errors import Refusal
 from .models import ActivationCode, AuditEvent, Entitlement, License, LicenseUser, Product
-from .models.base import normalize_address
+from .models.base import PortalAccount, normalize_address
 from .querysets import seats_held, sees_whole_customer
 
 
@@ -164,7 +164,7 @@ def license_user_for_client(product: Product, username: str) -> LicenseUser:
 # many rows it returns.
 
 
-def portal_entitlements(account) -> QuerySet[Entitlement]:
+def portal_entitlements(account: PortalAccount) -> QuerySet[Entitlement]:
     return (
         Entitlement.objects.for_account(account)
         .select_related("customer", "product", "transaction")
@@ -174,7 +174,7 @@ def portal_entitlements(account) -> QuerySet[Entitlement]:
     )
 
 
-def portal_seat_holders(account, entitlement: Entitlement) -> QuerySet[License]:
+def portal_seat_holders(account: PortalAccount, entitlement: Entitlement) -> QuerySet[License]:
     """The licenses holding a seat of the entitlement (active or suspended), with their devices."""
     return (
         License.objects.for_account(account)
@@ -186,13 +186,13 @@ def portal_seat_holders(account, entitlement: Entitlement) -> QuerySet[License]:
     )
 
 
-def portal_licenses(account) -> QuerySet[License]:
+def portal_licenses(account: PortalAccount) -> QuerySet[License]:
     return License.objects.for_account(account).select_related(
         "device", "entitlement__customer", "entitlement__product"
     )
 
 
-def portal_activation_codes(account, entitlement: Entitlement) -> QuerySet[ActivationCode]:
+def portal_activation_codes(account: PortalAccount, entitlement: Entitlement) -> QuerySet[ActivationCode]:
     return (
         ActivationCode.objects.for_account(account)
         .filter(entitlement=entitlement)
@@ -207,7 +207,7 @@ def portal_activation_codes(account, entitlement: Entitlement) -> QuerySet[Activ
 CUSTOMER_SWITCH_ACTIONS = ("customer.disabled", "customer.enabled")
 
 
-def portal_history(account, entitlement: Entitlement, limit: int = 20) -> QuerySet[AuditEvent]:
+def portal_history(account: PortalAccount, entitlement: Entitlement, limit: int = 20) -> QuerySet[AuditEvent]:
     """Recent changes an account may see about an entitlement: its own, its customer's and
     transaction's switches, and those of its codes and licenses within the account's view."""
     licenses = License.objects.for_account(account).filter(entitlement=entitlement).values("pk")
@@ -223,7 +223,7 @@ def portal_history(account, entitlement: Entitlement, limit: int = 20) -> QueryS
     return AuditEvent.objects.filter(about).order_by("-occurred_at")[:limit]
 
 
-def portal_names_own_license(account, fields: dict[str, str]) -> bool:
+def portal_names_own_license(account: PortalAccount, fields: dict[str, str]) -> bool:
     """Whether an offline request file (decoded fields) names a license key or license
     user within the account's view: a portal user may carry out only their own."""
     if fields.get("license_key"):

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from django.utils.formats import date_format
 
-from licensing.models import Entitlement, PortalSettings
+from licensing.models import AuditEvent, Entitlement, PortalSettings
+from licensing.models.base import PortalAccount
 from licensing.rules import EffectiveStatus, Reason, describe
 
 # Statuses after which a person needs the vendor to act.
@@ -85,7 +86,7 @@ class HistoryRow:
     reason: str
 
 
-def history_row(event, account, vendor: PortalSettings) -> HistoryRow:
+def history_row(event: AuditEvent, account: PortalAccount, vendor: PortalSettings) -> HistoryRow:
     resource, _, verb = event.action.partition(".")
     refused = verb.endswith("_refused")
     description = PHRASES.get(event.action) or f"{NOUNS.get(resource, resource.title())} {verb.replace('_', ' ')}"
@@ -102,9 +103,7 @@ def history_row(event, account, vendor: PortalSettings) -> HistoryRow:
     )
 
 
-def _by(event, account, vendor: PortalSettings) -> str:
-    from licensing.models import AuditEvent
-
+def _by(event: AuditEvent, account: PortalAccount, vendor: PortalSettings) -> str:
     kind = event.actor_type
     if kind == AuditEvent.ActorType.PORTAL:
         return "by you" if event.actor_id == str(account.pk) else f"by {event.actor_label}"

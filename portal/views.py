@@ -5,6 +5,7 @@ function scoped to the signed-in account, and changes state only through
 from __future__ import annotations
 
 import json
+import uuid
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -17,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from licensing import accounts, offline, selectors, services
 from licensing.audit import Actor, client_ip
 from licensing.errors import DomainError, Refusal
-from licensing.models import License, PortalSettings
+from licensing.models import Entitlement, PortalSettings
 from licensing.querysets import sees_whole_customer
 
 from . import auth, throttle
@@ -80,7 +81,7 @@ def password_reset(request: HttpRequest) -> HttpResponse:
         if not throttle.PASSWORD_MAILS.exceeded(email):
             throttle.PASSWORD_MAILS.count(email)
             for account in accounts.accounts_for_address(email):
-                accounts.send_password_mail(account, base_url=_base_url(request), template="password_reset")
+                accounts.send_password_mail(account, base_url=accounts.site_url(request), template="password_reset")
         return _render(request, "portal/password_reset_sent.html", {"email": email})
     return _render(request, "portal/password_reset.html", {"form": form})
 
@@ -109,10 +110,6 @@ def password_set(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     return _render(request, "portal/password_set.html", {"form": form, "link_account": account})
 
 
-def _base_url(request: HttpRequest) -> str:
-    return f"{request.scheme}://{request.get_host()}"
-
-
 @auth.account_required
 def account(request: HttpRequest) -> HttpResponse:
     form = PasswordChangeForm(request.account, request.POST if request.method == "POST" else None)
@@ -138,7 +135,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @auth.account_required
-def entitlement_detail(request: HttpRequest, pk) -> HttpResponse:
+def entitlement_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     account = request.account
     entitlement = get_object_or_404(selectors.portal_entitlements(account), pk=pk)
     vendor = _vendor(request)
@@ -147,7 +144,10 @@ def entitlement_detail(request: HttpRequest, pk) -> HttpResponse:
         "badge": badge(entitlement),
         "why": explain_entitlement(entitlement, vendor),
         "codes": [(code, badge(code)) for code in selectors.portal_activation_codes(account, entitlement)],
-        "seat_holders": [(lic, badge(lic)) for lic in selectors.portal_seat_holders(account, entitlement)],
+        "seat_holders": [
+            (lic, badge(lic), services.LICENSE_DEACTIVATE.allows(lic.status))
+            for lic in selectors.portal_seat_holders(account, entitlement)
+        ],
         "features": _features(entitlement),
         "history": [history_row(event, account, vendor) for event in selectors.portal_history(account, entitlement)],
         "shows_codes": entitlement.product.authorization_method == "license_key",
@@ -155,16 +155,17 @@ def entitlement_detail(request: HttpRequest, pk) -> HttpResponse:
     return _render(request, "portal/entitlement_detail.html", context)
 
 
-def _features(entitlement) -> list[tuple[str, object]]:
+def _features(entitlement: Entitlement) -> list[tuple[str, object]]:
     return sorted(entitlement.features.items()) if isinstance(entitlement.features, dict) else []
 
 
 @auth.account_required
 @require_http_methods(["GET", "POST"])
-def license_deactivate(request: HttpRequest, pk) -> HttpResponse:
+def license_deactivate(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     license = get_object_or_404(selectors.portal_licenses(request.account), pk=pk)
     back = reverse("portal:entitlement-detail", args=[license.entitlement_id])
-    if license.status != License.Status.ACTIVE:
+    # The service's own transition says which licenses may be deactivated.
+    if not services.LICENSE_DEACTIVATE.allows(license.status):
         messages.error(request, f"{license.device} does not hold an active seat; nothing to free.")
         return HttpResponseRedirect(back)
     if request.method == "POST":

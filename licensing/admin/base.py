@@ -109,3 +109,22 @@ class AuditedAdminMixin:
 
 class LicensingAdmin(SafeAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     pass
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown on their parent's page and changed only on their own (through their
+    services): every field read-only, none added, changed or deleted here. Saving the
+    parent therefore never re-validates or rewrites these rows."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -3,7 +3,7 @@ from django.db.models import Count
 
 from .. import services
 from ..models import Customer, Entitlement
-from .base import LicensingAdmin
+from .base import LicensingAdmin, ReadOnlyInline
 from .display import EffectiveStatusMixin, status_badge
 from .portal import CustomerContactInline
 from .switches import AdminSwitch, SwitchAdminMixin
@@ -24,23 +24,12 @@ class DisabledFilter(admin.SimpleListFilter):
         return queryset
 
 
-class EntitlementInline(EffectiveStatusMixin, admin.TabularInline):
-    """Read-only view of the customer's entitlements with their effective status, so
-    that disabling the customer visibly disables every one of them."""
+class EntitlementInline(EffectiveStatusMixin, ReadOnlyInline):
+    """The customer's entitlements with their effective status, so that disabling the
+    customer visibly disables every one of them."""
 
     model = Entitlement
     fields = ["product", "seats", "valid_from", "valid_until", "effective_status_badge"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # Shown, not edited here: saving the customer must not re-validate every row.
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("customer", "product").with_effective_status()

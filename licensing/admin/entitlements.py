@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from .. import services
 from ..models import ActivationCode, Entitlement, LicenseTransaction
-from .base import LicensingAdmin
+from .base import LicensingAdmin, ReadOnlyInline
 from .display import EffectiveStatusFilter, EffectiveStatusMixin, status_badge
 from .switches import AdminSwitch, SwitchAdminMixin
 
@@ -49,16 +49,9 @@ class LicenseTransactionAdmin(SwitchAdminMixin, LicensingAdmin):
         return status_badge(obj.status)
 
 
-class ActivationCodeInline(EffectiveStatusMixin, admin.TabularInline):
+class ActivationCodeInline(EffectiveStatusMixin, ReadOnlyInline):
     model = ActivationCode
     fields = ["masked_code", "max_activations", "effective_status_badge", "created_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_effective_status()

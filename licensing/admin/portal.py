@@ -8,16 +8,13 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 
 from .. import services
+from ..accounts import site_url
 from ..audit import Actor
 from ..errors import DomainError
 from ..models import CustomerContact, PortalSettings
 from ..models.base import normalize_address
-from .base import LicensingAdmin
+from .base import LicensingAdmin, ReadOnlyInline
 from .buttons import ObjectButtons
-
-
-def _base_url(request) -> str:
-    return f"{request.scheme}://{request.get_host()}"
 
 
 class CustomerContactForm(forms.ModelForm):
@@ -67,7 +64,7 @@ class CustomerContactAdmin(ObjectButtons, LicensingAdmin):
         return super().response_add(request, obj, post_url_continue)
 
     def do_invite(self, request, contact):
-        services.customer_contact_invite(contact=contact, base_url=_base_url(request), actor=Actor.staff(request))
+        services.customer_contact_invite(contact=contact, base_url=site_url(request), actor=Actor.staff(request))
         self.message_user(request, f"Invitation sent to {contact.email}.", messages.SUCCESS)
 
     @admin.action(description="Send invitation to selected contacts", permissions=["change"])
@@ -76,7 +73,7 @@ class CustomerContactAdmin(ObjectButtons, LicensingAdmin):
         for contact in queryset.order_by("pk"):
             try:
                 services.customer_contact_invite(
-                    contact=contact, base_url=_base_url(request), actor=Actor.staff(request)
+                    contact=contact, base_url=site_url(request), actor=Actor.staff(request)
                 )
             except DomainError:
                 refused.append(contact.email)
@@ -88,21 +85,11 @@ class CustomerContactAdmin(ObjectButtons, LicensingAdmin):
         self.message_user(request, text, messages.SUCCESS if sent else messages.WARNING)
 
 
-class CustomerContactInline(admin.TabularInline):
+class CustomerContactInline(ReadOnlyInline):
     """Who of the customer signs in to the portal; added and invited on their own page."""
 
     model = CustomerContact
     fields = ["email", "name", "is_active", "invited_at", "last_login"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(PortalSettings)

@@ -14,7 +14,7 @@ from ..audit import Actor
 from ..errors import DomainError
 from ..models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from ..models.webhooks import EVENT_TYPES
-from .base import LicensingAdmin, SafeAdminMixin
+from .base import LicensingAdmin, ReadOnlyInline, SafeAdminMixin
 from .buttons import ObjectButtons
 from .records import ShowsSecretOnce
 
@@ -113,19 +113,11 @@ class WebhookEndpointAdmin(ObjectButtons, ShowsSecretOnce, LicensingAdmin):
         return self._show_secret(request, endpoint, secret, "New webhook secret")
 
 
-class WebhookAttemptInline(admin.TabularInline):
+class WebhookAttemptInline(ReadOnlyInline):
     model = WebhookAttempt
     fields = ["started_at", "status_code", "succeeded", "duration_ms", "error", "response_excerpt"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
+    show_change_link = False  # attempts have no page of their own
     verbose_name_plural = "Attempts (newest first)"
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 def _redeliver(request, delivery) -> None:

@@ -90,7 +90,7 @@ def test_staff_users_cannot_sign_in_to_the_portal(db):
     response = sign_in(Client(), "staff@vendor.example", "staff-password")
     assert response.status_code == 200
     assert "match an account" in response.content.decode()
-    assert staff.username  # a staff user exists, yet the portal does not know it
+    assert Client().login(username=staff.username, password="staff-password")  # the admin takes them
 
 
 def test_sign_out_ends_the_portal_session_only(contact, superuser):

@@ -17,6 +17,7 @@ from ...models import (
     LicenseUser,
     Product,
 )
+from ...models.base import normalize_address
 
 
 class TimestampedFilters(filters.FilterSet):
@@ -75,10 +76,14 @@ class ActivationCodeFilters(EffectiveStatusFilters):
 
 class LicenseUserFilters(TimestampedFilters):
     entitlement = filters.UUIDFilter(field_name="entitlements")
+    username = filters.CharFilter(method="by_username", help_text="Matches whatever the case.")
 
     class Meta:
         model = LicenseUser
         fields = ["customer", "username"]
+
+    def by_username(self, queryset, name: str, value: str):
+        return queryset.filter(username=normalize_address(value))  # stored normalized
 
 
 class DeviceFilters(TimestampedFilters):

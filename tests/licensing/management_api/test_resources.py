@@ -300,3 +300,10 @@ def test_a_license_username_is_stored_in_lower_case(api):
     body = {"customer": str(CustomerFactory().pk), "username": "Bob@Acme.example", "password": "correct horse"}
     assert api.post("/api/v1/license-users", body, format="json").status_code == 201
     assert LicenseUser.objects.get().username == "bob@acme.example"
+
+
+def test_license_users_are_found_by_username_whatever_its_case(api):
+    user = LicenseUserFactory(username="ann@acme.example")
+    LicenseUserFactory(username="bob@acme.example")
+    response = api.get("/api/v1/license-users", {"username": "Ann@ACME.example"})
+    assert [row["id"] for row in response.json()["results"]] == [str(user.pk)]
