@@ -1,4 +1,4 @@
-"""The HMAC scheme client applications sign with (DESIGN.md §3), for online requests
+"""The HMAC scheme client applications sign with, for online requests
 (over the Date header) and offline request files (over their fields), and the lookup
 of the credential that signed."""
 

@@ -1,3 +1,8 @@
+from __future__ import annotations
+
+from .rules import Reason
+
+
 class DomainError(Exception):
     """A change the domain does not allow. `code` is machine-readable, the message is for people."""
 
@@ -14,8 +19,19 @@ class InvalidTransition(DomainError):
     code = "invalid_transition"
 
 
+class InvalidEdit(DomainError):
+    """An edit the rules refuse, field by field (`errors`: field name → messages, with
+    `__all__` for the record as a whole), in the shape forms and serializers use."""
+
+    code = "invalid"
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(" ".join(message for messages in errors.values() for message in messages))
+        self.errors = errors
+
+
 class Refusal(DomainError):
-    """A client request the licensing rules refuse, with the code of DESIGN.md §3 and,
+    """A client request the licensing rules refuse, with its client API error code and,
     where the table gives one, the reason of the access rules."""
 
     def __init__(self, code: str, message: str, *, reason: str | None = None, status: int = 400) -> None:
@@ -24,17 +40,20 @@ class Refusal(DomainError):
         self.status = status
 
     def body(self) -> dict:
-        """The JSON error of DESIGN.md §3."""
+        """The JSON error clients are answered with."""
         body = {"status": self.status, "code": self.code, "message": self.message}
         if self.reason:
             body["reason"] = self.reason
         return body
 
+    @classmethod
+    def from_body(cls, body: dict) -> Refusal:
+        """The refusal `body()` was made from (a stored offline answer)."""
+        return cls(body["code"], body["message"], reason=body.get("reason"), status=body["status"])
+
 
 def refusal_for(verdict) -> Refusal:
     """The client error for a verdict that is not active."""
-    from .rules import Reason
-
     reason = verdict.reason
     code = {
         Reason.CUSTOMER_DISABLED: "license_not_enabled",

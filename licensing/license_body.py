@@ -1,4 +1,4 @@
-"""What a client is told about its license: the license body of DESIGN.md §3 and the
+"""What a client is told about its license: the license body of the client API and the
 payload of a license file. Shared by the client API and the portal."""
 
 from __future__ import annotations

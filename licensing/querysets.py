@@ -1,10 +1,14 @@
-"""Read-side vocabulary of the domain. Managers built from these never write."""
+"""Read-side vocabulary of the domain. Managers built from these never write.
+
+The models import these querysets, so rows of other models are reached through the app
+registry (`_model`) rather than by importing `licensing.models`: the two stay layered.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
 
+from django.apps import apps
 from django.db import models
 from django.db.models import Count, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -12,8 +16,8 @@ from django.utils import timezone
 
 from . import rules
 
-if TYPE_CHECKING:
-    from .models.base import PortalAccount
+# A portal account (licensing.models.base.PortalAccount): a customer contact or a license user.
+PortalAccount = models.Model
 
 # Where each fact of rules.Chain sits, seen from each model. Only these maps differ
 # between models; the rules themselves are shared.
@@ -40,20 +44,22 @@ class EffectiveStatusQuerySet(models.QuerySet):
     chain_paths: dict[str, str] = {}
 
     def with_effective_status(self, now: dt.datetime | None = None) -> EffectiveStatusQuerySet:
-        """Annotate `effective_status` and `effective_reason` (DESIGN.md §2) in SQL."""
+        """Annotate `effective_status` and `effective_reason` (licensing/rules.py) in SQL."""
         return self.annotate(**rules.effective_status_annotations(self.chain_paths, now or timezone.now()))
 
     def effectively(self, status: str, now: dt.datetime | None = None) -> EffectiveStatusQuerySet:
         return self.with_effective_status(now).filter(effective_status=status)
 
 
+def _model(name: str) -> type[models.Model]:
+    return apps.get_model("licensing", name)
+
+
 def sees_whole_customer(account: PortalAccount) -> bool:
     """The portal's access rule, in one place. A customer contact sees everything its
     customer owns; a license user sees only the entitlements assigned to them and the
     licenses they hold. Every portal read goes through a `for_account` below."""
-    from .models import CustomerContact
-
-    return isinstance(account, CustomerContact)
+    return isinstance(account, _model("CustomerContact"))
 
 
 class CustomerQuerySet(EffectiveStatusQuerySet):
@@ -70,19 +76,16 @@ class CustomerQuerySet(EffectiveStatusQuerySet):
 
 
 def _seat_holding_q(prefix: str = "") -> Q:
-    from .models import License
-
-    return Q(**{f"{prefix}status__in": License.SEAT_HOLDING})
+    return Q(**{f"{prefix}status__in": _model("License").SEAT_HOLDING})
 
 
 def seats_held(by: str, outer: str) -> Coalesce:
     """How many licenses hold a seat with `by` (a License foreign key) equal to the outer
     row's `outer`. A correlated subquery rather than a JOIN + GROUP BY, so it composes
     with other annotations and select_related."""
-    from .models import License
-
     held = (
-        License.objects.filter(_seat_holding_q(), **{by: OuterRef(outer)})
+        _model("License")
+        .objects.filter(_seat_holding_q(), **{by: OuterRef(outer)})
         .order_by()
         .values(by)
         .annotate(n=Count("pk"))

@@ -1,4 +1,4 @@
-"""The access rules of DESIGN.md §2, in one place.
+"""The access rules, in one place.
 
 A license's effective status is computed from the chain customer → entitlement →
 transaction → validity window → activation code → license; the first failing rule wins.
@@ -38,7 +38,7 @@ class EffectiveStatus(models.TextChoices):
 
 
 class Reason(models.TextChoices):
-    """Why something is not active: the machine codes of DESIGN.md §2 and §3."""
+    """Why something is not active: the machine codes the APIs answer with."""
 
     CUSTOMER_DISABLED = "customer_disabled", "customer disabled"
     ENTITLEMENT_DISABLED = "entitlement_disabled", "entitlement disabled"
@@ -49,7 +49,7 @@ class Reason(models.TextChoices):
     CODE_REVOKED = "code_revoked", "activation code revoked"
     LICENSE_SUSPENDED = "license_suspended", "license suspended"
     LICENSE_REVOKED = "license_revoked", "license revoked"
-    # Not a switch of DESIGN.md §2 but the end of a license's life: the device gave its
+    # Not a switch but the end of a license's life: the device gave its
     # seat back. Checked last, so a revoked code still explains itself as revoked.
     LICENSE_DEACTIVATED = "license_deactivated", "seat released"
 
@@ -108,7 +108,7 @@ SUSPENDED = "suspended"
 REVOKED = "revoked"
 DEACTIVATED = "deactivated"
 
-# DESIGN.md §2, in order. First failing rule wins.
+# The rules, in order. First failing rule wins.
 RULES: tuple[Rule, ...] = (
     Rule(Reason.CUSTOMER_DISABLED, EffectiveStatus.DISABLED, "customer_status", "exact", DISABLED),
     Rule(Reason.ENTITLEMENT_DISABLED, EffectiveStatus.DISABLED, "entitlement_status", "exact", DISABLED),

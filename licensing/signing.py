@@ -1,4 +1,4 @@
-"""Ed25519 signatures on client API responses and license files (DESIGN.md §3).
+"""Ed25519 signatures on client API responses and license files.
 
 The key is generated on first use and stored (encrypted) in the database so that every
 web process signs with the same key; production can pin one with the
@@ -99,7 +99,7 @@ def canonical_json(data: Any) -> bytes:
 
 
 def license_file(payload: dict[str, Any]) -> str:
-    """The signed license file of DESIGN.md §3 for `payload`."""
+    """The signed license file for `payload`."""
     signer = current_signer()
     payload_bytes = canonical_json(payload)
     envelope = {

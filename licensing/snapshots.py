@@ -4,7 +4,7 @@ A device checks in every refresh interval, all day, and nearly every check finds
 same answer as the last one. Each worker process therefore keeps what a check needs
 (the credential, the license with its chain) in memory, with the *versions* of the rows
 it was built from: counters in the shared cache that every audited change of a row
-bumps (`audit.record_event`). A check uses the remembered chain only if none of those
+bumps (`services.recording.record_change`). A check uses the remembered chain only if none of those
 versions moved, so a customer disabled on any server is refused at the very next check
 on every server, while changes to other customers leave this one's chain in memory.
 

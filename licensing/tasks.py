@@ -5,10 +5,10 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from . import webhooks
+from . import outbox, webhooks
 
 
-@shared_task(ignore_result=True)
+@shared_task(name=outbox.DELIVER_TASK, ignore_result=True)
 def deliver_webhook(delivery_id: str) -> None:
     """Try one delivery; if it should be retried, queue the retry for when it is due."""
     retry_in = webhooks.attempt(delivery_id)
@@ -24,5 +24,5 @@ def requeue_webhook_deliveries() -> int:
     """Queue again what is overdue and not in flight: messages lost with a broker restart,
     a worker killed mid-task, or a commit whose queueing failed. Runs on Celery beat."""
     overdue = webhooks.overdue(grace=settings.LICENSING_WEBHOOK_REQUEUE_GRACE)
-    webhooks.queue(overdue)
+    outbox.queue(overdue)
     return len(overdue)

@@ -1,36 +1,28 @@
-"""Webhooks (DESIGN.md §5): the outbox, signing, and one delivery attempt.
+"""Webhook delivery: one signed attempt at a time, retried with backoff.
 
-The database is the source of truth. A change writes its event and one delivery per
-subscribed endpoint in its own transaction (`emit`, called by `audit.record_event`); a
-delivery that never commits never goes out. After commit the deliveries are queued: to
-Celery over Redis in production, to a thread of the web process in the embedded default.
-A queued message is only a hint to try now. Whoever runs `attempt` first claims the
-delivery with a conditional UPDATE, so a message delivered twice, or re-queued while
-the first is still on its way, sends once. A periodic task re-queues what is due and not
-in flight, which recovers messages lost with a broker restart or a killed worker.
+Deliveries are written by the outbox (licensing/outbox.py) and sent from here, by a
+Celery task in production or by a thread of the web process in the embedded default.
+Whoever runs `attempt` first claims the delivery with a conditional UPDATE, so a
+message delivered twice, or re-queued while the first is still on its way, sends once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import random
 import threading
 import time
 import uuid
-from collections.abc import Iterable
 
 import requests
 from django.conf import settings
-from django.db import close_old_connections, models, transaction
+from django.db import close_old_connections, transaction
 from django.db.models import Q
 from django.utils import timezone
-from rest_framework.utils.encoders import JSONEncoder
 from standardwebhooks.webhooks import Webhook
 
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from .models.webhooks import EVENT_TYPES, TEST_EVENT
 
 logger = logging.getLogger(__name__)
 
@@ -38,65 +30,7 @@ RESPONSE_EXCERPT_BYTES = 1024
 USER_AGENT = "licensing-server-webhooks/1"
 
 
-# --- The outbox ------------------------------------------------------------------
-
-
-def emit(event_type: str, target: models.Model | None) -> WebhookEvent | None:
-    """Write the event and its deliveries for every active endpoint that subscribes, in
-    the caller's transaction, and queue them once it commits. Nothing if none subscribes."""
-    if event_type not in EVENT_TYPES:
-        return None
-    endpoints = [e for e in WebhookEndpoint.objects.filter(is_active=True) if e.subscribes_to(event_type)]
-    if not endpoints:
-        return None
-    from .api.management.representations import represent  # the API imports the services
-
-    return _write(event_type, represent(target) if target is not None else {}, endpoints)
-
-
-def emit_test(endpoint: WebhookEndpoint) -> WebhookEvent:
-    """A `webhook.test` event for one endpoint, whatever it subscribes to."""
-    data = {"endpoint": str(endpoint.pk), "message": "A test event sent from the licensing server."}
-    return _write(TEST_EVENT, data, [endpoint])
-
-
-def _write(event_type: str, data: dict, endpoints: Iterable[WebhookEndpoint]) -> WebhookEvent:
-    # Encoded as the management API encodes its answers, so `data` reads the same there.
-    event_id = uuid.uuid4()
-    now = timezone.now()
-    body = {"id": f"msg_{event_id.hex}", "type": event_type, "created": _iso(now), "data": data}
-    event = WebhookEvent.objects.create(
-        id=event_id, type=event_type, created_at=now, payload=json.dumps(body, cls=JSONEncoder, separators=(",", ":"))
-    )
-    deliveries = WebhookDelivery.objects.bulk_create(
-        WebhookDelivery(event=event, endpoint=endpoint, next_attempt_at=now) for endpoint in endpoints
-    )
-    ids = [delivery.pk for delivery in deliveries]
-    transaction.on_commit(lambda: queue(ids))
-    return event
-
-
-def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-# --- Queueing ----------------------------------------------------------------------
-
-
-def queue(delivery_ids: Iterable[uuid.UUID]) -> None:
-    """Ask for these deliveries to be tried now. Never raises: if the broker is down the
-    deliveries stay pending in the database and the periodic re-queue sends them."""
-    if settings.LICENSING_WEBHOOKS_INLINE:
-        inline_dispatcher().wake()
-        return
-    from .tasks import deliver_webhook
-
-    for delivery_id in delivery_ids:
-        try:
-            deliver_webhook.delay(str(delivery_id))
-        except Exception:  # the broker's errors vary by transport; all mean "later"
-            logger.warning("could not queue webhook delivery %s; the re-queue will send it", delivery_id)
-            return
+# --- What is due ----------------------------------------------------------------------
 
 
 def overdue(*, grace: float, limit: int = 500) -> list[uuid.UUID]:

@@ -5,7 +5,7 @@ from django.contrib.auth import forms as auth_forms
 from django.http import HttpRequest
 
 from licensing import accounts, services
-from licensing.audit import Actor, client_ip
+from licensing.actors import Actor, client_ip
 from licensing.models.base import PortalAccount
 
 from . import throttle

@@ -4,7 +4,6 @@ function scoped to the signed-in account, and changes state only through
 
 from __future__ import annotations
 
-import json
 import uuid
 
 from django.contrib import messages
@@ -15,11 +14,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST
 
-from licensing import accounts, offline, selectors, services
-from licensing.audit import Actor, client_ip
+from licensing import accounts, selectors, services
+from licensing.actors import Actor, client_ip
 from licensing.errors import DomainError, Refusal
 from licensing.models import Entitlement, PortalSettings
 from licensing.querysets import sees_whole_customer
+from licensing.services import offline
 
 from . import auth, throttle
 from .forms import OfflineRequestForm, PasswordChangeForm, PasswordResetForm, SetPasswordForm, SignInForm
@@ -197,16 +197,15 @@ def _answer_offline(request: HttpRequest, raw: bytes) -> HttpResponse:
     fields = offline.decode_request(raw)
     if not selectors.portal_names_own_license(request.account, fields):
         raise Refusal("license_not_found", "")
-    answer = offline.answer(
+    outcome = offline.answer(
         fields, expected=fields["request"], ip=client_ip(request), actor=Actor.portal(request.account, request)
     )
-    if answer.status != 200:
-        body = json.loads(answer.body)
-        raise Refusal(body["code"], body.get("message", ""))
-    if fields["request"] == offline.DEACTIVATION:
+    if outcome.refusal is not None:
+        raise outcome.refusal
+    if not outcome.license_file:
         messages.success(request, f"The license of device {fields['hardware_id']} is deactivated; its seat is free.")
         return redirect("portal:offline")
-    response = HttpResponse(answer.body, content_type="application/octet-stream")
+    response = HttpResponse(outcome.license_file, content_type="application/octet-stream")
     name = slugify(f"{fields['product']}-{fields.get('hostname') or fields['hardware_id']}")[:80] or "license"
     response["Content-Disposition"] = f'attachment; filename="{name}.lic"'
     return response

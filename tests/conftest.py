@@ -1,6 +1,6 @@
 import pytest
 
-from licensing.audit import Actor
+from licensing.actors import Actor
 from licensing.roles import LICENSING_ADMIN, SUPPORT, sync_roles
 from tests.factories import StaffUserFactory
 from tests.licensing.webhooks.receiver import Receiver

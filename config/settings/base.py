@@ -151,6 +151,7 @@ SPECTACULAR_SETTINGS = {
         "TransactionStatusEnum": "licensing.models.LicenseTransaction.Status",
         "ActivationCodeStatusEnum": "licensing.models.ActivationCode.Status",
         "LicenseStatusEnum": "licensing.models.License.Status",
+        "AuthorizationMethodEnum": "licensing.models.Product.AuthorizationMethod",
     },
 }
 

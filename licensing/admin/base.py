@@ -1,19 +1,21 @@
 """What every licensing admin shares: safe handling of bad input, constant-query forms,
-and edits that go through `services.save_edits` with their audit history on the page."""
+and edits that go through the resource's services with their audit history on the page."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.http import HttpResponseRedirect
 from django.template.loader import render_to_string
 
-from .. import services
-from ..audit import Actor
+from ..actors import Actor
 from ..errors import DomainError
 from ..models import AuditEvent, Entitlement, License
+from ..models.base import SwitchedModel
 
 AUDIT_HISTORY_ROWS = 25
 
@@ -62,10 +64,16 @@ class SafeAdminMixin:
 
 
 class AuditedAdminMixin:
-    """Edits go through `services.save_edits`; each object's page shows its history."""
+    """Records are added with `create_service(<service_argument>=new row, actor=...)` and
+    edited with `update_service(<service_argument>=row, data=changed fields, actor=...)`,
+    the services the management API calls too; each record's page shows its history."""
 
+    create_service: Callable[..., Any]
+    update_service: Callable[..., Any]
+    service_argument: str = ""
     # Relations that define what a record is; changing them would move it (and what
-    # hangs below it) elsewhere, so they are set once, at creation.
+    # hangs below it) elsewhere, so they are set once, at creation. The services refuse
+    # to change them; here they are simply not offered.
     fixed_after_creation: tuple[str, ...] = ()
 
     def get_readonly_fields(self, request, obj=None):
@@ -90,12 +98,29 @@ class AuditedAdminMixin:
         events = AuditEvent.objects.for_target(obj)[:AUDIT_HISTORY_ROWS]
         return render_to_string("admin/licensing/audit_history.html", {"events": events})
 
+    def has_delete_permission(self, request, obj=None):
+        # Switched records end by revocation or deactivation, never by deletion: a
+        # deleted revoked license would let its device activate again, unaudited.
+        if issubclass(self.model, SwitchedModel):
+            return False
+        return super().has_delete_permission(request, obj)
+
     def save_model(self, request, obj, form, change):
-        if change and not form.changed_data:
-            return
-        # Many-to-many links are set (and audited) by the service, not by save_related.
-        links = {f.name: form.cleaned_data[f.name] for f in obj._meta.many_to_many if f.name in form.changed_data}
-        services.save_edits(instance=obj, fields=form.changed_data, actor=Actor.staff(request), links=links)
+        if not change:
+            self.create_service(**{self.service_argument: obj}, actor=Actor.staff(request))
+        elif form.changed_data:
+            data = self.changed_values(form)
+            self.update_service(**{self.service_argument: obj}, data=data, actor=Actor.staff(request))
+
+    def changed_values(self, form) -> dict[str, Any]:
+        """What an edit changed, by field name (many-to-many links included)."""
+        return {name: form.cleaned_data[name] for name in form.changed_data}
+
+    def save_related(self, request, form, formsets, change):
+        # Many-to-many links are set (and audited) by the services, not by the form; the
+        # inlines are read-only.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:

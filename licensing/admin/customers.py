@@ -3,10 +3,10 @@ from django.db.models import Count
 
 from .. import services
 from ..models import Customer, Entitlement
+from .actions import ObjectAction, ObjectActionsMixin, model_permission
 from .base import LicensingAdmin, ReadOnlyInline
 from .display import EffectiveStatusMixin, status_badge
 from .portal import CustomerContactInline
-from .switches import AdminSwitch, SwitchAdminMixin
 
 
 class DisabledFilter(admin.SimpleListFilter):
@@ -36,7 +36,7 @@ class EntitlementInline(EffectiveStatusMixin, ReadOnlyInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(SwitchAdminMixin, LicensingAdmin):
+class CustomerAdmin(ObjectActionsMixin, LicensingAdmin):
     list_display = ["name", "kind", "email", "external_id", "status_badge", "entitlement_count", "created_at"]
     list_filter = [DisabledFilter, "kind"]
     search_fields = ["name", "email", "external_id"]
@@ -46,29 +46,32 @@ class CustomerAdmin(SwitchAdminMixin, LicensingAdmin):
         ("Status", {"fields": ["status_badge", "status_reason", "status_changed_at", "created_at"]}),
     ]
     inlines = [EntitlementInline, CustomerContactInline]
+    create_service = staticmethod(services.customer_create)
+    update_service = staticmethod(services.customer_update)
     service_argument = "customer"
-    switches = [
-        AdminSwitch(
+    object_actions = [
+        ObjectAction(
             name="disable",
             label="Disable customer",
             done="disabled",
             transition=services.CUSTOMER_DISABLE,
             service=services.customer_disable,
-            permission="licensing.disable_customer",
+            permission="disable",
             consequence="Every entitlement of this customer stops working at its client's next check. "
             "Enabling the customer again restores exactly the earlier state.",
             danger=True,
         ),
-        AdminSwitch(
+        ObjectAction(
             name="enable",
             label="Enable customer",
             done="enabled",
             transition=services.CUSTOMER_ENABLE,
             service=services.customer_enable,
-            permission="licensing.disable_customer",
+            permission="disable",
             consequence="Entitlements work again at their clients' next check, except those disabled on their own.",
         ),
     ]
+    has_disable_permission = model_permission("licensing.disable_customer")
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(entitlement_total=Count("entitlements"))

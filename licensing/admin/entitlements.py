@@ -2,15 +2,15 @@ from django.contrib import admin
 
 from .. import services
 from ..models import ActivationCode, Entitlement, LicenseTransaction
+from .actions import ObjectAction, ObjectActionsMixin, model_permission
 from .base import LicensingAdmin, ReadOnlyInline
 from .display import EffectiveStatusFilter, EffectiveStatusMixin, status_badge
-from .switches import AdminSwitch, SwitchAdminMixin
 
 STATUS_FIELDS = ["status_reason", "status_changed_at"]
 
 
 @admin.register(LicenseTransaction)
-class LicenseTransactionAdmin(SwitchAdminMixin, LicensingAdmin):
+class LicenseTransactionAdmin(ObjectActionsMixin, LicensingAdmin):
     list_display = ["external_id", "customer", "status_badge", "processed_at"]
     list_select_related = ["customer"]
     list_filter = ["status"]
@@ -22,27 +22,30 @@ class LicenseTransactionAdmin(SwitchAdminMixin, LicensingAdmin):
         (None, {"fields": ["external_id", "customer", "processed_at"]}),
         ("Status", {"fields": ["status_badge", *STATUS_FIELDS]}),
     ]
+    create_service = staticmethod(services.transaction_create)
+    update_service = staticmethod(services.transaction_update)
     service_argument = "license_transaction"
-    switches = [
-        AdminSwitch(
+    object_actions = [
+        ObjectAction(
             name="suspend",
             label="Suspend licenses",
             done="suspended",
             transition=services.TRANSACTION_SUSPEND,
             service=services.transaction_suspend,
-            permission="licensing.suspend_licensetransaction",
+            permission="suspend",
             consequence="Every license provisioned by this transaction stops working at its client's next check.",
             danger=True,
         ),
-        AdminSwitch(
+        ObjectAction(
             name="resume",
             label="Resume licenses",
             done="resumed",
             transition=services.TRANSACTION_RESUME,
             service=services.transaction_resume,
-            permission="licensing.suspend_licensetransaction",
+            permission="suspend",
         ),
     ]
+    has_suspend_permission = model_permission("licensing.suspend_licensetransaction")
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: LicenseTransaction) -> str:
@@ -58,7 +61,7 @@ class ActivationCodeInline(EffectiveStatusMixin, ReadOnlyInline):
 
 
 @admin.register(Entitlement)
-class EntitlementAdmin(SwitchAdminMixin, EffectiveStatusMixin, LicensingAdmin):
+class EntitlementAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdmin):
     list_display = [
         "__str__",
         "customer",
@@ -80,27 +83,30 @@ class EntitlementAdmin(SwitchAdminMixin, EffectiveStatusMixin, LicensingAdmin):
         ("Status", {"fields": ["effective_status_badge", "seats_display", *STATUS_FIELDS]}),
     ]
     inlines = [ActivationCodeInline]
+    create_service = staticmethod(services.entitlement_create)
+    update_service = staticmethod(services.entitlement_update)
     service_argument = "entitlement"
-    switches = [
-        AdminSwitch(
+    object_actions = [
+        ObjectAction(
             name="disable",
             label="Disable entitlement",
             done="disabled",
             transition=services.ENTITLEMENT_DISABLE,
             service=services.entitlement_disable,
-            permission="licensing.disable_entitlement",
+            permission="disable",
             consequence="Every license of this entitlement stops working at its client's next check.",
             danger=True,
         ),
-        AdminSwitch(
+        ObjectAction(
             name="enable",
             label="Enable entitlement",
             done="enabled",
             transition=services.ENTITLEMENT_ENABLE,
             service=services.entitlement_enable,
-            permission="licensing.disable_entitlement",
+            permission="disable",
         ),
     ]
+    has_disable_permission = model_permission("licensing.disable_entitlement")
 
     def get_queryset(self, request):
         # customer and product: __str__ prints them (change page, autocomplete results).
@@ -118,7 +124,7 @@ class EntitlementAdmin(SwitchAdminMixin, EffectiveStatusMixin, LicensingAdmin):
 
 
 @admin.register(ActivationCode)
-class ActivationCodeAdmin(SwitchAdminMixin, EffectiveStatusMixin, LicensingAdmin):
+class ActivationCodeAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdmin):
     list_display = ["masked_code", "entitlement", "max_activations", "effective_status_badge", "created_at"]
     list_select_related = ["entitlement__customer", "entitlement__product"]
     list_filter = [EffectiveStatusFilter, "status"]
@@ -131,39 +137,43 @@ class ActivationCodeAdmin(SwitchAdminMixin, EffectiveStatusMixin, LicensingAdmin
         (None, {"fields": ["entitlement", "code", "max_activations"]}),
         ("Status", {"fields": ["effective_status_badge", *STATUS_FIELDS]}),
     ]
+    create_service = staticmethod(services.activation_code_create)
+    update_service = staticmethod(services.activation_code_update)
     service_argument = "activation_code"
-    switches = [
-        AdminSwitch(
+    object_actions = [
+        ObjectAction(
             name="disable",
             label="Disable code",
             done="disabled",
             transition=services.CODE_DISABLE,
             service=services.activation_code_disable,
-            permission="licensing.disable_activationcode",
+            permission="disable",
             consequence="Licenses activated with this code stop working at their clients' next check, "
             "and the code cannot activate new devices until it is enabled again.",
             danger=True,
         ),
-        AdminSwitch(
+        ObjectAction(
             name="enable",
             label="Enable code",
             done="enabled",
             transition=services.CODE_ENABLE,
             service=services.activation_code_enable,
-            permission="licensing.disable_activationcode",
+            permission="disable",
         ),
-        AdminSwitch(
+        ObjectAction(
             name="revoke",
             label="Revoke code",
             done="revoked",
             transition=services.CODE_REVOKE,
             service=services.activation_code_revoke,
-            permission="licensing.revoke_activationcode",
+            permission="revoke",
             consequence="Revocation is final: the code and every license activated with it stop working "
             "for good and can never activate again.",
             danger=True,
         ),
     ]
+    has_disable_permission = model_permission("licensing.disable_activationcode")
+    has_revoke_permission = model_permission("licensing.revoke_activationcode")
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_effective_status()

@@ -3,10 +3,11 @@ from django.contrib import admin
 from django.db.models import Max
 
 from .. import services
+from ..actors import Actor
 from ..models import Device, License, LicenseUser
+from .actions import ObjectAction, ObjectActionsMixin, model_permission
 from .base import LicensingAdmin
 from .display import EffectiveStatusFilter, EffectiveStatusMixin
-from .switches import AdminSwitch, SwitchAdminMixin
 
 
 class LicenseUserForm(forms.ModelForm):
@@ -28,20 +29,12 @@ class LicenseUserForm(forms.ModelForm):
         adding = self.instance._state.adding
         if adding and not cleaned.get("new_password"):
             self.add_error("new_password", "A new license user needs a password.")
+        # Said here, beside the field, before the service refuses it too (under its lock).
         # On change the customer is read-only (fixed at creation), so it is not in the form.
         customer = cleaned.get("customer") if adding else self.instance.customer
         for problem in LicenseUser.entitlement_problems(customer, cleaned.get("entitlements") or ()):
             self.add_error("entitlements", problem)
         return cleaned
-
-    def save(self, commit=True):
-        user = super().save(commit=False)
-        if self.cleaned_data.get("new_password"):
-            user.set_password(self.cleaned_data["new_password"])
-        if commit:
-            user.save()
-            self.save_m2m()
-        return user
 
 
 @admin.register(LicenseUser)
@@ -53,6 +46,25 @@ class LicenseUserAdmin(LicensingAdmin):
     autocomplete_fields = ["customer", "entitlements"]
     fixed_after_creation = ("customer",)
     fieldsets = [(None, {"fields": ["customer", "username", "name", "new_password", "entitlements"]})]
+    update_service = staticmethod(services.license_user_update)
+    service_argument = "license_user"
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        services.license_user_create(
+            license_user=obj,
+            password=form.cleaned_data["new_password"],
+            entitlements=form.cleaned_data["entitlements"],
+            actor=Actor.staff(request),
+        )
+        return None
+
+    def changed_values(self, form) -> dict:
+        values = super().changed_values(form)
+        if "new_password" in values:
+            values["password"] = values.pop("new_password")
+        return values
 
 
 @admin.register(Device)
@@ -66,6 +78,10 @@ class DeviceAdmin(LicensingAdmin):
         ("Client", {"fields": ["app_ver", "sdk_ver", "last_check_in", "created_at"]}),
     ]
 
+    create_service = staticmethod(services.device_create)
+    update_service = staticmethod(services.device_update)
+    service_argument = "device"
+
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(last_check_in_at=Max("licenses__last_check_in_at"))
 
@@ -75,7 +91,7 @@ class DeviceAdmin(LicensingAdmin):
 
 
 @admin.register(License)
-class LicenseAdmin(SwitchAdminMixin, EffectiveStatusMixin, LicensingAdmin):
+class LicenseAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdmin):
     list_display = [
         "device",
         "entitlement",
@@ -119,45 +135,48 @@ class LicenseAdmin(SwitchAdminMixin, EffectiveStatusMixin, LicensingAdmin):
         ("Activity", {"fields": ["activated_at", "deactivated_at", "lease_expires_at", "last_check_in_at"]}),
     ]
     service_argument = "license"
-    switches = [
-        AdminSwitch(
+    object_actions = [
+        ObjectAction(
             name="suspend",
             label="Suspend license",
             done="suspended",
             transition=services.LICENSE_SUSPEND,
             service=services.license_suspend,
-            permission="licensing.suspend_license",
+            permission="suspend",
             consequence="The license stops working at its client's next check; it keeps its seat.",
             danger=True,
         ),
-        AdminSwitch(
+        ObjectAction(
             name="resume",
             label="Resume license",
             done="resumed",
             transition=services.LICENSE_RESUME,
             service=services.license_resume,
-            permission="licensing.suspend_license",
+            permission="suspend",
         ),
-        AdminSwitch(
+        ObjectAction(
             name="deactivate",
             label="Deactivate license",
             done="deactivated",
             transition=services.LICENSE_DEACTIVATE,
             service=services.license_deactivate,
-            permission="licensing.deactivate_license",
+            permission="deactivate",
             consequence="The seat is freed at once; the device must activate again to run.",
         ),
-        AdminSwitch(
+        ObjectAction(
             name="revoke",
             label="Revoke license",
             done="revoked",
             transition=services.LICENSE_REVOKE,
             service=services.license_revoke,
-            permission="licensing.revoke_license",
+            permission="revoke",
             consequence="Revocation is final: this device can never activate this entitlement again.",
             danger=True,
         ),
     ]
+    has_suspend_permission = model_permission("licensing.suspend_license")
+    has_deactivate_permission = model_permission("licensing.deactivate_license")
+    has_revoke_permission = model_permission("licensing.revoke_license")
 
     def has_add_permission(self, request):
         return False

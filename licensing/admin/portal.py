@@ -9,12 +9,10 @@ from django.urls import reverse
 
 from .. import services
 from ..accounts import site_url
-from ..audit import Actor
-from ..errors import DomainError
 from ..models import CustomerContact, PortalSettings
 from ..models.base import normalize_address
+from .actions import ObjectAction, ObjectActionsMixin
 from .base import LicensingAdmin, ReadOnlyInline
-from .buttons import ObjectButtons
 
 
 class CustomerContactForm(forms.ModelForm):
@@ -31,7 +29,7 @@ class CustomerContactForm(forms.ModelForm):
 
 
 @admin.register(CustomerContact)
-class CustomerContactAdmin(ObjectButtons, LicensingAdmin):
+class CustomerContactAdmin(ObjectActionsMixin, LicensingAdmin):
     form = CustomerContactForm
     list_display = ["email", "name", "customer", "is_active", "invited_at", "last_login"]
     list_filter = ["is_active"]
@@ -40,14 +38,25 @@ class CustomerContactAdmin(ObjectButtons, LicensingAdmin):
     autocomplete_fields = ["customer"]
     readonly_fields = ["password_state", "invited_at", "last_login", "created_at"]
     fixed_after_creation = ("customer",)
-    actions = ["invite_selected"]
-    buttons = {
-        "invite": (
-            "Send invitation",
-            "The contact gets an email with a link to choose a password and sign in to the portal. "
+    create_service = staticmethod(services.customer_contact_create)
+    update_service = staticmethod(services.customer_contact_update)
+    service_argument = "contact"
+    object_actions = [
+        ObjectAction(
+            name="invite",
+            label="Send invitation",
+            done="invited",
+            message="Invitation sent to {obj}.",
+            service=services.customer_contact_invite,
+            permission="change",
+            consequence="The contact gets an email with a link to choose a password and sign in to the portal. "
             "An earlier link keeps working until a password is chosen.",
+            bulk_label="Send invitation to selected contacts",
         )
-    }
+    ]
+
+    def service_arguments(self, request):
+        return {"base_url": site_url(request)}  # where the link in the mail leads
 
     def get_fields(self, request, obj=None):
         fields = ["customer", "email", "name", "is_active"]
@@ -63,27 +72,6 @@ class CustomerContactAdmin(ObjectButtons, LicensingAdmin):
         )
         return super().response_add(request, obj, post_url_continue)
 
-    def do_invite(self, request, contact):
-        services.customer_contact_invite(contact=contact, base_url=site_url(request), actor=Actor.staff(request))
-        self.message_user(request, f"Invitation sent to {contact.email}.", messages.SUCCESS)
-
-    @admin.action(description="Send invitation to selected contacts", permissions=["change"])
-    def invite_selected(self, request, queryset):
-        sent, refused = 0, []
-        for contact in queryset.order_by("pk"):
-            try:
-                services.customer_contact_invite(
-                    contact=contact, base_url=site_url(request), actor=Actor.staff(request)
-                )
-            except DomainError:
-                refused.append(contact.email)
-            else:
-                sent += 1
-        text = f"Sent {sent} invitation{'s' if sent != 1 else ''}."
-        if refused:
-            text += f" Not sent to {', '.join(refused)}: they may not sign in."
-        self.message_user(request, text, messages.SUCCESS if sent else messages.WARNING)
-
 
 class CustomerContactInline(ReadOnlyInline):
     """Who of the customer signs in to the portal; added and invited on their own page."""
@@ -97,6 +85,8 @@ class PortalSettingsAdmin(LicensingAdmin):
     """One row: the list goes straight to it."""
 
     fields = ["vendor_name", "contact_message", "support_email"]
+    update_service = staticmethod(services.portal_settings_update)
+    service_argument = "portal_settings"
 
     def has_add_permission(self, request):
         return False

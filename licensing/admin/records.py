@@ -1,12 +1,13 @@
-from collections.abc import Callable
+from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from .. import services
-from ..audit import Actor
-from ..errors import DomainError
+from ..actors import Actor
 from ..models import ApiToken, AuditEvent, ClientCredential
+from .actions import ObjectAction, ObjectActionsMixin
 from .base import LicensingAdmin, SafeAdminMixin
 
 
@@ -29,107 +30,113 @@ class AuditEventAdmin(SafeAdminMixin, admin.ModelAdmin):
         return False
 
 
-class ShowsSecretOnce:
-    """A page that shows a secret the server will not show again."""
+class IssuesSecrets(ObjectActionsMixin, LicensingAdmin):
+    """Records made with a secret that the server shows once, on the page right after it
+    is made (adding one, or an action that makes a new one), and never again."""
 
-    def secret_page(self, request, template: str, title: str, **context):
-        context = {**self.admin_site.each_context(request), "title": title, "opts": self.model._meta, **context}
-        response = TemplateResponse(request, template, context)
+    secret_template: str
+
+    def issue(self, request: HttpRequest, form) -> tuple[object, str]:
+        """Create the record from a valid add form through its service: (row, secret)."""
+        raise NotImplementedError
+
+    def add_view(self, request, form_url="", extra_context=None):
+        # The admin's own add view saves, then redirects to a page that could show the
+        # secret only if it were kept somewhere: here the answer to the POST shows it.
+        if request.method == "POST" and self.has_add_permission(request):
+            form = self.get_form(request)(request.POST, request.FILES)
+            if form.is_valid():
+                row, secret = self.issue(request, form)
+                return self.show_secret(request, row, secret, title=f"{self.model._meta.verbose_name} created")
+        return super().add_view(request, form_url, extra_context)  # the form, or its errors
+
+    def show_secret(self, request: HttpRequest, obj, secret: str, *, title: str) -> HttpResponse:
+        opts = self.model._meta
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title[:1].upper() + title[1:],
+            "opts": opts,
+            "object": obj,
+            "secret": secret,
+        }
+        response = TemplateResponse(request, self.secret_template, context)
         response["Cache-Control"] = "no-store"  # the secret must not linger in a cache
         return response
 
 
-class SecretIssuingAdmin(ShowsSecretOnce, LicensingAdmin):
-    """Credentials whose secret is shown once, on the page after it is made, and which
-    are retired by revoking (audited, seen by the next request), never deleted."""
-
-    revoke_service: Callable[..., object]  # the service, called with {service_argument: row}
-    service_argument: str
+class RevokedNotDeleted(IssuesSecrets):
+    """Credentials retired by revoking (audited, seen by the next request), never deleted."""
 
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Revoke selected %(verbose_name_plural)s", permissions=["change"])
-    def revoke_selected(self, request, queryset):
-        count = 0
-        for credential in queryset.filter(revoked_at__isnull=True).order_by("pk"):
-            self.revoke_service(**{self.service_argument: credential}, actor=Actor.staff(request))
-            count += 1
-        noun = self.model._meta.verbose_name if count == 1 else self.model._meta.verbose_name_plural
-        self.message_user(request, f"Revoked {count} {noun}.", messages.SUCCESS)
-
 
 @admin.register(ClientCredential)
-class ClientCredentialAdmin(SecretIssuingAdmin):
+class ClientCredentialAdmin(RevokedNotDeleted):
     list_display = ["name", "api_key", "created_at", "last_used_at", "revoked_at"]
     search_fields = ["name", "=api_key"]
     readonly_fields = ["api_key", "created_at", "last_used_at", "revoked_at"]
-    actions = ["revoke_selected", "rotate_selected"]
-    revoke_service = staticmethod(services.client_credential_revoke)
+    update_service = staticmethod(services.client_credential_update)
     service_argument = "credential"
+    secret_template = "admin/licensing/credential_created.html"
+    object_actions = [
+        ObjectAction(
+            name="rotate",
+            label="Rotate shared key",
+            done="given a new shared key",
+            service=services.client_credential_rotate,
+            permission="change",
+            consequence="A new shared key is made and shown once. Requests signed with the old one fail at once, "
+            "so deploy the new key to your applications straight away. The API key stays.",
+            danger=True,
+            bulk=False,
+            shows_secret=True,
+        ),
+        ObjectAction(
+            name="revoke",
+            label="Revoke credential",
+            done="revoked",
+            service=services.client_credential_revoke,
+            permission="change",
+            consequence="Revocation is final: requests signed with this credential are refused from now on.",
+            danger=True,
+            bulk_label="Revoke selected client credentials",
+        ),
+    ]
 
     def get_fields(self, request, obj=None):
         return ["name"] if obj is None else ["name", *self.readonly_fields]
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            return super().save_model(request, obj, form, change)
-        created, shared_key = services.client_credential_create(name=obj.name, actor=Actor.staff(request))
-        obj.pk, obj.api_key = created.pk, created.api_key
-        obj._state.adding = False
-        # Shown once, on the response page below, never stored where it could be read again.
-        request._new_shared_key = shared_key
-
-    def response_add(self, request, obj, post_url_continue=None):
-        return self._show_shared_key(request, obj, request._new_shared_key, "Client credential created")
-
-    def _show_shared_key(self, request, credential, shared_key: str, title: str):
-        return self.secret_page(
-            request, "admin/licensing/credential_created.html", title, credential=credential, shared_key=shared_key
-        )
-
-    @admin.action(description="Rotate the shared key of the selected credential", permissions=["change"])
-    def rotate_selected(self, request, queryset):
-        if queryset.count() != 1:
-            self.message_user(request, "Rotate one credential at a time: its new key is shown once.", messages.ERROR)
-            return None
-        try:
-            credential, shared_key = services.client_credential_rotate(
-                credential=queryset.get(), actor=Actor.staff(request)
-            )
-        except DomainError as error:
-            self.message_user(request, error.message, messages.ERROR)
-            return None
-        return self._show_shared_key(request, credential, shared_key, "New shared key")
+    def issue(self, request, form):
+        return services.client_credential_create(name=form.cleaned_data["name"], actor=Actor.staff(request))
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(SecretIssuingAdmin):
+class ApiTokenAdmin(RevokedNotDeleted):
     list_display = ["name", "hint", "read_only", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["read_only"]
     search_fields = ["name", "hint"]
     readonly_fields = ["hint", "created_at", "last_used_at", "revoked_at"]
     fixed_after_creation = ("read_only",)  # new rights, new token
-    actions = ["revoke_selected"]
-    revoke_service = staticmethod(services.api_token_revoke)
+    update_service = staticmethod(services.api_token_update)
     service_argument = "token"
+    secret_template = "admin/licensing/api_token_created.html"
+    object_actions = [
+        ObjectAction(
+            name="revoke",
+            label="Revoke token",
+            done="revoked",
+            service=services.api_token_revoke,
+            permission="change",
+            consequence="Revocation is final: the token is refused from its next request on.",
+            danger=True,
+            bulk_label="Revoke selected API tokens",
+        ),
+    ]
 
     def get_fields(self, request, obj=None):
         return ["name", "read_only"] if obj is None else ["name", "read_only", *self.readonly_fields]
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            return super().save_model(request, obj, form, change)
-        created, raw = services.api_token_create(name=obj.name, read_only=obj.read_only, actor=Actor.staff(request))
-        obj.pk, obj.hint = created.pk, created.hint
-        obj._state.adding = False
-        request._new_api_token = raw  # shown once, on the response page below
-
-    def response_add(self, request, obj, post_url_continue=None):
-        return self.secret_page(
-            request,
-            "admin/licensing/api_token_created.html",
-            "API token created",
-            token=obj,
-            raw_token=request._new_api_token,
-        )
+    def issue(self, request, form):
+        data = form.cleaned_data
+        return services.api_token_create(name=data["name"], read_only=data["read_only"], actor=Actor.staff(request))

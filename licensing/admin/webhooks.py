@@ -4,19 +4,17 @@ licensing/services/webhooks.py."""
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.html import format_html
 
-from .. import services
-from ..audit import Actor
-from ..errors import DomainError
+from .. import representations, services
+from ..actors import Actor
 from ..models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from ..models.webhooks import EVENT_TYPES
-from .base import LicensingAdmin, ReadOnlyInline, SafeAdminMixin
-from .buttons import ObjectButtons
-from .records import ShowsSecretOnce
+from .actions import ObjectAction, ObjectActionsMixin
+from .base import ReadOnlyInline, SafeAdminMixin
+from .records import IssuesSecrets
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -28,7 +26,7 @@ class WebhookEndpointForm(forms.ModelForm):
         help_text=WebhookEndpoint._meta.get_field("url").help_text,
     )
     event_types = forms.MultipleChoiceField(
-        choices=[(t, t) for t in EVENT_TYPES],
+        choices=[(t, t) for t in representations.EVENT_TYPES],
         widget=forms.CheckboxSelectMultiple,
         required=False,
         help_text="Tick none to receive every event type.",
@@ -40,20 +38,38 @@ class WebhookEndpointForm(forms.ModelForm):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(ObjectButtons, ShowsSecretOnce, LicensingAdmin):
+class WebhookEndpointAdmin(IssuesSecrets):
     form = WebhookEndpointForm
     list_display = ["url", "description", "is_active", "subscribed", "pending", "failed", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["url", "description"]
     readonly_fields = ["deliveries_link", "created_at", "updated_at"]
-    buttons = {
-        "send-test": ("Send test event", "A webhook.test event is sent to this endpoint now."),
-        "rotate-secret": (
-            "Rotate secret",
-            "A new secret is made and shown once. For 24 hours deliveries are signed with both the old and "
-            "the new secret, so the receiver can switch over; after that only with the new one.",
+    update_service = staticmethod(services.webhook_endpoint_update)
+    service_argument = "endpoint"
+    secret_template = "admin/licensing/webhook_secret.html"
+    object_actions = [
+        ObjectAction(
+            name="send-test",
+            label="Send test event",
+            done="sent a test event",
+            message="Test event queued for “{obj}”; see its deliveries.",
+            service=services.webhook_endpoint_send_test,
+            permission="change",
+            consequence="A webhook.test event is sent to this endpoint now.",
+            bulk=False,
         ),
-    }
+        ObjectAction(
+            name="rotate-secret",
+            label="Rotate secret",
+            done="given a new secret",
+            service=services.webhook_endpoint_rotate_secret,
+            permission="change",
+            consequence="A new secret is made and shown once. For 24 hours deliveries are signed with both the old "
+            "and the new secret, so the receiver can switch over; after that only with the new one.",
+            bulk=False,
+            shows_secret=True,
+        ),
+    ]
 
     def get_fields(self, request, obj=None):
         fields = ["url", "description", "event_types", "is_active"]
@@ -92,25 +108,8 @@ class WebhookEndpointAdmin(ObjectButtons, ShowsSecretOnce, LicensingAdmin):
             '<a href="{}">{} pending, {} failed: see all deliveries</a>', url, obj.pending_count, obj.failed_count
         )
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            return super().save_model(request, obj, form, change)
-        _, secret = services.webhook_endpoint_create(endpoint=obj, actor=Actor.staff(request))
-        request._new_webhook_secret = secret  # shown once, on the response page below
-
-    def response_add(self, request, obj, post_url_continue=None):
-        return self._show_secret(request, obj, request._new_webhook_secret, "Webhook endpoint created")
-
-    def _show_secret(self, request, endpoint, secret: str, title: str):
-        return self.secret_page(request, "admin/licensing/webhook_secret.html", title, endpoint=endpoint, secret=secret)
-
-    def do_send_test(self, request, endpoint):
-        services.webhook_endpoint_send_test(endpoint=endpoint, actor=Actor.staff(request))
-        self.message_user(request, f"Test event queued for “{endpoint}”; see its deliveries.", messages.SUCCESS)
-
-    def do_rotate_secret(self, request, endpoint):
-        endpoint, secret = services.webhook_endpoint_rotate_secret(endpoint=endpoint, actor=Actor.staff(request))
-        return self._show_secret(request, endpoint, secret, "New webhook secret")
+    def issue(self, request, form):
+        return services.webhook_endpoint_create(endpoint=form.save(commit=False), actor=Actor.staff(request))
 
 
 class WebhookAttemptInline(ReadOnlyInline):
@@ -120,12 +119,8 @@ class WebhookAttemptInline(ReadOnlyInline):
     verbose_name_plural = "Attempts (newest first)"
 
 
-def _redeliver(request, delivery) -> None:
-    services.webhook_delivery_redeliver(delivery=delivery, actor=Actor.staff(request))
-
-
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ObjectButtons, SafeAdminMixin, admin.ModelAdmin):
+class WebhookDeliveryAdmin(ObjectActionsMixin, SafeAdminMixin, admin.ModelAdmin):
     """Read-only history; **Redeliver** (button or bulk action) sends a delivery again."""
 
     list_display = [
@@ -147,8 +142,19 @@ class WebhookDeliveryAdmin(ObjectButtons, SafeAdminMixin, admin.ModelAdmin):
     ]  # fmt: skip
     readonly_fields = fields
     inlines = [WebhookAttemptInline]
-    actions = ["redeliver_selected"]
-    buttons = {"redeliver": ("Redeliver", "The event is sent again, with a fresh set of tries.")}
+    service_argument = "delivery"
+    object_actions = [
+        ObjectAction(
+            name="redeliver",
+            label="Redeliver",
+            done="queued for redelivery",
+            service=services.webhook_delivery_redeliver,
+            permission="change",
+            consequence="The event is sent again, with a fresh set of tries.",
+            bulk_label="Redeliver selected webhook deliveries",
+            bulk_done="Queued {count} for redelivery.",
+        ),
+    ]
 
     def has_add_permission(self, request):
         return False
@@ -167,19 +173,3 @@ class WebhookDeliveryAdmin(ObjectButtons, SafeAdminMixin, admin.ModelAdmin):
     @admin.display(description="body")
     def payload(self, obj) -> str:
         return format_html('<pre class="webhook-payload">{}</pre>', obj.event.payload)
-
-    def do_redeliver(self, request, delivery):
-        _redeliver(request, delivery)
-        self.message_user(request, "Queued for redelivery.", messages.SUCCESS)
-
-    @admin.action(description="Redeliver selected webhook deliveries", permissions=["change"])
-    def redeliver_selected(self, request, queryset):
-        done, busy = 0, 0
-        for delivery in queryset.order_by("pk"):
-            try:
-                _redeliver(request, delivery)
-                done += 1
-            except DomainError:
-                busy += 1
-        text = f"Queued {done} for redelivery." + (f" {busy} skipped: being sent right now." if busy else "")
-        self.message_user(request, text, messages.SUCCESS if done else messages.WARNING)

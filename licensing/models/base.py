@@ -1,4 +1,5 @@
 import uuid
+from typing import ClassVar
 
 from django.contrib.auth.hashers import check_password, is_password_usable, make_password
 from django.db import models
@@ -12,6 +13,10 @@ class PublicModel(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # What this kind of record is called in audit actions and webhook event types
+    # (`activation_code.revoked`), in the vendor's words rather than Django's model name.
+    resource_name: ClassVar[str]
 
     class Meta:
         abstract = True

@@ -4,6 +4,8 @@ from .base import PublicModel
 
 
 class Product(PublicModel):
+    resource_name = "product"
+
     class AuthorizationMethod(models.TextChoices):
         LICENSE_KEY = "license_key", "License key (activation code)"
         USER = "user", "License user (username and password)"

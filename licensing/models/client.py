@@ -23,7 +23,13 @@ class SigningKey(models.Model):
 
 class OfflineRequest(models.Model):
     """An offline request already answered. A `request_id` is used once: a repeat gets
-    the first answer again, byte for byte, and changes nothing."""
+    the first outcome again, which renders to the first answer byte for byte, and
+    changes nothing."""
+
+    class Outcome(models.TextChoices):
+        ACTIVATED = "activated", "License file issued"
+        DEACTIVATED = "deactivated", "Seat freed"
+        REFUSED = "refused", "Refused"
 
     request_id = models.CharField(max_length=128, unique=True)
     kind = models.CharField(max_length=20)
@@ -31,9 +37,9 @@ class OfflineRequest(models.Model):
     # request, not another one that borrows a known request_id to read its answer.
     credential_id = models.UUIDField()
     fingerprint = models.CharField(max_length=64)
-    response_status = models.PositiveSmallIntegerField()
-    response_body = models.TextField()
-    response_content_type = models.CharField(max_length=100)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    license_file = models.TextField(blank=True, help_text="The signed license file an activation was given.")
+    refusal = models.JSONField(default=dict, blank=True, help_text="What the licensing rules refused, and why.")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

@@ -14,11 +14,13 @@ def generate_api_key() -> str:
 
 
 class ClientCredential(PublicModel):
-    """What a client application signs its requests with (DESIGN.md §3).
+    """What a client application signs its requests with.
 
     The API key travels in every request; the shared key never does. It is needed in
     clear to verify HMACs, so it is stored encrypted and shown only when created.
     """
+
+    resource_name = "client_credential"
 
     name = models.CharField(max_length=200)
     api_key = models.CharField(max_length=64, unique=True, default=generate_api_key, editable=False)
@@ -50,8 +52,10 @@ def hash_api_token(token: str) -> str:
 
 
 class ApiToken(PublicModel):
-    """A bearer token for the management API (DESIGN.md §4). Only its hash is stored: the
+    """A bearer token for the management API. Only its hash is stored: the
     token itself is shown once, when it is created."""
+
+    resource_name = "api_token"
 
     name = models.CharField(max_length=200, help_text="Which system uses it, e.g. “billing”.")
     read_only = models.BooleanField(default=False, help_text="Read-only tokens can read everything and change nothing.")

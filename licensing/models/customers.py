@@ -6,6 +6,8 @@ from .base import SwitchedModel
 
 
 class Customer(SwitchedModel):
+    resource_name = "customer"
+
     class Kind(models.TextChoices):
         ORGANIZATION = "organization", "Organization"
         PERSON = "person", "Person"

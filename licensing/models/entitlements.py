@@ -15,6 +15,8 @@ from .base import SwitchedModel
 class LicenseTransaction(SwitchedModel):
     """One order from the vendor's billing that provisioned entitlements."""
 
+    resource_name = "transaction"
+
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         SUSPENDED = rules.SUSPENDED, "Suspended"
@@ -40,6 +42,8 @@ MAX_TERM = dt.timedelta(days=3650)
 
 class Entitlement(SwitchedModel):
     """A customer's right to a product: seats, a validity window, features, lease terms."""
+
+    resource_name = "entitlement"
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
@@ -94,15 +98,18 @@ class Entitlement(SwitchedModel):
         elif _holds_nul(self.features):
             # PostgreSQL's jsonb cannot store \u0000: refuse it here, not as a database error.
             errors["features"] = "Features must not contain NUL characters."
-        if self.pk and self.seats is not None:
+        if not self._state.adding and self.seats is not None:
             in_use = self.seats_in_use()
             if self.seats < in_use:
-                errors["seats"] = f"{in_use} seats are in use; deactivate licenses before lowering seats below that."
+                errors["seats"] = (
+                    f"{in_use} seats are in use; deactivate licenses before lowering seats to {self.seats}."
+                )
         if errors:
             raise ValidationError(errors)
 
     def seats_in_use(self) -> int:
-        """Licenses holding a seat now (one query)."""
+        """Licenses holding a seat now (one query). Exact only under the entitlement's
+        row lock, which every activation takes before it counts."""
         return self.licenses.holding_seat().count()
 
     def within_validity(self, moment: dt.datetime) -> dt.datetime:
@@ -150,6 +157,8 @@ def generate_activation_code() -> str:
 class ActivationCode(SwitchedModel):
     """The secret an end user types to activate; belongs to one entitlement."""
 
+    resource_name = "activation_code"
+
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         DISABLED = rules.DISABLED, "Disabled"
@@ -176,6 +185,17 @@ class ActivationCode(SwitchedModel):
 
     def __str__(self) -> str:
         return self.masked_code
+
+    def clean(self) -> None:
+        if not self._state.adding and self.max_activations is not None:
+            in_use = self.licenses.holding_seat().count()
+            if self.max_activations < in_use:
+                raise ValidationError(
+                    {
+                        "max_activations": f"{in_use} devices are active with this code; deactivate some before "
+                        f"lowering its cap to {self.max_activations}."
+                    }
+                )
 
     @property
     def masked_code(self) -> str:

@@ -14,6 +14,8 @@ class LicenseUser(PortalAccount):
     """A named person who may activate a user-based entitlement with username + password,
     and sign in to the portal with the same."""
 
+    resource_name = "license_user"
+
     EMAIL_FIELD = "username"
 
     customer = models.ForeignKey("licensing.Customer", on_delete=models.PROTECT, related_name="license_users")
@@ -59,6 +61,8 @@ class LicenseUser(PortalAccount):
 class Device(PublicModel):
     """A machine, identified by the hardware id its client computes."""
 
+    resource_name = "device"
+
     hardware_id = models.CharField(max_length=255, unique=True)
     hostname = models.CharField(max_length=255, blank=True)
     os_ver = models.CharField("OS version", max_length=255, blank=True)
@@ -82,6 +86,8 @@ class License(SwitchedModel):
     """One device's activation of an entitlement, through an activation code or a license
     user. There is one row per (entitlement, device): activating again reuses it, so a
     suspension or revocation cannot be dodged by deactivating and activating anew."""
+
+    resource_name = "license"
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"

@@ -10,6 +10,8 @@ class CustomerContact(PortalAccount):
     customer is entitled to. Staff create contacts and invite them; the contact then
     chooses a password through the invitation link."""
 
+    resource_name = "customer_contact"
+
     customer = models.ForeignKey("licensing.Customer", on_delete=models.PROTECT, related_name="contacts")
     email = models.EmailField(unique=True, help_text="The address the contact signs in with and gets mail at.")
     name = models.CharField(max_length=200, blank=True)
@@ -35,6 +37,8 @@ class CustomerContact(PortalAccount):
 
 class PortalSettings(models.Model):
     """What the portal says on the vendor's behalf: one row, edited in the admin."""
+
+    resource_name = "portal_settings"
 
     vendor_name = models.CharField(max_length=200, default="Your software vendor")
     contact_message = models.TextField(

@@ -1,20 +1,46 @@
 """Every change of licensing state, one function per change.
 
-Each service opens a transaction, locks the row it changes, checks the current state,
-writes the change and its audit event together, and returns the fresh row. The admin,
-the APIs, the portal and tasks all call these; none of them writes a status itself.
+Each service opens a transaction, locks the row it changes, checks the current state and
+the rules across rows, writes the change, and records it (`recording.record_change`: the
+audit event, the retired snapshots, the webhook outbox row) in the same transaction. The
+admin, the APIs, the portal, commands and tasks all call these; none of them writes a
+record itself.
 """
 
-from .accounts import customer_contact_invite, portal_password_set
+from . import offline
+from .accounts import (
+    customer_contact_create,
+    customer_contact_invite,
+    customer_contact_update,
+    portal_password_set,
+    portal_settings_update,
+)
 from .activation import DEVICE_FACTS, check_identity, lease_until, license_activate, license_check, license_release
 from .credentials import (
     api_token_create,
     api_token_revoke,
+    api_token_update,
     client_credential_create,
     client_credential_revoke,
     client_credential_rotate,
+    client_credential_update,
 )
-from .edits import save_edits
+from .edits import (
+    activation_code_create,
+    activation_code_update,
+    customer_create,
+    customer_update,
+    device_create,
+    device_update,
+    entitlement_create,
+    entitlement_update,
+    license_user_create,
+    license_user_update,
+    product_create,
+    product_update,
+    transaction_create,
+    transaction_update,
+)
 from .switches import (
     CODE_DISABLE,
     CODE_ENABLE,
@@ -49,6 +75,7 @@ from .webhooks import (
     webhook_endpoint_create,
     webhook_endpoint_rotate_secret,
     webhook_endpoint_send_test,
+    webhook_endpoint_update,
 )
 
 __all__ = [
@@ -67,20 +94,32 @@ __all__ = [
     "TRANSACTION_RESUME",
     "TRANSACTION_SUSPEND",
     "Transition",
+    "activation_code_create",
     "activation_code_disable",
     "activation_code_enable",
     "activation_code_revoke",
+    "activation_code_update",
     "api_token_create",
     "api_token_revoke",
+    "api_token_update",
     "check_identity",
     "client_credential_create",
     "client_credential_revoke",
     "client_credential_rotate",
+    "client_credential_update",
+    "customer_contact_create",
     "customer_contact_invite",
+    "customer_contact_update",
+    "customer_create",
     "customer_disable",
     "customer_enable",
+    "customer_update",
+    "device_create",
+    "device_update",
+    "entitlement_create",
     "entitlement_disable",
     "entitlement_enable",
+    "entitlement_update",
     "lease_until",
     "license_activate",
     "license_check",
@@ -89,12 +128,20 @@ __all__ = [
     "license_resume",
     "license_revoke",
     "license_suspend",
+    "license_user_create",
+    "license_user_update",
+    "offline",
     "portal_password_set",
-    "save_edits",
+    "portal_settings_update",
+    "product_create",
+    "product_update",
+    "transaction_create",
     "transaction_resume",
     "transaction_suspend",
+    "transaction_update",
     "webhook_delivery_redeliver",
     "webhook_endpoint_create",
     "webhook_endpoint_rotate_secret",
     "webhook_endpoint_send_test",
+    "webhook_endpoint_update",
 ]

@@ -1,20 +1,38 @@
-"""Portal accounts: passwords and invitations."""
+"""Portal accounts and what the portal says: customer contacts, passwords, invitations,
+and the portal's settings."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.utils import timezone
 
-from .. import accounts
-from ..audit import Actor, record_event
+from .. import accounts, audit
+from ..actors import Actor
 from ..errors import DomainError
-from ..models import CustomerContact
+from ..models import CustomerContact, PortalSettings
 from ..models.base import PortalAccount
-from .edits import resource_name
+from .edits import create_record, update_record
+from .recording import record_change
 
 A = TypeVar("A", bound=PortalAccount)
+
+
+def customer_contact_create(*, contact: CustomerContact, actor: Actor) -> CustomerContact:
+    """A contact who may sign in once they choose a password (see customer_contact_invite)."""
+    return create_record(contact, actor=actor)
+
+
+def customer_contact_update(*, contact: CustomerContact, data: Mapping[str, Any], actor: Actor) -> CustomerContact:
+    """A contact stays with its customer. Unticking `is_active` ends the contact's
+    sessions at their next page (portal/auth.py reads it on every request)."""
+    return update_record(contact, data=data, actor=actor, fixed=("customer",))
+
+
+def portal_settings_update(*, portal_settings: PortalSettings, data: Mapping[str, Any], actor: Actor) -> PortalSettings:
+    return update_record(portal_settings, data=data, actor=actor)
 
 
 def portal_password_set(*, account: A, password: str, actor: Actor) -> A:
@@ -25,7 +43,7 @@ def portal_password_set(*, account: A, password: str, actor: Actor) -> A:
         locked = type(account).objects.select_for_update().get(pk=account.pk)
         locked.set_password(password)
         locked.save(update_fields=["password", "updated_at"])
-        record_event(actor=actor, action=f"{resource_name(locked)}.password_changed", target=locked)
+        record_change(actor=actor, action=f"{locked.resource_name}.password_changed", target=locked)
     return locked
 
 
@@ -39,7 +57,7 @@ def customer_contact_invite(*, contact: CustomerContact, base_url: str, actor: A
             raise DomainError(f"{locked.email} may not sign in; tick “may sign in” before inviting them.")
         locked.invited_at = timezone.now()
         locked.save(update_fields=["invited_at", "updated_at"])
-        record_event(actor=actor, action="customer_contact.invited", target=locked, invalidates=False)
+        audit.append(actor=actor, action="customer_contact.invited", target=locked)
         # Mail once the invitation is on record; a rolled-back one sends nothing.
         transaction.on_commit(
             lambda: accounts.send_password_mail(locked, base_url=base_url, template="invitation"), robust=True

@@ -2,7 +2,7 @@
 
 Seats are guarded by a lock on the entitlement row: every activation of an entitlement
 takes it before counting seats, so concurrent activations queue and none can see a seat
-that another is about to take (DESIGN.md §2).
+that another is about to take.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from .. import rules, snapshots
-from ..audit import Actor, field_values, record_event
+from .. import audit, rules, snapshots
+from ..actors import Actor
+from ..audit import field_values
 from ..errors import Refusal, refusal_for
 from ..models import ActivationCode, Device, Entitlement, License, LicenseUser, Product
 from ..selectors import (
@@ -26,6 +27,7 @@ from ..selectors import (
     product_for_client,
 )
 from .checkins import check_ins
+from .recording import record_change
 from .switches import license_deactivate
 
 DEVICE_FACTS = ("hostname", "os_ver", "is_vm", "vm_info", "mac_address", "ip", "app_ver", "sdk_ver")
@@ -117,7 +119,7 @@ def _activate(
         license.lease_expires_at = lease_until(entitlement, now)
         license.last_check_in_at = now
         license.save()
-        record_event(
+        record_change(
             actor=actor,
             action="license.activated",
             target=license,
@@ -275,13 +277,12 @@ def license_release(
 
 def _record_refusal(actor: Actor, action: str, refusal: Refusal, target, hardware_id: str) -> None:
     with transaction.atomic():
-        record_event(
+        # Audited only: a refusal changed nothing a check answers, and retiring every
+        # worker's snapshots for it would let anyone with a client key keep them cold.
+        audit.append(
             actor=actor,
             action=action,
             target=target,
             reason=refusal.code,
             after={"code": refusal.code, "reason": refusal.reason, "hardware_id": hardware_id[:255]},
-            # A refusal changed nothing a check answers; retiring every worker's
-            # snapshots for it would let anyone with a client key keep them cold.
-            invalidates=False,
         )

@@ -4,14 +4,17 @@ tokens of the management API."""
 from __future__ import annotations
 
 import secrets
-from typing import TypeVar
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.utils import timezone
 
-from ..audit import Actor, record_event
+from ..actors import Actor
 from ..errors import InvalidTransition
 from ..models import ApiToken, ClientCredential
+from .edits import update_record
+from .recording import record_change
 
 
 def new_shared_key() -> str:
@@ -26,7 +29,7 @@ def client_credential_create(*, name: str, actor: Actor) -> tuple[ClientCredenti
         credential = ClientCredential(name=name)
         credential.shared_key = shared_key
         credential.save()
-        record_event(actor=actor, action="client_credential.created", target=credential, after={"name": name})
+        record_change(actor=actor, action="client_credential.created", target=credential, after={"name": name})
     return credential, shared_key
 
 
@@ -47,8 +50,15 @@ def client_credential_rotate(
             raise InvalidTransition("This client credential is revoked; create a new one.")
         locked.shared_key = shared_key
         locked.save(update_fields=["shared_key_encrypted", "updated_at"])
-        record_event(actor=actor, action="client_credential.rotated", target=locked, reason=reason)
+        record_change(actor=actor, action="client_credential.rotated", target=locked, reason=reason)
     return locked, shared_key
+
+
+def client_credential_update(
+    *, credential: ClientCredential, data: Mapping[str, Any], actor: Actor
+) -> ClientCredential:
+    """Rename a credential; its keys are changed only by rotation."""
+    return update_record(credential, data=data, actor=actor)
 
 
 def api_token_create(*, name: str, read_only: bool, actor: Actor) -> tuple[ApiToken, str]:
@@ -58,7 +68,7 @@ def api_token_create(*, name: str, read_only: bool, actor: Actor) -> tuple[ApiTo
     with transaction.atomic():
         token = ApiToken.for_token(raw, name=name, read_only=read_only)
         token.save()
-        record_event(
+        record_change(
             actor=actor, action="api_token.created", target=token, after={"name": name, "read_only": read_only}
         )
     return token, raw
@@ -67,6 +77,11 @@ def api_token_create(*, name: str, read_only: bool, actor: Actor) -> tuple[ApiTo
 def api_token_revoke(*, token: ApiToken, actor: Actor, reason: str = "") -> ApiToken:
     """Revoke a management API token: it gets 401 from its next request on."""
     return _revoke(token, action="api_token.revoked", actor=actor, reason=reason)
+
+
+def api_token_update(*, token: ApiToken, data: Mapping[str, Any], actor: Actor) -> ApiToken:
+    """Rename a token. Its rights are fixed: other rights, another token."""
+    return update_record(token, data=data, actor=actor, fixed=("read_only",))
 
 
 C = TypeVar("C", ClientCredential, ApiToken)
@@ -81,7 +96,7 @@ def _revoke(credential: C, *, action: str, actor: Actor, reason: str) -> C:
             raise InvalidTransition(f"This {model._meta.verbose_name} is already revoked.")
         locked.revoked_at = timezone.now()
         locked.save(update_fields=["revoked_at", "updated_at"])
-        record_event(
+        record_change(
             actor=actor,
             action=action,
             target=locked,

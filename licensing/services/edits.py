@@ -1,75 +1,239 @@
-"""Creating records and editing their plain fields (never their status)."""
+"""Creating records and editing their plain fields (never their status: switches have
+their own services). One service per resource and verb; each checks the rules that span
+fields and rows under the row's lock, because a form's or a serializer's validation runs
+before the lock and can be overtaken by a concurrent change.
+
+Models say what is valid for one row (`Model.clean()`); these services enforce it, with
+what only a change can know: which fields are fixed once a record exists, and which
+rows a record may link to.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
-from ..audit import Actor, field_values, record_event
-from ..errors import DomainError
-from ..models import Entitlement
+from ..actors import Actor
+from ..audit import field_values
+from ..errors import InvalidEdit
+from ..models import ActivationCode, Customer, Device, Entitlement, LicenseTransaction, LicenseUser, Product
+from .recording import record_change
 
 M = TypeVar("M", bound=models.Model)
+Check = Callable[[M, Mapping[str, list]], None]
 
 
-def save_edits(
-    *, instance: M, fields: Sequence[str], actor: Actor, links: Mapping[str, Iterable[models.Model]] | None = None
+# --- The shared steps --------------------------------------------------------------------
+
+
+def create_record(
+    row: M, *, actor: Actor, links: Mapping[str, Iterable[models.Model]] | None = None, check: Check | None = None
 ) -> M:
-    """Create a record, or save edits to its plain fields (never its status: switches
-    have their own services), with an audit event `<model>.created` / `<model>.updated`.
-    `links`: many-to-many fields to set to these rows, recorded as lists of ids.
-
-    Rules that depend on other rows are checked here, under the row's lock, because a
-    form's validation runs before the lock and can be overtaken by a concurrent change.
-    """
-    creating = instance._state.adding
+    """Save a new row, set its many-to-many `links`, and record `<resource>.created`."""
+    links = {name: list(rows) for name, rows in (links or {}).items()}
     with transaction.atomic():
-        links = links or {}
-        before = {}
-        if not creating:
-            current = type(instance).objects.select_for_update().get(pk=instance.pk)
-            before = {**field_values(current, fields), **_link_ids(current, links)}
-            if isinstance(instance, Entitlement):
-                _check_seats_cover_licenses(instance)
-        instance.save()
-        for name, rows in links.items():
-            getattr(instance, name).set(rows)
-        record_event(
+        _check_and_save(row, links, check)
+        record_change(
             actor=actor,
-            action=f"{resource_name(instance)}.{'created' if creating else 'updated'}",
-            target=instance,
+            action=f"{row.resource_name}.created",
+            target=row,
+            after={**field_values(row, editable_fields(row)), **_link_ids(row, links)},
+        )
+    return row
+
+
+def update_record(
+    row: M,
+    *,
+    data: Mapping[str, Any],
+    actor: Actor,
+    fixed: Sequence[str] = (),
+    check: Check | None = None,
+    apply: Callable[[M], Sequence[str]] | None = None,
+) -> M:
+    """Lock the row, refuse changes to `fixed` fields, apply `data` (plain fields and
+    many-to-many links by name), check, save, and record `<resource>.updated` with the
+    fields before and after. `apply` makes further changes to the locked row (a password
+    to hash) and returns the names of the fields it changed, for the record."""
+    model = type(row)
+    links = {f.name for f in model._meta.many_to_many}
+    unknown = set(data) - set(editable_fields(row)) - links
+    if unknown:
+        raise ValueError(f"{model.__name__} has no editable fields {sorted(unknown)}.")
+    plain = {name: value for name, value in data.items() if name not in links}
+    linked = {name: list(rows) for name, rows in data.items() if name in links}
+    with transaction.atomic():
+        locked = model.objects.select_for_update().get(pk=row.pk)
+        _refuse_moves(locked, plain, fixed)
+        before = {**field_values(locked, plain), **_link_ids(locked, linked)}
+        for name, value in plain.items():
+            setattr(locked, name, value)
+        changed = list(apply(locked)) if apply is not None else []
+        _check_and_save(locked, linked, check)
+        record_change(
+            actor=actor,
+            action=f"{locked.resource_name}.updated",
+            target=locked,
             before=before,
-            after={**field_values(instance, fields), **_link_ids(instance, links)},
+            after={**field_values(locked, plain), **_link_ids(locked, linked), **dict.fromkeys(changed, "changed")},
         )
-    return instance
+    return locked
 
 
-# Event names use the words of DESIGN.md §5 rather than Django's model names.
-RESOURCE_NAMES = {
-    "activationcode": "activation_code",
-    "customercontact": "customer_contact",
-    "portalsettings": "portal_settings",
-    "licensetransaction": "transaction",
-    "licenseuser": "license_user",
-    "webhookendpoint": "webhook_endpoint",
-}
+def _check_and_save(row: M, links: Mapping[str, list], check: Check | None) -> None:
+    """The row's own rules, then the edit's, then the row and its links."""
+    _clean(row)
+    if check is not None:
+        check(row, links)
+    row.save()
+    for name, rows in links.items():
+        getattr(row, name).set(rows)
 
 
-def resource_name(instance: models.Model) -> str:
-    name = instance._meta.model_name
-    return RESOURCE_NAMES.get(name, name)
+def editable_fields(row: models.Model) -> list[str]:
+    """The concrete fields people set; status switches, secrets and stamps are not among them."""
+    return [f.name for f in row._meta.concrete_fields if f.editable and not f.primary_key]
 
 
-def _link_ids(instance: models.Model, links: Mapping[str, object]) -> dict[str, list[str]]:
-    return {name: sorted(str(pk) for pk in getattr(instance, name).values_list("pk", flat=True)) for name in links}
+def _clean(row: models.Model) -> None:
+    """The model's own rules across its fields and rows, as a refused edit."""
+    try:
+        row.clean()
+    except ValidationError as error:
+        raise InvalidEdit(_messages(error)) from None
 
 
-def _check_seats_cover_licenses(entitlement: Entitlement) -> None:
-    in_use = entitlement.seats_in_use()
-    if entitlement.seats < in_use:
-        raise DomainError(
-            f"{in_use} seats are in use; deactivate licenses before lowering seats to {entitlement.seats}.",
-            code="seats_in_use",
-        )
+def _messages(error: ValidationError) -> dict[str, list[str]]:
+    if hasattr(error, "error_dict"):
+        return {name: [m for e in errors for m in e.messages] for name, errors in error.error_dict.items()}
+    return {"__all__": error.messages}
+
+
+def _refuse_moves(locked: models.Model, plain: Mapping[str, Any], fixed: Sequence[str]) -> None:
+    moved = {}
+    for name in fixed:
+        if name in plain and _stored(locked, name) != _given(plain[name]):
+            records = str(locked._meta.verbose_name_plural).capitalize()
+            field = locked._meta.get_field(name).verbose_name
+            moved[name] = [f"{records} keep the {field} they were created with; it cannot change."]
+    if moved:
+        raise InvalidEdit(moved)
+
+
+def _stored(row: models.Model, name: str) -> Any:
+    return getattr(row, row._meta.get_field(name).attname)
+
+
+def _given(value: Any) -> Any:
+    return value.pk if isinstance(value, models.Model) else value
+
+
+def _link_ids(row: models.Model, links: Mapping[str, object]) -> dict[str, list[str]]:
+    return {name: sorted(str(pk) for pk in getattr(row, name).values_list("pk", flat=True)) for name in links}
+
+
+# --- The catalog and customers -----------------------------------------------------------
+
+
+def product_create(*, product: Product, actor: Actor) -> Product:
+    return create_record(product, actor=actor)
+
+
+def product_update(*, product: Product, data: Mapping[str, Any], actor: Actor) -> Product:
+    return update_record(product, data=data, actor=actor)
+
+
+def customer_create(*, customer: Customer, actor: Actor) -> Customer:
+    return create_record(customer, actor=actor)
+
+
+def customer_update(*, customer: Customer, data: Mapping[str, Any], actor: Actor) -> Customer:
+    return update_record(customer, data=data, actor=actor)
+
+
+def transaction_create(*, license_transaction: LicenseTransaction, actor: Actor) -> LicenseTransaction:
+    return create_record(license_transaction, actor=actor)
+
+
+def transaction_update(
+    *, license_transaction: LicenseTransaction, data: Mapping[str, Any], actor: Actor
+) -> LicenseTransaction:
+    """An order stays the order of the customer it was placed by."""
+    return update_record(license_transaction, data=data, actor=actor, fixed=("customer",))
+
+
+# --- Entitlements and their codes --------------------------------------------------------
+
+
+def entitlement_create(*, entitlement: Entitlement, actor: Actor) -> Entitlement:
+    return create_record(entitlement, actor=actor)
+
+
+def entitlement_update(*, entitlement: Entitlement, data: Mapping[str, Any], actor: Actor) -> Entitlement:
+    """Customer and product are fixed: moving them would carry codes and licenses along
+    to another customer or product. Seats cannot drop below the licenses holding them
+    (checked under the entitlement's lock, which every activation takes to count seats)."""
+    return update_record(entitlement, data=data, actor=actor, fixed=("customer", "product"))
+
+
+def activation_code_create(*, activation_code: ActivationCode, actor: Actor) -> ActivationCode:
+    return create_record(activation_code, actor=actor)
+
+
+def activation_code_update(*, activation_code: ActivationCode, data: Mapping[str, Any], actor: Actor) -> ActivationCode:
+    """A code stays with its entitlement, and its cap cannot drop below the devices
+    active with it (checked under the code's lock, which activations take to count)."""
+    return update_record(activation_code, data=data, actor=actor, fixed=("entitlement",))
+
+
+# --- License users and devices ------------------------------------------------------------
+
+
+def license_user_create(
+    *, license_user: LicenseUser, password: str, entitlements: Iterable[Entitlement] = (), actor: Actor
+) -> LicenseUser:
+    """A license user with the password their application activates with, and the
+    entitlements they may activate."""
+    license_user.set_password(password)
+    return create_record(
+        license_user, actor=actor, links={"entitlements": entitlements}, check=_license_user_entitlements
+    )
+
+
+def license_user_update(*, license_user: LicenseUser, data: Mapping[str, Any], actor: Actor) -> LicenseUser:
+    """`data` may hold a new `password`; the record says it changed, never what it is."""
+    data = dict(data)
+    password = data.pop("password", None)
+
+    def set_password(locked: LicenseUser) -> list[str]:
+        if not password:
+            return []
+        locked.set_password(password)
+        return ["password"]
+
+    return update_record(
+        license_user,
+        data=data,
+        actor=actor,
+        fixed=("customer",),
+        check=_license_user_entitlements,
+        apply=set_password,
+    )
+
+
+def _license_user_entitlements(user: LicenseUser, links: Mapping[str, list]) -> None:
+    if "entitlements" in links:
+        problems = LicenseUser.entitlement_problems(user.customer, links["entitlements"])
+        if problems:
+            raise InvalidEdit({"entitlements": problems})
+
+
+def device_create(*, device: Device, actor: Actor) -> Device:
+    return create_record(device, actor=actor)
+
+
+def device_update(*, device: Device, data: Mapping[str, Any], actor: Actor) -> Device:
+    return update_record(device, data=data, actor=actor)

@@ -9,9 +9,11 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from .. import rules
-from ..audit import Actor, field_values, record_event
+from ..actors import Actor
+from ..audit import field_values
 from ..errors import InvalidTransition
 from ..models import ActivationCode, Customer, Entitlement, License, LicenseTransaction
+from .recording import record_change
 
 M = TypeVar("M", bound=models.Model)
 
@@ -97,7 +99,7 @@ def _switch(instance: M, transition: Transition, *, actor: Actor, reason: str) -
             setattr(locked, transition.stamps, now)
             changed.append(transition.stamps)
         locked.save(update_fields=changed)
-        record_event(
+        record_change(
             actor=actor,
             action=transition.action,
             target=locked,
@@ -120,7 +122,7 @@ def _refusal(instance: models.Model, transition: Transition) -> str:
 
 def customer_disable(*, customer: Customer, actor: Actor, reason: str = "") -> Customer:
     """Disable a customer: every entitlement stops working at the client's next check.
-    One row changes, however much the customer owns (DESIGN.md §2)."""
+    One row changes, however much the customer owns."""
     return _switch(customer, CUSTOMER_DISABLE, actor=actor, reason=reason)
 
 

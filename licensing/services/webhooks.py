@@ -1,24 +1,25 @@
-"""Webhook endpoints and deliveries: creating endpoints and rotating their secrets,
-test events, and redelivery."""
+"""Webhook endpoints and deliveries: creating and editing endpoints, rotating their
+secrets, test events, and redelivery."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from .. import webhooks
-from ..audit import Actor, record_event
-from ..errors import InvalidTransition
+from .. import audit, outbox, representations
+from ..actors import Actor
+from ..errors import InvalidEdit, InvalidTransition
 from ..models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from ..models.webhooks import generate_secret
-from .edits import save_edits
+from .edits import create_record, update_record
 
 # After a rotation the old secret keeps signing (beside the new one) this long, so that
 # receivers can deploy the new secret without rejecting deliveries meanwhile.
 ROTATION_OVERLAP = dt.timedelta(hours=24)
-ENDPOINT_FIELDS = ("url", "description", "event_types", "is_active")
 
 
 def webhook_endpoint_create(*, endpoint: WebhookEndpoint, actor: Actor) -> tuple[WebhookEndpoint, str]:
@@ -26,7 +27,17 @@ def webhook_endpoint_create(*, endpoint: WebhookEndpoint, actor: Actor) -> tuple
     to the caller this once and afterwards kept only encrypted."""
     secret = generate_secret()
     endpoint.secret = secret
-    return save_edits(instance=endpoint, fields=ENDPOINT_FIELDS, actor=actor), secret
+    return create_record(endpoint, actor=actor, check=_known_event_types), secret
+
+
+def webhook_endpoint_update(*, endpoint: WebhookEndpoint, data: Mapping[str, Any], actor: Actor) -> WebhookEndpoint:
+    return update_record(endpoint, data=data, actor=actor, check=_known_event_types)
+
+
+def _known_event_types(endpoint: WebhookEndpoint, links: Mapping[str, list]) -> None:
+    unknown = sorted(set(endpoint.event_types) - set(representations.EVENT_TYPES))
+    if unknown:
+        raise InvalidEdit({"event_types": [f"Unknown event types: {', '.join(unknown)[:300]}."]})
 
 
 def webhook_endpoint_rotate_secret(
@@ -43,13 +54,12 @@ def webhook_endpoint_rotate_secret(
         locked.save(
             update_fields=["secret_encrypted", "previous_secret_encrypted", "previous_secret_expires_at", "updated_at"]
         )
-        record_event(
+        audit.append(
             actor=actor,
             action="webhook_endpoint.secret_rotated",
             target=locked,
             reason=reason,
             after={"previous_secret_expires_at": locked.previous_secret_expires_at.isoformat()},
-            invalidates=False,
         )
     return locked, secret
 
@@ -60,8 +70,8 @@ def webhook_endpoint_send_test(*, endpoint: WebhookEndpoint, actor: Actor) -> We
         locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
         if not locked.is_active:
             raise InvalidTransition("This endpoint is inactive: activate it to send it events.")
-        event = webhooks.emit_test(locked)
-        record_event(actor=actor, action="webhook_endpoint.test_sent", target=locked, invalidates=False)
+        event = outbox.emit_test(locked)
+        audit.append(actor=actor, action="webhook_endpoint.test_sent", target=locked)
     return event
 
 
@@ -79,13 +89,12 @@ def webhook_delivery_redeliver(*, delivery: WebhookDelivery, actor: Actor) -> We
         locked.next_attempt_at = now
         locked.completed_at = None
         locked.save(update_fields=["status", "tries", "next_attempt_at", "completed_at"])
-        record_event(
+        audit.append(
             actor=actor,
             action="webhook_delivery.redelivered",
             target=locked,
             before=before,
             after={"status": locked.status, "tries": 0},
-            invalidates=False,
         )
-        transaction.on_commit(lambda: webhooks.queue([locked.pk]))
+        transaction.on_commit(lambda: outbox.queue([locked.pk]))
     return locked

@@ -49,7 +49,7 @@ ENV = {
 
 SEED = f"""
 from licensing import services
-from licensing.audit import Actor
+from licensing.actors import Actor
 from licensing.models import ActivationCode, Customer, Device, Entitlement, License, Product
 product = Product.objects.create(code="bench", name="Bench")
 customer = Customer.objects.create(name="Bench customer")

@@ -61,7 +61,7 @@ ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
 SEED = """
 import time
 from licensing import services
-from licensing.audit import Actor
+from licensing.actors import Actor
 from licensing.models import Customer, WebhookEndpoint
 services.webhook_endpoint_create(endpoint=WebhookEndpoint(url="{url}"), actor=Actor.system("bench"))
 customers = Customer.objects.bulk_create(Customer(name=f"Customer {{n}}") for n in range({events}))

@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 from playwright.sync_api import Locator, Page, expect
 
 from licensing import services
-from licensing.audit import Actor
+from licensing.actors import Actor
 from licensing.models import Customer, Entitlement
 from tests.factories import CustomerFactory, EntitlementFactory, ProductFactory
 

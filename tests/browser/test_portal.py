@@ -17,7 +17,7 @@ from django.test import Client
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from licensing import services
-from licensing.audit import Actor
+from licensing.actors import Actor
 from licensing.models import AuditEvent, CustomerContact, Device, Entitlement, License, OfflineRequest, PortalSettings
 from licensing.services.checkins import check_ins
 from licensing.signing import current_signer

@@ -7,8 +7,9 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 
 from licensing import services
-from licensing.audit import Actor, record_event
-from licensing.errors import DomainError, InvalidTransition
+from licensing.actors import Actor
+from licensing.audit import append
+from licensing.errors import InvalidTransition
 from licensing.models import (
     ActivationCode,
     AuditEvent,
@@ -18,7 +19,7 @@ from licensing.models import (
     Entitlement,
     License,
 )
-from licensing.services import switches
+from licensing.services import recording, switches
 from tests.factories import (
     ActivationCodeFactory,
     CustomerFactory,
@@ -190,10 +191,10 @@ def test_failing_change_leaves_neither_change_nor_audit_event(monkeypatch, actor
     customer = CustomerFactory()
 
     def record_then_fail(**kwargs):
-        record_event(**kwargs)
+        recording.record_change(**kwargs)
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(switches, "record_event", record_then_fail)
+    monkeypatch.setattr(switches, "record_change", record_then_fail)
     with pytest.raises(RuntimeError):
         services.customer_disable(customer=customer, actor=actor)
     customer.refresh_from_db()
@@ -204,7 +205,7 @@ def test_failing_change_leaves_neither_change_nor_audit_event(monkeypatch, actor
 def test_audit_event_cannot_be_written_outside_a_transaction(transactional_db, actor):
     customer = CustomerFactory()
     with pytest.raises(RuntimeError, match="inside the transaction"):
-        record_event(actor=actor, action="customer.disabled", target=customer)
+        append(actor=actor, action="customer.disabled", target=customer)
 
 
 def test_audit_events_are_append_only_in_the_database(actor):
@@ -310,30 +311,3 @@ def test_entitlement_cannot_hang_on_another_customers_transaction():
     with pytest.raises(ValidationError) as error:
         entitlement.full_clean()
     assert error.value.message_dict["transaction"] == ["This transaction belongs to another customer."]
-
-
-def test_save_edits_records_creation_and_changed_fields(actor):
-    entitlement = EntitlementFactory.build(customer=CustomerFactory(), product=ProductFactory(), seats=3)
-    services.save_edits(instance=entitlement, fields=["seats"], actor=actor)
-    entitlement.seats = 9
-    services.save_edits(instance=entitlement, fields=["seats"], actor=actor)
-
-    created, updated = AuditEvent.objects.for_target(entitlement).order_by("occurred_at")
-    assert (created.action, created.before, created.after) == ("entitlement.created", {}, {"seats": 3})
-    assert (updated.action, updated.before, updated.after) == ("entitlement.updated", {"seats": 3}, {"seats": 9})
-
-
-def test_seats_cannot_drop_below_licenses_holding_them(actor):
-    license = LicenseFactory(activation_code__entitlement__seats=2)
-    LicenseFactory(activation_code=license.activation_code, entitlement=license.entitlement)
-    entitlement = Entitlement.objects.get(pk=license.entitlement_id)
-    entitlement.seats = 1
-    with pytest.raises(DomainError, match="2 seats are in use") as error:
-        services.save_edits(instance=entitlement, fields=["seats"], actor=actor)
-    assert error.value.code == "seats_in_use"
-    assert Entitlement.objects.get(pk=entitlement.pk).seats == 2
-    assert not AuditEvent.objects.exists()
-
-    services.license_deactivate(license=license, actor=actor)
-    services.save_edits(instance=entitlement, fields=["seats"], actor=actor)
-    assert Entitlement.objects.get(pk=entitlement.pk).seats == 1

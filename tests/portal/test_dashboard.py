@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from licensing import services
-from licensing.audit import Actor
+from licensing.actors import Actor
 from licensing.models import PortalSettings
 from tests.factories import (
     ActivationCodeFactory,

@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from licensing import services
-from licensing.audit import Actor
+from licensing.actors import Actor
 from licensing.models import AuditEvent, License
 from tests.factories import ActivationCodeFactory, DeviceFactory, LicenseFactory
 

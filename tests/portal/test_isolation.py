@@ -22,7 +22,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from licensing import accounts, selectors, services
-from licensing.audit import Actor
+from licensing.actors import Actor
 from licensing.models import ActivationCode, AuditEvent, Customer, CustomerContact, Device, License, Product
 from licensing.signing import current_signer
 from tests.factories import (

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from licensing import services
-from licensing.audit import Actor
+from licensing.actors import Actor
 from licensing.models import AuditEvent, License
 from licensing.signing import current_signer
 from tests.licensing.api.conftest import ClientApp, read_license_file, sign

@@ -1,1 +1,1 @@
-"""The client API of DESIGN.md §3 (LicenseSpring-style, under /api/v4/)."""
+"""The client API (LicenseSpring-style, under /api/v4/)."""

@@ -1,4 +1,4 @@
-"""Request authentication of DESIGN.md §3: a fresh `Date` and an HMAC-SHA256
+"""Request authentication: a fresh `Date` and an HMAC-SHA256
 `Authorization` made with a client credential's shared key."""
 
 from __future__ import annotations

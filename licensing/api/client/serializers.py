@@ -149,7 +149,7 @@ class CustomerRefSerializer(serializers.Serializer):
 
 
 class LicenseBodySerializer(serializers.Serializer):
-    """Documentation of the license body (DESIGN.md §3); the view builds it in
+    """Documentation of the license body; the view builds it in
     `licensing.license_body`."""
 
     id = serializers.UUIDField()

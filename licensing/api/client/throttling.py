@@ -22,7 +22,7 @@ from django.http import HttpRequest
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
-from ...audit import client_ip
+from ...actors import client_ip
 
 logger = logging.getLogger(__name__)
 

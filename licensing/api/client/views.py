@@ -16,14 +16,15 @@ from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from ... import offline, rules, services, snapshots
-from ...audit import Actor, client_ip
+from ... import rules, services, snapshots
+from ...actors import Actor, client_ip
 from ...errors import Refusal
 from ...license_body import license_body
 from ...selectors import client_identity, client_licenses
+from ...services import offline
 from ...signing import current_signer
 from .authentication import authenticate
-from .responses import rate_limited, signed, signed_error, signed_json, signed_text
+from .responses import rate_limited, signed_error, signed_json, signed_text
 from .serializers import (
     ActivateRequestSerializer,
     CheckQuerySerializer,
@@ -36,6 +37,8 @@ from .throttling import ClientRateThrottle, sent_api_key
 
 logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = offline.MAX_REQUEST_BYTES
+# The answer to a deactivation, online or offline: plain text, signed like every answer.
+DEACTIVATED_BODY = "license_deactivated"
 AUTH_HEADERS = [
     OpenApiParameter("Date", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True, description="RFC 7231 date."),
     OpenApiParameter(
@@ -186,7 +189,7 @@ class DeactivateLicense(ClientView):
         data = validated(DeactivateRequestSerializer, self.json_body())
         license_id = str(data["license_id"]) if data.get("license_id") else None
         services.license_release(**client_identity(data), license_id=license_id, actor=self.actor())
-        return signed_text(offline.DEACTIVATED_BODY)
+        return signed_text(DEACTIVATED_BODY)
 
 
 OFFLINE_REQUEST = {
@@ -201,8 +204,11 @@ class OfflineView(ClientView):
 
     def post(self, request) -> HttpResponse:
         fields = offline.decode_request(self.offline_bytes())
-        answer = offline.answer(fields, expected=self.kind, ip=client_ip(request))
-        return signed(answer.body.encode(), status=answer.status, content_type=answer.content_type)
+        outcome = offline.answer(fields, expected=self.kind, ip=client_ip(request))
+        # Rendered the same way every time: a repeated request_id gets the same bytes.
+        if outcome.refusal is not None:
+            return signed_error(outcome.refusal)
+        return signed_text(outcome.license_file or DEACTIVATED_BODY)
 
     def offline_bytes(self) -> bytes:
         request = self.request

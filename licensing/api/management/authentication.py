@@ -1,4 +1,4 @@
-"""Bearer tokens for the management API (DESIGN.md §4)."""
+"""Bearer tokens for the management API."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from ...audit import Actor, client_ip
+from ...actors import Actor, client_ip
 from ...models import ApiToken
 from ...models.credentials import hash_api_token
 

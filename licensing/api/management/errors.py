@@ -2,8 +2,9 @@
 
     {"status": 409, "code": "invalid_transition", "message": "...", "errors": {...}}
 
-`errors` (field → messages) comes only with invalid input. Domain refusals (a switch
-from the wrong state, seats still in use) are 409s carrying the service's own code."""
+`errors` (field → messages) comes only with invalid input: a request of the wrong shape,
+or an edit a service refuses by its rules (fewer seats than licenses hold, a field fixed
+at creation). A switch from the wrong state is a 409 carrying the service's own code."""
 
 from __future__ import annotations
 
@@ -17,10 +18,13 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from ...errors import DomainError
+from ...errors import DomainError, InvalidEdit
 
 
 def handle_exception(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, InvalidEdit):
+        errors = {"non_field_errors" if name == "__all__" else name: messages for name, messages in exc.errors.items()}
+        return Response(_body(400, "invalid", "The request is not valid.", errors=errors), status=400)
     if isinstance(exc, DomainError):
         return error_response(status.HTTP_409_CONFLICT, exc.code, exc.message)
     if isinstance(exc, DjangoValidationError):
@@ -46,11 +50,26 @@ def error_response(status_code: int, code: str, message: str) -> Response:
 def _body(status_code: int, code: str, message: str, errors: Any = None) -> dict:
     body = {"status": status_code, "code": code, "message": message}
     if errors is not None:
-        body["errors"] = errors if isinstance(errors, dict) else {"non_field_errors": errors}
+        fields = errors if isinstance(errors, dict) else {"non_field_errors": errors}
+        body["errors"] = {str(name): _messages(detail) for name, detail in fields.items()}
     return body
 
 
-# Named apart from the client API's "Error", whose shape differs (DESIGN.md §3).
+def _messages(detail: Any, where: str = "") -> list[str]:
+    """A field's messages as one list of text, as documented: errors of a list's items or
+    of a nested object ({"2": ["not a valid choice"]}) say where they are ("item 2: ...")."""
+    if isinstance(detail, dict):
+        return [m for key, value in detail.items() for m in _messages(value, f"{where}{_place(key)}: ")]
+    if isinstance(detail, list | tuple):
+        return [m for value in detail for m in _messages(value, where)]
+    return [f"{where}{detail}"]
+
+
+def _place(key: Any) -> str:
+    return f"item {key}" if str(key).isdigit() else str(key)
+
+
+# Named apart from the client API's "Error", whose shape differs.
 @extend_schema_serializer(component_name="ManagementError")
 class ErrorSerializer(serializers.Serializer):
     """Every error of the management API has this shape."""
@@ -59,7 +78,7 @@ class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField(
         help_text="For programs: `invalid`, `parse_error`, `not_authenticated`, `authentication_failed`, "
         "`read_only_token`, `not_found`, `wrong_customer_kind`, `throttled`, or the code of a refused change "
-        "(`invalid_transition`, `seats_in_use`)."
+        "(`invalid_transition`)."
     )
     message = serializers.CharField(help_text="For people.")
     errors = serializers.DictField(

@@ -18,15 +18,13 @@ from .errors import ErrorSerializer
 UNAUTHENTICATED = "No token, a malformed `Authorization` header, or an unknown or revoked token."
 READ_ONLY = "The token is read-only (`read_only_token`): it can read everything and change nothing."
 INVALID = (
-    "The request is not valid (`invalid`, or `parse_error` for a body that is not JSON): `errors` has the messages "
-    "of each field."
+    "The request is not valid (`invalid`, or `parse_error` for a body that is not JSON), or the change breaks a rule "
+    "of the record (fewer seats than licenses hold, a field fixed at creation): `errors` has the messages of each "
+    "field."
 )
 INVALID_FILTER = "A filter takes no such value (an unknown status, a malformed id or date): `errors` names the filter."
 NO_PAGE = "No such page."
-REFUSED = (
-    "The row's current state does not allow this change (`invalid_transition`, or `seats_in_use` for an entitlement "
-    "with fewer seats than licenses hold)."
-)
+REFUSED = "The row's current state does not allow this change (`invalid_transition`)."
 THROTTLED = "Too many requests with this token (`throttled`)."
 
 WWW_AUTHENTICATE = {
@@ -96,11 +94,13 @@ class ManagementSchema(AutoSchema):
         return action in {extra.__name__ for extra in extra_actions}
 
     def get_request_serializer(self):
-        # Creating may take more than updating (a license user's password): the view says
-        # so with `create_serializer_class`, which its create() validates with.
-        create_serializer_class = getattr(self.view, "create_serializer_class", None)
-        if create_serializer_class is not None and getattr(self.view, "action", None) == "create":
-            return create_serializer_class()
+        # Writes take the view's input serializer (and creating, where it takes more, its
+        # own); answers are the representation, the view's serializer class.
+        action = getattr(self.view, "action", None)
+        if action == "create" and getattr(self.view, "create_input_serializer_class", None):
+            return self.view.create_input_serializer_class()
+        if action in ("create", "update", "partial_update") and hasattr(self.view, "input_serializer_class"):
+            return self.view.input_serializer_class()
         return super().get_request_serializer()
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):

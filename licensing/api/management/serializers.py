@@ -1,215 +1,63 @@
-"""Representations of the management API. Writes go through `services.save_edits`
-(see `AuditedModelSerializer`); status fields are read-only here, since only the switch
-endpoints change them."""
+"""What the management API takes. Input serializers check the shape of a request (types,
+lengths, choices, that referenced rows exist); the services check the rules across rows
+and write; the answer is the row's representation (licensing/representations/).
+
+Nothing here saves anything: a view hands `validated_data` to a service."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ... import rules, services
-from ...models import (
-    ActivationCode,
-    AuditEvent,
-    Customer,
-    Device,
-    Entitlement,
-    License,
-    LicenseTransaction,
-    LicenseUser,
-    Product,
-)
+from ...models import ActivationCode, Customer, Device, Entitlement, LicenseTransaction, LicenseUser, Product
 from ...models.base import normalize_address
 from ...models.entitlements import MAX_TERM, MIN_LEASE
-
-SWITCH_FIELDS = ("status", "status_reason", "status_changed_at")
-
-
-class EffectiveStatusMixin(serializers.Serializer):
-    """The effective status of DESIGN.md §2, computed by the list query's annotation
-    (`with_effective_status`), so a page costs no query per row."""
-
-    effective_status = serializers.ChoiceField(choices=rules.EffectiveStatus.choices, read_only=True)
-    effective_reason = serializers.SerializerMethodField()
-    effective_status_text = serializers.SerializerMethodField()
-
-    @extend_schema_field(serializers.ChoiceField(choices=rules.Reason.choices, allow_null=True))
-    def get_effective_reason(self, obj) -> str | None:
-        return obj.effective_reason or None
-
-    def get_effective_status_text(self, obj) -> str:
-        """For people: "Disabled: customer disabled"."""
-        return rules.describe(obj.effective_status, obj.effective_reason or None)
+from ...representations.fields import BoundedSeconds
 
 
-class AuditedModelSerializer(serializers.ModelSerializer):
-    """Creates and updates through `services.save_edits`, after the model's own `clean()`
-    (rules across fields and rows, as the admin applies them)."""
-
-    many_to_many: tuple[str, ...] = ()
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        candidate = self._candidate(attrs)
-        try:
-            candidate.clean()
-        except DjangoValidationError as error:
-            detail = error.message_dict if hasattr(error, "error_dict") else error.messages
-            raise serializers.ValidationError(detail) from None
-        return attrs
-
-    def _candidate(self, attrs: dict[str, Any]):
-        """The row as it would be saved, without touching `self.instance`."""
-        model = self.Meta.model
-        values = {k: v for k, v in attrs.items() if k not in self.many_to_many}
-        if self.instance is None:
-            return model(**values)
-        candidate = model.objects.get(pk=self.instance.pk)
-        for name, value in values.items():
-            setattr(candidate, name, value)
-        return candidate
-
-    def create(self, validated_data: dict[str, Any]):
-        related = {name: validated_data.pop(name) for name in self.many_to_many if name in validated_data}
-        instance = self.Meta.model(**validated_data)
-        self.prepare(instance, validated_data)
-        return self._save(instance, list(validated_data), related)
-
-    def update(self, instance, validated_data: dict[str, Any]):
-        related = {name: validated_data.pop(name) for name in self.many_to_many if name in validated_data}
-        for name, value in validated_data.items():
-            setattr(instance, name, value)
-        self.prepare(instance, validated_data)
-        return self._save(instance, list(validated_data), related)
-
-    def prepare(self, instance, validated_data: dict[str, Any]) -> None:
-        """Anything to do to the row before it is saved (a password to hash)."""
-
-    def _save(self, instance, fields: list[str], related: dict[str, Any]):
-        return services.save_edits(instance=instance, fields=fields, actor=self.context["actor"], links=related)
-
-
-class SecondsField(serializers.IntegerField):
-    """A duration as whole seconds: what every integration can compute with."""
-
-    def __init__(self, *, minimum: dt.timedelta, maximum: dt.timedelta, **kwargs):
-        super().__init__(min_value=int(minimum.total_seconds()), max_value=int(maximum.total_seconds()), **kwargs)
-        # The bounds are checked on the number below: validators would see the duration.
-        self.validators = []
-
-    def to_representation(self, value: dt.timedelta) -> int:
-        return int(value.total_seconds())
-
-    def to_internal_value(self, data) -> dt.timedelta:
-        seconds = super().to_internal_value(data)
-        if seconds < self.min_value:
-            self.fail("min_value", min_value=self.min_value)
-        if seconds > self.max_value:
-            self.fail("max_value", max_value=self.max_value)
-        return dt.timedelta(seconds=seconds)
-
-
-class ProductSerializer(AuditedModelSerializer):
+class ProductInputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Product
-        fields = ["id", "code", "name", "authorization_method", "created_at", "updated_at"]
+        fields = ["code", "name", "authorization_method"]
 
 
-class CustomerSerializer(EffectiveStatusMixin, AuditedModelSerializer):
+class CustomerInputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Customer
-        fields = [
-            "id",
-            "name",
-            "kind",
-            "email",
-            "external_id",
-            *SWITCH_FIELDS,
-            "effective_status",
-            "effective_reason",
-            "effective_status_text",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["name", "kind", "email", "external_id"]
 
 
-class LicenseTransactionSerializer(AuditedModelSerializer):
+class LicenseTransactionInputSerializer(serializers.ModelSerializer):
     class Meta:
         model = LicenseTransaction
-        fields = ["id", "customer", "external_id", "processed_at", *SWITCH_FIELDS, "created_at", "updated_at"]
-
-    def validate_customer(self, customer: Customer) -> Customer:
-        if self.instance is not None and customer.pk != self.instance.customer_id:
-            raise serializers.ValidationError("A transaction cannot move to another customer.")
-        return customer
+        fields = ["customer", "external_id", "processed_at"]
 
 
-class EntitlementSerializer(EffectiveStatusMixin, AuditedModelSerializer):
-    lease_period = SecondsField(minimum=MIN_LEASE, maximum=MAX_TERM, required=False)
-    offline_grace = SecondsField(minimum=dt.timedelta(0), maximum=MAX_TERM, required=False)
-    seats_used = serializers.IntegerField(read_only=True)
+class EntitlementInputSerializer(serializers.ModelSerializer):
+    lease_period = BoundedSeconds(minimum=MIN_LEASE, maximum=MAX_TERM, required=False)
+    offline_grace = BoundedSeconds(minimum=dt.timedelta(0), maximum=MAX_TERM, required=False)
 
     class Meta:
         model = Entitlement
         fields = [
-            "id",
             "customer",
             "product",
             "transaction",
             "seats",
-            "seats_used",
             "valid_from",
             "valid_until",
             "features",
             "lease_period",
             "offline_grace",
-            *SWITCH_FIELDS,
-            "effective_status",
-            "effective_reason",
-            "effective_status_text",
-            "created_at",
-            "updated_at",
         ]
 
-    def validate_customer(self, customer: Customer) -> Customer:
-        if self.instance is not None and customer.pk != self.instance.customer_id:
-            raise serializers.ValidationError("An entitlement cannot move to another customer.")
-        return customer
 
-
-class ActivationCodeSerializer(EffectiveStatusMixin, AuditedModelSerializer):
-    """The code itself is a secret: it appears in full only in the answer that created
-    it; afterwards only its last characters."""
-
-    code = serializers.SerializerMethodField()
-    seats_used = serializers.IntegerField(read_only=True)
-
+class ActivationCodeInputSerializer(serializers.ModelSerializer):
     class Meta:
         model = ActivationCode
-        fields = [
-            "id",
-            "entitlement",
-            "code",
-            "max_activations",
-            "seats_used",
-            *SWITCH_FIELDS,
-            "effective_status",
-            "effective_reason",
-            "effective_status_text",
-            "created_at",
-            "updated_at",
-        ]
-
-    def get_code(self, obj: ActivationCode) -> str:
-        return obj.code if self.context.get("reveal_code") else obj.masked_code
-
-    def validate_entitlement(self, entitlement: Entitlement) -> Entitlement:
-        if self.instance is not None and entitlement.pk != self.instance.entitlement_id:
-            raise serializers.ValidationError("A code cannot move to another entitlement.")
-        return entitlement
+        fields = ["entitlement", "max_activations"]
 
 
 def password_field(**kwargs) -> serializers.CharField:
@@ -219,15 +67,12 @@ def password_field(**kwargs) -> serializers.CharField:
     )
 
 
-class LicenseUserSerializer(AuditedModelSerializer):
-    """A person who activates user-based entitlements with username and password."""
-
+class LicenseUserInputSerializer(serializers.ModelSerializer):
     password = password_field(required=False, help_text="A new password; left out, the current one stays.")
-    many_to_many = ("entitlements",)
 
     class Meta:
         model = LicenseUser
-        fields = ["id", "customer", "username", "name", "entitlements", "password", "created_at", "updated_at"]
+        fields = ["customer", "username", "name", "entitlements", "password"]
 
     def validate_username(self, value: str) -> str:
         value = normalize_address(value)  # as the model stores it: one spelling per person
@@ -238,79 +83,17 @@ class LicenseUserSerializer(AuditedModelSerializer):
             raise serializers.ValidationError("A license user with this username already exists.")
         return value
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        customer = attrs.get("customer") or (self.instance.customer if self.instance else None)
-        if self.instance is not None and "customer" in attrs and attrs["customer"].pk != self.instance.customer_id:
-            raise serializers.ValidationError({"customer": "A license user cannot move to another customer."})
-        problems = LicenseUser.entitlement_problems(customer, attrs.get("entitlements", []))
-        if problems:
-            raise serializers.ValidationError({"entitlements": problems})
-        return super().validate(attrs)
 
-    def prepare(self, instance: LicenseUser, validated_data: dict[str, Any]) -> None:
-        password = validated_data.pop("password", None)
-        if password:
-            instance.set_password(password)
-
-    def _save(self, instance, fields, related):
-        # The hash never goes into the audit record.
-        return super()._save(instance, [f for f in fields if f != "password"], related)
-
-
-class LicenseUserCreateSerializer(LicenseUserSerializer):
+class LicenseUserCreateInputSerializer(LicenseUserInputSerializer):
     """A new license user: the same fields, and a password is required."""
 
     password = password_field()
 
 
-class DeviceSerializer(AuditedModelSerializer):
+class DeviceInputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Device
-        fields = [
-            "id",
-            "hardware_id",
-            "hostname",
-            "os_ver",
-            "is_vm",
-            "vm_info",
-            "mac_address",
-            "ip",
-            "app_ver",
-            "sdk_ver",
-            "created_at",
-            "updated_at",
-        ]
-
-
-class DeviceBriefSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Device
-        fields = ["id", "hardware_id", "hostname"]
-
-
-class LicenseSerializer(EffectiveStatusMixin, serializers.ModelSerializer):
-    device = DeviceBriefSerializer(read_only=True)
-
-    class Meta:
-        model = License
-        fields = [
-            "id",
-            "entitlement",
-            "device",
-            "activation_code",
-            "license_user",
-            *SWITCH_FIELDS,
-            "effective_status",
-            "effective_reason",
-            "effective_status_text",
-            "activated_at",
-            "deactivated_at",
-            "lease_expires_at",
-            "last_check_in_at",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = fields
+        fields = ["hardware_id", "hostname", "os_ver", "is_vm", "vm_info", "mac_address", "ip", "app_ver", "sdk_ver"]
 
 
 class LicenseSwitchSerializer(serializers.Serializer):
@@ -331,24 +114,3 @@ class LicenseSwitchSerializer(serializers.Serializer):
 
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
-
-
-class AuditEventSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = AuditEvent
-        fields = [
-            "id",
-            "occurred_at",
-            "actor_type",
-            "actor_id",
-            "actor_label",
-            "ip",
-            "action",
-            "target_type",
-            "target_id",
-            "target_repr",
-            "reason",
-            "before",
-            "after",
-        ]
-        read_only_fields = fields

@@ -8,7 +8,7 @@ from .errors import not_found
 app_name = "management-api"
 
 router = SimpleRouter()
-router.trailing_slash = "/?"  # DESIGN.md's paths have none; a trailing slash is taken too
+router.trailing_slash = "/?"  # documented paths have none; a trailing slash is taken too
 router.register("customers", views.CustomerViewSet, basename="customer")
 router.register("products", views.ProductViewSet, basename="product")
 router.register("license-transactions", views.LicenseTransactionViewSet, basename="license-transaction")

@@ -1,23 +1,24 @@
-"""The management API (DESIGN.md §4). Views are thin: they read and validate, call the
-same services as the admin, and answer with the row as the list query computes it
-(effective status included)."""
+"""The management API. Views are thin: an input serializer checks the request, a
+service (the same one the admin calls) makes the change, and the answer is the row's
+representation (licensing/representations/), effective status included."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import Any
 
-from django.db.models import Prefetch
+from django.db import models
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, filters, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from ... import rules, services
+from ... import representations, services
 from ...models import (
     ActivationCode,
     AuditEvent,
@@ -29,7 +30,6 @@ from ...models import (
     LicenseUser,
     Product,
 )
-from ...querysets import seats_held
 from . import filters as api_filters
 from . import serializers as api
 from .authentication import BearerTokenAuthentication
@@ -60,16 +60,22 @@ class ManagementView:
 
 
 class ManagementViewSet(ManagementView, viewsets.GenericViewSet):
+    """Rows of one model (`queryset`), listed and shown as their representation."""
+
     pagination_class = Pages
     filter_backends = [DjangoFilterBackend, filters.SearchFilter, filters.OrderingFilter]
     ordering = ["-created_at"]
     ordering_fields = ["created_at", "updated_at"]
 
-    def get_serializer_context(self) -> dict:
-        context = super().get_serializer_context()
-        if getattr(self.request, "user", None) is not None:
-            context["actor"] = self.actor()
-        return context
+    @property
+    def model(self) -> type[models.Model]:
+        return self.queryset.model
+
+    def get_queryset(self):
+        return representations.rows(self.model)
+
+    def get_serializer_class(self):
+        return representations.serializer_for(self.model)
 
     def get_object(self):
         # A malformed id names nothing: 404, as an unknown one (not a database error).
@@ -79,15 +85,10 @@ class ManagementViewSet(ManagementView, viewsets.GenericViewSet):
             raise exceptions.NotFound(f"No such {self.queryset.model._meta.verbose_name}.") from None
         return super().get_object()
 
-    def fresh(self, instance):
-        """The row again, as a list would show it (annotations included)."""
-        return self.get_queryset().get(pk=instance.pk)
-
-    def answer(self, instance, *, status_code: int = status.HTTP_200_OK, **context) -> Response:
-        serializer = self.get_serializer_class()(
-            self.fresh(instance), context={**self.get_serializer_context(), **context}
-        )
-        return Response(serializer.data, status=status_code)
+    def answer(self, instance: models.Model, *, status_code: int = status.HTTP_200_OK, **shown_once) -> Response:
+        """The row as it stands now, represented; `shown_once`: secrets this one answer
+        carries (a new code in full, a new signing secret)."""
+        return Response({**representations.represent(instance), **shown_once}, status=status_code)
 
 
 class RecordViewSet(
@@ -97,28 +98,41 @@ class RecordViewSet(
     mixins.UpdateModelMixin,
     ManagementViewSet,
 ):
-    """List, retrieve, create and update (PUT or PATCH); never delete: history stays."""
+    """List, retrieve, create and update (PUT or PATCH); never delete: history stays.
 
-    # What creating takes, where it is more than updating takes (a license user's password).
-    # Answers still show the row with `serializer_class`.
-    create_serializer_class: type[serializers.Serializer] | None = None
+    Writes take `input_serializer_class` (`create_input_serializer_class` where creating
+    takes more, such as a license user's password) and call the resource's services:
+    `create_service(<service_argument>=new row, actor=...)` and
+    `update_service(<service_argument>=row, data=..., actor=...)`."""
+
+    input_serializer_class: type[serializers.Serializer]
+    create_input_serializer_class: type[serializers.Serializer] | None = None
+    create_service: Callable[..., Any]
+    update_service: Callable[..., Any]
+    service_argument = ""
 
     def create(self, request, *args, **kwargs):
-        serializer_class = self.create_serializer_class or self.get_serializer_class()
+        serializer_class = self.create_input_serializer_class or self.input_serializer_class
         serializer = serializer_class(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
-        return self.answer(serializer.save(), status_code=status.HTTP_201_CREATED)
+        return self.created(dict(serializer.validated_data))
+
+    def created(self, data: dict[str, Any]) -> Response:
+        row = self.create_service(**{self.service_argument: self.model(**data)}, actor=self.actor())
+        return self.answer(row, status_code=status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
-        serializer = self.get_serializer(self.get_object(), data=request.data, partial=kwargs.get("partial", False))
+        row = self.get_object()
+        serializer = self.input_serializer_class(
+            row, data=request.data, partial=kwargs.get("partial", False), context=self.get_serializer_context()
+        )
         serializer.is_valid(raise_exception=True)
-        return self.answer(serializer.save())
+        row = self.update_service(**{self.service_argument: row}, data=serializer.validated_data, actor=self.actor())
+        return self.answer(row)
 
 
 class SwitchesMixin:
     """Switch endpoints: each calls one service with the row and a reason."""
-
-    service_argument = ""
 
     def flip(self, service: Callable, request) -> Response:
         instance = self.get_object()
@@ -142,7 +156,10 @@ def switch(service: Callable, name: str, *, methods=("post",)):
 
 class ProductViewSet(RecordViewSet):
     queryset = Product.objects.all()
-    serializer_class = api.ProductSerializer
+    input_serializer_class = api.ProductInputSerializer
+    create_service = staticmethod(services.product_create)
+    update_service = staticmethod(services.product_update)
+    service_argument = "product"
     filterset_class = api_filters.ProductFilters
     search_fields = ["name", "code"]
     ordering_fields = ["name", "code", "created_at", "updated_at"]
@@ -150,14 +167,13 @@ class ProductViewSet(RecordViewSet):
 
 class CustomerViewSet(SwitchesMixin, RecordViewSet):
     queryset = Customer.objects.all()
-    serializer_class = api.CustomerSerializer
+    input_serializer_class = api.CustomerInputSerializer
+    create_service = staticmethod(services.customer_create)
+    update_service = staticmethod(services.customer_update)
+    service_argument = "customer"
     filterset_class = api_filters.CustomerFilters
     search_fields = ["name", "email", "external_id"]
     ordering_fields = ["name", "created_at", "updated_at", "status_changed_at"]
-    service_argument = "customer"
-
-    def get_queryset(self):
-        return Customer.objects.with_effective_status()
 
     disable = switch(services.customer_disable, "disable", methods=("post", "patch"))
     enable = switch(services.customer_enable, "enable", methods=("post", "patch"))
@@ -165,7 +181,10 @@ class CustomerViewSet(SwitchesMixin, RecordViewSet):
 
 class LicenseTransactionViewSet(RecordViewSet):
     queryset = LicenseTransaction.objects.all()
-    serializer_class = api.LicenseTransactionSerializer
+    input_serializer_class = api.LicenseTransactionInputSerializer
+    create_service = staticmethod(services.transaction_create)
+    update_service = staticmethod(services.transaction_update)
+    service_argument = "license_transaction"
     filterset_class = api_filters.LicenseTransactionFilters
     search_fields = ["external_id", "customer__name"]
     ordering_fields = ["processed_at", "external_id", "created_at", "updated_at"]
@@ -173,15 +192,13 @@ class LicenseTransactionViewSet(RecordViewSet):
 
 class EntitlementViewSet(SwitchesMixin, RecordViewSet):
     queryset = Entitlement.objects.all()
-    serializer_class = api.EntitlementSerializer
+    input_serializer_class = api.EntitlementInputSerializer
+    create_service = staticmethod(services.entitlement_create)
+    update_service = staticmethod(services.entitlement_update)
+    service_argument = "entitlement"
     filterset_class = api_filters.EntitlementFilters
     search_fields = ["customer__name", "customer__email", "product__name", "product__code"]
     ordering_fields = ["valid_from", "valid_until", "seats", "created_at", "updated_at"]
-    service_argument = "entitlement"
-    refusable = ("update", "partial_update")  # fewer seats than licenses hold
-
-    def get_queryset(self):
-        return Entitlement.objects.with_effective_status().with_seats_used()
 
     disable = switch(services.entitlement_disable, "disable", methods=("post", "patch"))
     enable = switch(services.entitlement_enable, "enable", methods=("post", "patch"))
@@ -189,20 +206,18 @@ class EntitlementViewSet(SwitchesMixin, RecordViewSet):
 
 class ActivationCodeViewSet(SwitchesMixin, RecordViewSet):
     queryset = ActivationCode.objects.all()
-    serializer_class = api.ActivationCodeSerializer
+    input_serializer_class = api.ActivationCodeInputSerializer
+    create_service = staticmethod(services.activation_code_create)
+    update_service = staticmethod(services.activation_code_update)
+    service_argument = "activation_code"
     filterset_class = api_filters.ActivationCodeFilters
     # Exact only: a code is a secret, so a partial match must not list its neighbours.
     search_fields = ["=code"]
-    service_argument = "activation_code"
 
-    def get_queryset(self):
-        return ActivationCode.objects.with_effective_status().annotate(seats_used=seats_held("activation_code", "pk"))
-
-    def create(self, request, *args, **kwargs):
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+    def created(self, data: dict[str, Any]) -> Response:
+        code = services.activation_code_create(activation_code=ActivationCode(**data), actor=self.actor())
         # The one answer that carries the code in full.
-        return self.answer(serializer.save(), status_code=status.HTTP_201_CREATED, reveal_code=True)
+        return self.answer(code, status_code=status.HTTP_201_CREATED, code=code.code)
 
     disable = switch(services.activation_code_disable, "disable", methods=("post", "patch"))
     enable = switch(services.activation_code_enable, "enable", methods=("post", "patch"))
@@ -211,19 +226,28 @@ class ActivationCodeViewSet(SwitchesMixin, RecordViewSet):
 
 class LicenseUserViewSet(RecordViewSet):
     queryset = LicenseUser.objects.all()
-    serializer_class = api.LicenseUserSerializer
-    create_serializer_class = api.LicenseUserCreateSerializer
+    input_serializer_class = api.LicenseUserInputSerializer
+    create_input_serializer_class = api.LicenseUserCreateInputSerializer
+    update_service = staticmethod(services.license_user_update)
+    service_argument = "license_user"
     filterset_class = api_filters.LicenseUserFilters
     search_fields = ["username", "name"]
     ordering_fields = ["username", "created_at", "updated_at"]
 
-    def get_queryset(self):
-        return LicenseUser.objects.prefetch_related(Prefetch("entitlements", Entitlement.objects.only("pk")))
+    def created(self, data: dict[str, Any]) -> Response:
+        password, entitlements = data.pop("password"), data.pop("entitlements", [])
+        user = services.license_user_create(
+            license_user=LicenseUser(**data), password=password, entitlements=entitlements, actor=self.actor()
+        )
+        return self.answer(user, status_code=status.HTTP_201_CREATED)
 
 
 class DeviceViewSet(RecordViewSet):
     queryset = Device.objects.all()
-    serializer_class = api.DeviceSerializer
+    input_serializer_class = api.DeviceInputSerializer
+    create_service = staticmethod(services.device_create)
+    update_service = staticmethod(services.device_update)
+    service_argument = "device"
     filterset_class = api_filters.DeviceFilters
     search_fields = ["hardware_id", "hostname"]
     ordering_fields = ["hardware_id", "hostname", "created_at", "updated_at"]
@@ -233,7 +257,6 @@ class LicenseViewSet(SwitchesMixin, mixins.ListModelMixin, mixins.RetrieveModelM
     """Licenses come from activations; here they are listed, switched and deactivated."""
 
     queryset = License.objects.all()
-    serializer_class = api.LicenseSerializer
     filterset_class = api_filters.LicenseFilters
     search_fields = ["device__hardware_id", "device__hostname"]
     ordering_fields = ["activated_at", "last_check_in_at", "created_at", "updated_at"]
@@ -241,10 +264,7 @@ class LicenseViewSet(SwitchesMixin, mixins.ListModelMixin, mixins.RetrieveModelM
     service_argument = "license"
     refusable = ("partial_update",)  # the suspend, resume and revoke switches
 
-    def get_queryset(self):
-        return License.objects.with_effective_status().select_related("device")
-
-    @extend_schema(request=api.LicenseSwitchSerializer, responses=api.LicenseSerializer)
+    @extend_schema(request=api.LicenseSwitchSerializer, responses=representations.serializer_for(License))
     def partial_update(self, request, pk=None):
         """Suspend (`{"suspended": true}`), resume (`{"suspended": false}`) or revoke
         (`{"revoked": true}`), with an optional `reason`."""
@@ -264,7 +284,6 @@ class LicenseViewSet(SwitchesMixin, mixins.ListModelMixin, mixins.RetrieveModelM
 
 class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ManagementViewSet):
     queryset = AuditEvent.objects.all()
-    serializer_class = api.AuditEventSerializer
     filterset_class = api_filters.AuditEventFilters
     search_fields = ["target_repr", "actor_label", "reason"]
     ordering_fields = ["occurred_at"]
@@ -272,41 +291,6 @@ class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Manage
 
 
 # 10Duke-style transaction switches --------------------------------------------------
-
-TRANSACTION_LICENSE_FIELDS = {
-    "id": serializers.UUIDField(),
-    "active": serializers.BooleanField(),
-    "seatsTaken": serializers.IntegerField(),
-    "seatsTotal": serializers.IntegerField(),
-    "effectiveStatus": serializers.ChoiceField(choices=rules.EffectiveStatus.choices),
-    "effectiveReason": serializers.ChoiceField(choices=rules.Reason.choices, allow_null=True),
-}
-TRANSACTION_BODY = inline_serializer(
-    "TransactionLicenses",
-    {
-        "transaction": inline_serializer(
-            "Transaction",
-            {
-                "id": serializers.UUIDField(),
-                "externalId": serializers.CharField(),
-                "processed": serializers.DateTimeField(),
-                "status": serializers.ChoiceField(choices=LicenseTransaction.Status.choices),
-                "items": inline_serializer(
-                    "TransactionItem",
-                    {
-                        "id": serializers.UUIDField(),
-                        "productId": serializers.UUIDField(),
-                        "quantity": serializers.IntegerField(),
-                        "licenseValidFrom": serializers.DateTimeField(),
-                        "licenseValidUntil": serializers.DateTimeField(allow_null=True),
-                        "licenses": inline_serializer("TransactionLicense", TRANSACTION_LICENSE_FIELDS, many=True),
-                    },
-                    many=True,
-                ),
-            },
-        )
-    },
-)
 
 
 class TransactionLicenses(ManagementView, APIView):
@@ -320,7 +304,7 @@ class TransactionLicenses(ManagementView, APIView):
     @extend_schema(
         request=api.ReasonSerializer,
         responses={
-            200: TRANSACTION_BODY,
+            200: representations.TRANSACTION_LICENSES_SCHEMA,
             404: OpenApiResponse(
                 description="No customer of this kind has this id (`wrong_customer_kind` if one of the other kind "
                 "has), or the customer has no order with this external id."
@@ -335,7 +319,7 @@ class TransactionLicenses(ManagementView, APIView):
         service = services.transaction_suspend if self.suspend else services.transaction_resume
         service(license_transaction=transaction, actor=self.actor(), reason=reason.validated_data["reason"])
         transaction.refresh_from_db()
-        return Response(transaction_body(transaction))
+        return Response(representations.transaction_licenses(transaction))
 
     def _customer(self, customer_id: str) -> Customer:
         try:
@@ -350,36 +334,3 @@ class TransactionLicenses(ManagementView, APIView):
 
 class WrongCustomerKind(exceptions.NotFound):
     default_code = "wrong_customer_kind"
-
-
-def transaction_body(transaction: LicenseTransaction) -> dict:
-    """The 10Duke shape of DESIGN.md §4: an item per entitlement, each with its seats."""
-    entitlements = transaction.entitlements.with_effective_status().with_seats_used().order_by("created_at", "pk")
-    return {
-        "transaction": {
-            "id": str(transaction.pk),
-            "externalId": transaction.external_id,
-            "processed": transaction.processed_at,
-            "status": transaction.status,
-            "items": [
-                {
-                    "id": str(entitlement.pk),
-                    "productId": str(entitlement.product_id),
-                    "quantity": entitlement.seats,
-                    "licenseValidFrom": entitlement.valid_from,
-                    "licenseValidUntil": entitlement.valid_until,
-                    "licenses": [
-                        {
-                            "id": str(entitlement.pk),
-                            "active": entitlement.effective_status == rules.EffectiveStatus.ACTIVE,
-                            "seatsTaken": entitlement.seats_used,
-                            "seatsTotal": entitlement.seats,
-                            "effectiveStatus": entitlement.effective_status,
-                            "effectiveReason": entitlement.effective_reason or None,
-                        }
-                    ],
-                }
-                for entitlement in entitlements
-            ],
-        }
-    }

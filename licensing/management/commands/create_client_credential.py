@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from licensing import services
-from licensing.audit import Actor
+from licensing.actors import Actor
 
 
 class Command(BaseCommand):

@@ -12,16 +12,15 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from licensing import roles
+from licensing import roles, services
+from licensing.actors import Actor
 from licensing.models import (
     ActivationCode,
     ApiToken,
     ClientCredential,
     Customer,
     CustomerContact,
-    Device,
     Entitlement,
-    License,
     LicenseTransaction,
     LicenseUser,
     PortalSettings,
@@ -72,19 +71,65 @@ class Command(BaseCommand):
                 user.groups.add(Group.objects.get(name=group))
 
     def _catalog(self) -> None:
+        """The records, made through the services as staff would make them (audited);
+        only the two credentials are written directly, since the services make random
+        keys and the demo's are printed, well-known ones."""
+        actor = Actor.system("load_demo")
         now = timezone.now()
-        desktop, _ = Product.objects.get_or_create(
-            code="studio", defaults={"name": "Studio Desktop", "authorization_method": "license_key"}
+        desktop = Product.objects.filter(code="studio").first() or services.product_create(
+            product=Product(code="studio", name="Studio Desktop", authorization_method="license_key"), actor=actor
         )
-        cloud, _ = Product.objects.get_or_create(
-            code="studio-team", defaults={"name": "Studio Team", "authorization_method": "user"}
+        cloud = Product.objects.filter(code="studio-team").first() or services.product_create(
+            product=Product(code="studio-team", name="Studio Team", authorization_method="user"), actor=actor
         )
-        acme, created = Customer.objects.get_or_create(
-            external_id="CRM-1001", defaults={"name": "Acme Corporation", "email": "it@acme.example"}
+        acme = Customer.objects.filter(external_id="CRM-1001").first()
+        if acme is None:
+            acme = services.customer_create(
+                customer=Customer(external_id="CRM-1001", name="Acme Corporation", email="it@acme.example"), actor=actor
+            )
+            self._acme(acme, desktop, cloud, now, actor)
+        if not CustomerContact.objects.filter(email=DEMO_CONTACT[0]).exists():
+            contact = services.customer_contact_create(
+                contact=CustomerContact(customer=acme, email=DEMO_CONTACT[0], name="Acme IT"), actor=actor
+            )
+            services.portal_password_set(account=contact, password=DEMO_CONTACT[1], actor=actor)
+        if not Customer.objects.filter(external_id="CRM-1002").exists():
+            person = services.customer_create(
+                customer=Customer(
+                    external_id="CRM-1002", name="Rosa Martínez", kind=Customer.Kind.PERSON, email="rosa@example.com"
+                ),
+                actor=actor,
+            )
+            services.entitlement_create(
+                entitlement=Entitlement(
+                    customer=person, product=desktop, seats=1, valid_from=now, valid_until=now + dt.timedelta(days=14)
+                ),
+                actor=actor,
+            )
+        vendor = PortalSettings.current()
+        if vendor.vendor_name == PortalSettings._meta.get_field("vendor_name").default:
+            services.portal_settings_update(
+                portal_settings=vendor,
+                data={
+                    "vendor_name": "Studio Software",
+                    "contact_message": "To restore access, email billing@studio.example or call +1 555 0100.",
+                    "support_email": "support@studio.example",
+                },
+                actor=actor,
+            )
+        if not ApiToken.objects.filter(token_hash=hash_api_token(DEMO_MANAGEMENT_TOKEN)).exists():
+            ApiToken.for_token(DEMO_MANAGEMENT_TOKEN, name="Demo back office").save()
+        if not ClientCredential.objects.filter(api_key=DEMO_API_KEY).exists():
+            credential = ClientCredential(name="Demo client", api_key=DEMO_API_KEY)
+            credential.shared_key = DEMO_SHARED_KEY
+            credential.save()
+
+    def _acme(self, acme: Customer, desktop: Product, cloud: Product, now: dt.datetime, actor: Actor) -> None:
+        order = services.transaction_create(
+            license_transaction=LicenseTransaction(customer=acme, external_id="ORDER-5001"), actor=actor
         )
-        if created:
-            order = LicenseTransaction.objects.create(customer=acme, external_id="ORDER-5001")
-            studio = Entitlement.objects.create(
+        studio = services.entitlement_create(
+            entitlement=Entitlement(
                 customer=acme,
                 product=desktop,
                 transaction=order,
@@ -92,48 +137,34 @@ class Command(BaseCommand):
                 valid_from=now - dt.timedelta(days=30),
                 valid_until=now + dt.timedelta(days=335),
                 features={"export": True, "max_projects": 50},
-            )
-            team = Entitlement.objects.create(
-                customer=acme, product=cloud, transaction=order, seats=10, valid_from=now - dt.timedelta(days=30)
-            )
-            code = ActivationCode.objects.create(entitlement=studio)
-            ActivationCode.objects.create(entitlement=studio, max_activations=1)
-            jane = LicenseUser(customer=acme, username=DEMO_LICENSE_USER[0], name="Jane Doe")
-            jane.set_password(DEMO_LICENSE_USER[1])
-            jane.save()
-            jane.entitlements.add(team)
-            for n, host in enumerate(["design-ws-01", "design-ws-02"], start=1):
-                device = Device.objects.create(hardware_id=f"demo-hw-acme-{n}", hostname=host, os_ver="Windows 11")
-                License.objects.create(
-                    entitlement=studio,
-                    device=device,
-                    activation_code=code,
-                    lease_expires_at=now + studio.lease_period,
-                )
-        if not CustomerContact.objects.filter(email=DEMO_CONTACT[0]).exists():
-            contact = CustomerContact(customer=acme, email=DEMO_CONTACT[0], name="Acme IT")
-            contact.set_password(DEMO_CONTACT[1])
-            contact.save()
-        person, created = Customer.objects.get_or_create(
-            external_id="CRM-1002",
-            defaults={"name": "Rosa Martínez", "kind": Customer.Kind.PERSON, "email": "rosa@example.com"},
+            ),
+            actor=actor,
         )
-        if created:
-            Entitlement.objects.create(
-                customer=person, product=desktop, seats=1, valid_from=now, valid_until=now + dt.timedelta(days=14)
+        team = services.entitlement_create(
+            entitlement=Entitlement(
+                customer=acme, product=cloud, transaction=order, seats=10, valid_from=now - dt.timedelta(days=30)
+            ),
+            actor=actor,
+        )
+        code = services.activation_code_create(activation_code=ActivationCode(entitlement=studio), actor=actor)
+        services.activation_code_create(
+            activation_code=ActivationCode(entitlement=studio, max_activations=1), actor=actor
+        )
+        services.license_user_create(
+            license_user=LicenseUser(customer=acme, username=DEMO_LICENSE_USER[0], name="Jane Doe"),
+            password=DEMO_LICENSE_USER[1],
+            entitlements=[team],
+            actor=actor,
+        )
+        # Two devices already running Studio, activated as their client would.
+        for n, host in enumerate(["design-ws-01", "design-ws-02"], start=1):
+            services.license_activate(
+                product_code=desktop.code,
+                hardware_id=f"demo-hw-acme-{n}",
+                license_key=code.code,
+                facts={"hostname": host, "os_ver": "Windows 11"},
+                actor=actor,
             )
-        vendor = PortalSettings.current()
-        if vendor.vendor_name == PortalSettings._meta.get_field("vendor_name").default:
-            vendor.vendor_name = "Studio Software"
-            vendor.contact_message = "To restore access, email billing@studio.example or call +1 555 0100."
-            vendor.support_email = "support@studio.example"
-            vendor.save()
-        if not ApiToken.objects.filter(token_hash=hash_api_token(DEMO_MANAGEMENT_TOKEN)).exists():
-            ApiToken.for_token(DEMO_MANAGEMENT_TOKEN, name="Demo back office").save()
-        if not ClientCredential.objects.filter(api_key=DEMO_API_KEY).exists():
-            credential = ClientCredential(name="Demo client", api_key=DEMO_API_KEY)
-            credential.shared_key = DEMO_SHARED_KEY
-            credential.save()
 
     def _print(self, url: str) -> None:
         lines = ["", f"Demo data is loaded. Sign in at {url}/admin/ with:"]
@@ -144,7 +175,7 @@ class Command(BaseCommand):
             f"End users sign in to the portal at {url}/portal/ with:",
             f"  {DEMO_CONTACT[0]} / {DEMO_CONTACT[1]} (customer contact of Acme Corporation)",
             f"  {DEMO_LICENSE_USER[0]} / {DEMO_LICENSE_USER[1]} (license user of the user-based product 'studio-team')",
-            "Client API credential (DESIGN.md §3):",
+            "Client API credential:",
             f"  api key:    {DEMO_API_KEY}",
             f"  shared key: {DEMO_SHARED_KEY}",
             f"Management API token (read-write; docs at {url}/api/docs/):",

@@ -133,7 +133,7 @@ def test_bulk_action_with_malformed_ids_changes_nothing(client, superuser, bad_i
     client.force_login(superuser)
     response = client.post(
         reverse("admin:licensing_customer_changelist"),
-        {"action": "switch_disable", "_selected_action": [str(customer.pk), bad_id], "confirm": "yes"},
+        {"action": "disable_selected", "_selected_action": [str(customer.pk), bad_id], "confirm": "yes"},
         follow=True,
     )
     assert response.status_code == 200
@@ -179,7 +179,7 @@ def test_user_with_switch_permission_but_no_view_permission_learns_nothing(clien
     user.user_permissions.add(Permission.objects.get(codename="disable_customer"))
     customer = CustomerFactory(name="Secret Corp")
     client.force_login(user)
-    response = client.get(reverse("admin:licensing_customer_switch", args=[customer.pk, "disable"]))
+    response = client.get(reverse("admin:licensing_customer_action", args=[customer.pk, "disable"]))
     assert response.status_code == 403
     assert "Secret Corp" not in response.content.decode()
 

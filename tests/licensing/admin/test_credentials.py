@@ -8,9 +8,10 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from licensing import services
-from licensing.audit import Actor
+from licensing.actors import Actor
 from licensing.models import ApiToken, AuditEvent, ClientCredential
 from tests.factories import EntitlementFactory, LicenseUserFactory
+from tests.licensing.admin.urls import action_url, change_url
 
 pytestmark = pytest.mark.django_db
 
@@ -30,10 +31,14 @@ def test_creating_a_credential_shows_its_shared_key_once(client, superuser):
 def test_rotating_shows_the_new_key_and_the_old_one_stops_matching(client, superuser):
     credential, old_key = services.client_credential_create(name="Desktop app", actor=Actor.system("test"))
     client.force_login(superuser)
-    response = client.post(
-        reverse("admin:licensing_clientcredential_changelist"),
-        {"action": "rotate_selected", "_selected_action": [str(credential.pk)]},
-    )
+    rotate = action_url(credential, "rotate")
+    assert rotate in client.get(change_url(credential)).content.decode()
+    assert "Requests signed with the old one fail at once" in client.get(rotate).content.decode()  # asks first
+    credential.refresh_from_db()
+    assert credential.shared_key == old_key
+
+    response = client.post(rotate)
+    assert "no-store" in response["Cache-Control"]
     credential.refresh_from_db()
     assert credential.shared_key != old_key
     assert credential.shared_key in response.content.decode()
@@ -42,11 +47,14 @@ def test_rotating_shows_the_new_key_and_the_old_one_stops_matching(client, super
 def test_revoking_credentials_in_bulk_revokes_each_through_its_service(client, superuser):
     credential, _ = services.client_credential_create(name="Desktop app", actor=Actor.system("test"))
     client.force_login(superuser)
-    response = client.post(
-        reverse("admin:licensing_clientcredential_changelist"),
-        {"action": "revoke_selected", "_selected_action": [str(credential.pk)]},
-        follow=True,
-    )
+    changelist = reverse("admin:licensing_clientcredential_changelist")
+    selected = {"action": "revoke_selected", "_selected_action": [str(credential.pk)]}
+    confirmation = client.post(changelist, selected)
+    assert "Revocation is final" in confirmation.content.decode()  # revocation is final: it asks first
+    credential.refresh_from_db()
+    assert not credential.is_revoked
+
+    response = client.post(changelist, {**selected, "confirm": "yes"}, follow=True)
     assert "Revoked 1 client credential." in response.content.decode()
     credential.refresh_from_db()
     assert credential.is_revoked
@@ -72,7 +80,7 @@ def test_revoking_an_api_token_in_the_admin_shuts_it_out(client, superuser):
     client.force_login(superuser)
     response = client.post(
         reverse("admin:licensing_apitoken_changelist"),
-        {"action": "revoke_selected", "_selected_action": [str(token.pk)]},
+        {"action": "revoke_selected", "_selected_action": [str(token.pk)], "confirm": "yes"},
         follow=True,
     )
     assert "Revoked 1 API token." in response.content.decode()

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from licensing.models import ActivationCode, AuditEvent, Customer, License
 from tests.factories import ActivationCodeFactory, CustomerFactory, LicenseFactory, StaffUserFactory
-from tests.licensing.admin.urls import change_url, switch_url
+from tests.licensing.admin.urls import action_url, change_url
 
 pytestmark = pytest.mark.django_db
 
@@ -15,10 +15,10 @@ def test_support_can_disable_and_enable_a_customer(client, support_user):
     customer = CustomerFactory()
     client.force_login(support_user)
     assert "Disable customer" in client.get(change_url(customer)).content.decode()
-    client.post(switch_url(customer, "disable"), {"reason": "overdue"})
+    client.post(action_url(customer, "disable"), {"reason": "overdue"})
     customer.refresh_from_db()
     assert customer.status == Customer.Status.DISABLED
-    client.post(switch_url(customer, "enable"))
+    client.post(action_url(customer, "enable"))
     customer.refresh_from_db()
     assert customer.status == Customer.Status.ACTIVE
 
@@ -26,7 +26,7 @@ def test_support_can_disable_and_enable_a_customer(client, support_user):
 def test_support_can_suspend_a_license(client, support_user):
     license = LicenseFactory()
     client.force_login(support_user)
-    client.post(switch_url(license, "suspend"))
+    client.post(action_url(license, "suspend"))
     license.refresh_from_db()
     assert license.status == License.Status.SUSPENDED
 
@@ -38,8 +38,8 @@ def test_support_sees_no_revoke_button_and_a_forged_revoke_is_refused(client, su
     page = client.get(change_url(obj)).content.decode()
     assert "Revoke" not in page
 
-    assert client.get(switch_url(obj, "revoke")).status_code == 403
-    assert client.post(switch_url(obj, "revoke"), {"reason": "forged"}).status_code == 403
+    assert client.get(action_url(obj, "revoke")).status_code == 403
+    assert client.post(action_url(obj, "revoke"), {"reason": "forged"}).status_code == 403
     assert model.objects.get(pk=obj.pk).status == "active"
     assert not AuditEvent.objects.exists()
 
@@ -48,10 +48,10 @@ def test_support_cannot_bulk_revoke_codes_by_forging_the_action(client, support_
     code = ActivationCodeFactory()
     client.force_login(support_user)
     changelist = reverse("admin:licensing_activationcode_changelist")
-    assert "switch_revoke" not in client.get(changelist).content.decode()
+    assert "revoke_selected" not in client.get(changelist).content.decode()
     client.post(
         changelist,
-        {"action": "switch_revoke", "_selected_action": [str(code.pk)], "confirm": "yes", "reason": "forged"},
+        {"action": "revoke_selected", "_selected_action": [str(code.pk)], "confirm": "yes", "reason": "forged"},
     )
     code.refresh_from_db()
     assert code.status == ActivationCode.Status.ACTIVE
@@ -63,21 +63,21 @@ def test_licensing_admin_and_superuser_may_revoke(request, client, user_fixture,
     obj = factory()
     client.force_login(request.getfixturevalue(user_fixture))
     assert "Revoke" in client.get(change_url(obj)).content.decode()
-    client.post(switch_url(obj, "revoke"), {"reason": "fraud"})
+    client.post(action_url(obj, "revoke"), {"reason": "fraud"})
     assert model.objects.get(pk=obj.pk).status == "revoked"
 
 
 def test_staff_without_a_role_can_flip_nothing(client, roles):
     customer = CustomerFactory()
     client.force_login(StaffUserFactory())
-    assert client.post(switch_url(customer, "disable")).status_code == 403
+    assert client.post(action_url(customer, "disable")).status_code == 403
     customer.refresh_from_db()
     assert customer.status == Customer.Status.ACTIVE
 
 
 def test_anonymous_is_sent_to_login(client):
     customer = CustomerFactory()
-    response = client.post(switch_url(customer, "disable"))
+    response = client.post(action_url(customer, "disable"))
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
     customer.refresh_from_db()

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from licensing import accounts, services
-from licensing.audit import Actor
+from licensing.actors import Actor
 from licensing.models import AuditEvent, CustomerContact, PortalSettings
 from tests.factories import CustomerContactFactory, CustomerFactory, EntitlementFactory
 from tests.licensing.admin.urls import change_url
@@ -35,7 +35,7 @@ def _clear_throttles():
 
 
 def invite_url(contact) -> str:
-    return reverse("admin:licensing_customercontact_button", args=[contact.pk, "invite"])
+    return reverse("admin:licensing_customercontact_action", args=[contact.pk, "invite"])
 
 
 def uninvited_contact(**kwargs) -> CustomerContact:
@@ -166,12 +166,12 @@ def test_bulk_invite_sends_one_email_per_selected_contact(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             reverse("admin:licensing_customercontact_changelist"),
-            {"action": "invite_selected", "_selected_action": [str(first.pk), str(second.pk)]},
+            {"action": "invite_selected", "_selected_action": [str(first.pk), str(second.pk)], "confirm": "yes"},
             follow=True,
         )
 
     assert response.status_code == 200
-    assert "Sent 2 invitations." in response.content.decode()
+    assert "Invited 2 customer contacts." in response.content.decode()
     assert sorted(address for mail in mailoutbox for address in mail.to) == ["one@acme.example", "two@acme.example"]
     assert all(LINK.search(mail.body) for mail in mailoutbox)
     assert AuditEvent.objects.filter(action="customer_contact.invited").count() == 2
@@ -207,7 +207,7 @@ def test_support_staff_see_contacts_but_cannot_add_or_invite(
         assert client.post(invite_url(contact)).status_code == 403
         client.post(
             reverse("admin:licensing_customercontact_changelist"),
-            {"action": "invite_selected", "_selected_action": [str(contact.pk)]},
+            {"action": "invite_selected", "_selected_action": [str(contact.pk)], "confirm": "yes"},
         )
 
     assert not mailoutbox
@@ -385,7 +385,7 @@ def test_invite_button_for_a_malformed_or_unknown_id_is_404(
     client, licensing_admin, object_id, mailoutbox, django_capture_on_commit_callbacks
 ):
     client.force_login(licensing_admin)
-    url = f"/admin/licensing/customercontact/{object_id}/do/invite/"
+    url = f"/admin/licensing/customercontact/{object_id}/actions/invite/"
     assert url.startswith(reverse("admin:licensing_customercontact_changelist"))
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -398,7 +398,7 @@ def test_invite_button_for_a_malformed_or_unknown_id_is_404(
 def test_unknown_button_name_is_404(client, licensing_admin):
     contact = uninvited_contact(email="ann@acme.example")
     client.force_login(licensing_admin)
-    url = reverse("admin:licensing_customercontact_button", args=[contact.pk, "delete-everything"])
+    url = reverse("admin:licensing_customercontact_action", args=[contact.pk, "delete-everything"])
     assert client.post(url).status_code == 404
 
 
@@ -425,7 +425,7 @@ def test_a_contact_who_may_not_sign_in_is_not_invited(
 ):
     contact = CustomerContactFactory(is_active=False)
     client.force_login(licensing_admin)
-    url = reverse("admin:licensing_customercontact_button", args=[contact.pk, "invite"])
+    url = reverse("admin:licensing_customercontact_action", args=[contact.pk, "invite"])
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(url, follow=True)
     assert "may not sign in" in response.content.decode()

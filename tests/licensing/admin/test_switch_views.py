@@ -6,7 +6,7 @@ from django.urls import reverse
 from licensing import services
 from licensing.models import ActivationCode, AuditEvent, Customer, Entitlement, License
 from tests.factories import ActivationCodeFactory, CustomerFactory, EntitlementFactory, LicenseFactory
-from tests.licensing.admin.urls import change_url, switch_url
+from tests.licensing.admin.urls import action_url, change_url
 
 pytestmark = pytest.mark.django_db
 
@@ -28,12 +28,12 @@ def test_confirming_disables_the_customer_with_reason_and_message(client, superu
     customer = CustomerFactory(name="Acme")
     client.force_login(superuser)
 
-    confirmation = client.get(switch_url(customer, "disable"))
+    confirmation = client.get(action_url(customer, "disable"))
     assert confirmation.status_code == 200
     assert "stops working" in confirmation.content.decode()
     assert Customer.objects.get(pk=customer.pk).status == "active"  # a GET changes nothing
 
-    response = client.post(switch_url(customer, "disable"), {"reason": "Invoice 42 overdue"}, follow=True)
+    response = client.post(action_url(customer, "disable"), {"reason": "Invoice 42 overdue"}, follow=True)
     assert response.redirect_chain[-1][0] == change_url(customer)
     assert "Customer “Acme” disabled." in response.content.decode()
     customer.refresh_from_db()
@@ -42,10 +42,10 @@ def test_confirming_disables_the_customer_with_reason_and_message(client, superu
     assert (event.reason, event.actor_label, event.ip) == ("Invoice 42 overdue", superuser.username, "127.0.0.1")
 
 
-def test_get_on_switch_url_changes_nothing(client, superuser):
+def test_get_on_action_url_changes_nothing(client, superuser):
     customer = CustomerFactory()
     client.force_login(superuser)
-    client.get(switch_url(customer, "disable"))
+    client.get(action_url(customer, "disable"))
     customer.refresh_from_db()
     assert customer.status == Customer.Status.ACTIVE
     assert not AuditEvent.objects.exists()
@@ -55,7 +55,7 @@ def test_switch_that_no_longer_applies_warns_and_changes_nothing(client, superus
     customer = CustomerFactory()
     services.customer_disable(customer=customer, actor=actor, reason="first")
     client.force_login(superuser)
-    response = client.post(switch_url(customer, "disable"), {"reason": "second"}, follow=True)
+    response = client.post(action_url(customer, "disable"), {"reason": "second"}, follow=True)
     assert "is disabled; nothing to disable" in response.content.decode()
     assert AuditEvent.objects.count() == 1
 
@@ -63,19 +63,19 @@ def test_switch_that_no_longer_applies_warns_and_changes_nothing(client, superus
 @pytest.mark.parametrize("bad_id", ["not-a-uuid", "00000000-0000-0000-0000-000000000000", "%00", "1" * 500])
 def test_switch_on_unknown_or_malformed_id_is_404(client, superuser, bad_id):
     client.force_login(superuser)
-    url = reverse("admin:licensing_customer_changelist") + f"{bad_id}/switch/disable/"
+    url = reverse("admin:licensing_customer_changelist") + f"{bad_id}/actions/disable/"
     assert client.post(url, {"reason": "x"}).status_code == 404
 
 
 def test_unknown_switch_name_is_404(client, superuser):
     client.force_login(superuser)
-    assert client.post(switch_url(CustomerFactory(), "delete-everything")).status_code == 404
+    assert client.post(action_url(CustomerFactory(), "delete-everything")).status_code == 404
 
 
 def test_overlong_reason_is_refused_with_a_message(client, superuser):
     customer = CustomerFactory()
     client.force_login(superuser)
-    response = client.post(switch_url(customer, "disable"), {"reason": "x" * 2001})
+    response = client.post(action_url(customer, "disable"), {"reason": "x" * 2001})
     assert response.status_code == 200
     assert "at most 2000 characters" in response.content.decode()
     customer.refresh_from_db()
@@ -96,8 +96,8 @@ def test_overlong_reason_is_refused_with_a_message(client, superuser):
 def test_every_switch_button_calls_its_service(client, superuser, factory, name, field_value):
     obj = factory()
     client.force_login(superuser)
-    assert switch_url(obj, name) in client.get(change_url(obj)).content.decode()
-    client.post(switch_url(obj, name), {"reason": "support ticket 7"})
+    assert action_url(obj, name) in client.get(change_url(obj)).content.decode()
+    client.post(action_url(obj, name), {"reason": "support ticket 7"})
     obj.refresh_from_db()
     assert getattr(obj, field_value[0]) == field_value[1]
     assert AuditEvent.objects.for_target(obj).get().reason == "support ticket 7"
@@ -110,14 +110,14 @@ def test_bulk_disable_asks_for_confirmation_then_disables_each(client, superuser
     changelist = reverse("admin:licensing_customer_changelist")
     selected = [str(c.pk) for c in customers]
 
-    confirmation = client.post(changelist, {"action": "switch_disable", "_selected_action": selected})
+    confirmation = client.post(changelist, {"action": "disable_selected", "_selected_action": selected})
     assert confirmation.status_code == 200
     assert "Disable customer" in confirmation.content.decode()
     assert Customer.objects.disabled().count() == 1
 
     response = client.post(
         changelist,
-        {"action": "switch_disable", "_selected_action": selected, "confirm": "yes", "reason": "fraud"},
+        {"action": "disable_selected", "_selected_action": selected, "confirm": "yes", "reason": "fraud"},
         follow=True,
     )
     assert "Disabled 2 customers. 1 skipped" in response.content.decode()

@@ -46,7 +46,7 @@ def test_an_unknown_event_type_is_refused_by_the_form(client, superuser):
 def test_send_test_event_delivers_a_signed_test_event(client, superuser, receiver):
     endpoint = WebhookEndpointFactory(url=receiver.url)
     client.force_login(superuser)
-    button = reverse("admin:licensing_webhookendpoint_button", args=[endpoint.pk, "send-test"])
+    button = reverse("admin:licensing_webhookendpoint_action", args=[endpoint.pk, "send-test"])
     change_page = client.get(reverse("admin:licensing_webhookendpoint_change", args=[endpoint.pk])).content.decode()
     assert button in change_page and "Send test event" in change_page
     assert "Send test event" in client.get(button).content.decode()  # asks first
@@ -64,7 +64,7 @@ def test_rotating_shows_a_new_secret(client, superuser):
     endpoint = WebhookEndpointFactory()
     old = endpoint.secret
     client.force_login(superuser)
-    response = client.post(reverse("admin:licensing_webhookendpoint_button", args=[endpoint.pk, "rotate-secret"]))
+    response = client.post(reverse("admin:licensing_webhookendpoint_action", args=[endpoint.pk, "rotate-secret"]))
     endpoint.refresh_from_db()
     assert shown_secret(response) == endpoint.secret != old
     assert len(endpoint.signing_secrets()) == 2
@@ -75,7 +75,7 @@ def test_support_staff_cannot_rotate_or_send(client, support_user):
     client.force_login(support_user)
     for button in ("rotate-secret", "send-test"):
         assert (
-            client.post(reverse("admin:licensing_webhookendpoint_button", args=[endpoint.pk, button])).status_code
+            client.post(reverse("admin:licensing_webhookendpoint_action", args=[endpoint.pk, button])).status_code
             == 403
         )
     assert WebhookDelivery.objects.count() == 0
@@ -107,7 +107,7 @@ def test_redeliver_action_queues_failed_deliveries_again(client, superuser, rece
 
     response = client.post(
         reverse("admin:licensing_webhookdelivery_changelist"),
-        {"action": "redeliver_selected", "_selected_action": [str(delivery.pk)]},
+        {"action": "redeliver_selected", "_selected_action": [str(delivery.pk)], "confirm": "yes"},
         follow=True,
     )
 

@@ -5,5 +5,6 @@ def change_url(obj) -> str:
     return reverse(f"admin:licensing_{obj._meta.model_name}_change", args=[obj.pk])
 
 
-def switch_url(obj, name: str) -> str:
-    return reverse(f"admin:licensing_{obj._meta.model_name}_switch", args=[obj.pk, name])
+def action_url(obj, name: str) -> str:
+    """The page of an object action (a switch, Send invitation, Redeliver, ...)."""
+    return reverse(f"admin:licensing_{obj._meta.model_name}_action", args=[obj.pk, name])

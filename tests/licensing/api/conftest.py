@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.test import Client
 
 from licensing import services
-from licensing.audit import Actor
+from licensing.actors import Actor
 from licensing.signing import current_signer
 
 

@@ -9,7 +9,7 @@ import time_machine
 from django.utils import timezone
 
 from licensing import services
-from licensing.audit import Actor
+from licensing.actors import Actor
 from licensing.models import AuditEvent, License, Product
 from tests.factories import (
     ActivationCodeFactory,

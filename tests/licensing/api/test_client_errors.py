@@ -18,7 +18,7 @@ from django.test.client import MULTIPART_CONTENT
 from django.utils import timezone
 
 from licensing import services, snapshots
-from licensing.audit import Actor
+from licensing.actors import Actor
 from licensing.clientauth import date_message, hmac_signature
 from licensing.models import AuditEvent, Device, License, OfflineRequest, Product
 from tests.factories import ActivationCodeFactory, EntitlementFactory, LicenseUserFactory, ProductFactory

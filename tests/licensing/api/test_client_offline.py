@@ -100,7 +100,7 @@ def test_another_credential_cannot_read_an_answer_by_its_request_id(app, code):
     from django.test import Client
 
     from licensing import services
-    from licensing.audit import Actor
+    from licensing.actors import Actor
     from tests.licensing.api.conftest import ClientApp
 
     request = app.offline_request(

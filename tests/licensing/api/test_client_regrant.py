@@ -5,7 +5,7 @@ entitlement without taking a second seat."""
 import pytest
 
 from licensing import services
-from licensing.audit import Actor
+from licensing.actors import Actor
 from licensing.models import AuditEvent, License
 from tests.factories import ActivationCodeFactory, EntitlementFactory
 

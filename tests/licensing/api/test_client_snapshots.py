@@ -11,7 +11,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from licensing import services, snapshots
-from licensing.audit import Actor
+from licensing.actors import Actor
 from licensing.models import Customer, Entitlement
 from tests.factories import ActivationCodeFactory
 
@@ -39,9 +39,12 @@ def warm(app, code, settings, django_assert_num_queries):
 
 def test_editing_validity_in_the_admin_is_seen_by_the_next_check(app, code, warm):
     entitlement = Entitlement.objects.get(pk=code.entitlement_id)
-    entitlement.valid_from = timezone.now() - dt.timedelta(days=10)
-    entitlement.valid_until = timezone.now() - dt.timedelta(days=1)
-    services.save_edits(instance=entitlement, fields=["valid_from", "valid_until"], actor=Actor.system("vendor"))
+    now = timezone.now()
+    services.entitlement_update(
+        entitlement=entitlement,
+        data={"valid_from": now - dt.timedelta(days=10), "valid_until": now - dt.timedelta(days=1)},
+        actor=Actor.system("vendor"),
+    )
     body = check(app, code).json()
     assert (body["code"], body["reason"]) == ("license_not_active", "expired")
 

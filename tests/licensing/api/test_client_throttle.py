@@ -12,8 +12,8 @@ from django.core.cache.backends.redis import RedisCache
 from django.test import Client
 
 from licensing import services
+from licensing.actors import Actor
 from licensing.api.client.throttling import ClientRateThrottle, WindowCounts
-from licensing.audit import Actor
 from licensing.services.checkins import check_ins
 from tests.factories import ActivationCodeFactory
 from tests.licensing.api.conftest import ClientApp, verify_response

@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from licensing import services
-from licensing.audit import Actor
+from licensing.actors import Actor
 
 
 def client_with(token: str | None) -> APIClient:

@@ -71,7 +71,6 @@ def test_the_error_shape_is_one_component_with_errors_only_for_invalid_input(sch
         ("patch", "/api/v1/licenses/{id}"),
         ("post", "/api/v1/licenses/{id}/deactivate"),
         ("put", "/api/v1/organizations/{customer_id}/license-transactions/{external_id}/suspend-licenses"),
-        ("put", "/api/v1/entitlements/{id}"),  # fewer seats than licenses hold
     ],
 )
 def test_a_switch_documents_every_error_it_can_answer_in_the_one_shape(schema, method, path):
@@ -90,6 +89,8 @@ def test_a_switch_documents_every_error_it_can_answer_in_the_one_shape(schema, m
         ("post", "/api/v1/products", {"400", "401", "403", "429"}),
         ("put", "/api/v1/products/{id}", {"400", "401", "403", "404", "429"}),
         ("patch", "/api/v1/license-users/{id}", {"400", "401", "403", "404", "429"}),
+        # Fewer seats than licenses hold, or another product: refused as invalid input.
+        ("put", "/api/v1/entitlements/{id}", {"400", "401", "403", "404", "429"}),
     ],
 )
 def test_other_operations_document_only_the_errors_they_can_answer(schema, method, path, errors):
@@ -111,20 +112,32 @@ def test_creating_a_license_user_requires_a_password_and_updating_does_not(schem
     components = schema["components"]["schemas"]
     create = operation(schema, "post", "/api/v1/license-users")
     assert create["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/LicenseUserCreate"
+        "$ref": "#/components/schemas/LicenseUserCreateInput"
     }
-    assert "password" in components["LicenseUserCreate"]["required"]
+    assert "password" in components["LicenseUserCreateInput"]["required"]
     assert create["responses"]["201"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/LicenseUser"
     }
     update = operation(schema, "put", "/api/v1/license-users/{id}")
     update_body = update["requestBody"]["content"]["application/json"]["schema"]
-    assert update_body == {"$ref": "#/components/schemas/LicenseUser"}
-    assert "password" not in components["LicenseUser"]["required"]
+    assert update_body == {"$ref": "#/components/schemas/LicenseUserInput"}
+    assert "password" not in components["LicenseUserInput"]["required"]
+    # Answers never carry a password.
+    assert "password" not in components["LicenseUser"]["properties"]
+
+
+@pytest.mark.parametrize("resource", ["Customer", "Entitlement", "ActivationCode", "License", "WebhookEndpoint"])
+def test_answers_are_representations_and_requests_take_only_what_may_be_written(schema, resource):
+    components = schema["components"]["schemas"]
+    answer = components[resource]["properties"]
+    assert all(field.get("readOnly") for name, field in answer.items() if "$ref" not in field and "allOf" not in field)
+    request = components.get(f"{resource}Input", {}).get("properties", {})
+    assert not {"id", "status", "effective_status", "created_at", "updated_at"} & set(request)
 
 
 @pytest.mark.parametrize(
-    ("component", "read_only"), [("Device", False), ("PatchedDevice", False), ("AuditEvent", True)]
+    ("component", "read_only"),
+    [("DeviceInput", False), ("PatchedDeviceInput", False), ("Device", True), ("AuditEvent", True)],
 )
 def test_an_ip_address_is_documented_as_one_of_either_family(schema, component, read_only):
     ip = schema["components"]["schemas"][component]["properties"]["ip"]

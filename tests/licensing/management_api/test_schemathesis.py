@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from licensing import services
-from licensing.audit import Actor
+from licensing.actors import Actor
 from licensing.models import AuditEvent, Customer
 from tests.factories import (
     ActivationCodeFactory,

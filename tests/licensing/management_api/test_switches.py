@@ -10,7 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from licensing import services
-from licensing.audit import Actor
+from licensing.actors import Actor
 from licensing.models import ApiToken, AuditEvent, Customer, License, LicenseTransaction
 from licensing.signing import current_signer
 from tests.factories import (

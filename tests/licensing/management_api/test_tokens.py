@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 
 from licensing import services
-from licensing.audit import Actor
+from licensing.actors import Actor
 from licensing.models import ApiToken, AuditEvent, Customer
 from tests.factories import CustomerFactory
 

@@ -56,7 +56,7 @@ def test_created_entitlements_and_edits_are_events(actor):
     WebhookEndpointFactory()
     entitlement = EntitlementFactory.build(customer=CustomerFactory(), product=EntitlementFactory().product)
     entitlement.transaction = None
-    services.save_edits(instance=entitlement, fields=["seats"], actor=actor)
+    services.entitlement_create(entitlement=entitlement, actor=actor)
     assert WebhookEvent.objects.filter(type="entitlement.created").count() == 1
     # The audit action names the resource in the words of DESIGN.md §5, too.
     assert AuditEvent.objects.filter(action="entitlement.created", target_id=entitlement.pk).exists()

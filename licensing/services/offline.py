@@ -1,9 +1,10 @@
-"""Offline activation and deactivation (DESIGN.md §3).
+"""Offline activation and deactivation.
 
 A machine without network access writes a request file: base64 of a JSON object signed
 with the client's shared key. Someone carries it to a connected machine, which posts it
-(client API) or uploads it (portal). Each `request_id` is answered once: a repeat gets
-the first answer again, byte for byte, and changes nothing.
+(client API) or uploads it (portal). Each `request_id` is carried out once: a repeat
+gets the first outcome again, which the client API renders to the same bytes, and
+changes nothing.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import services, signing
-from .audit import Actor
-from .clientauth import MAX_CLOCK_SKEW, offline_message, parse_http_date, verify_signature
-from .errors import Refusal
-from .license_body import license_file_payload
-from .models import OfflineRequest
-from .selectors import client_identity, client_licenses
+from .. import signing
+from ..actors import Actor
+from ..clientauth import MAX_CLOCK_SKEW, offline_message, parse_http_date, verify_signature
+from ..errors import Refusal
+from ..license_body import license_file_payload
+from ..models import OfflineRequest
+from ..selectors import client_identity, client_licenses
+from .activation import license_activate, license_release
 
 MAX_REQUEST_BYTES = 64 * 1024
 ACTIVATION, DEACTIVATION = "activation", "deactivation"
@@ -48,14 +50,21 @@ MAX_LENGTH = {
     "app_ver": 64,
     "sdk_ver": 64,
 }
-DEACTIVATED_BODY = "license_deactivated"
 
 
 @dataclass(frozen=True)
-class Answer:
-    status: int
-    body: str
-    content_type: str
+class Outcome:
+    """What an offline request came to: an activation's signed `license_file`, a freed
+    seat (neither field), or what the licensing rules refused (`refusal`)."""
+
+    license_file: str = ""
+    refusal: Refusal | None = None
+
+    @property
+    def kind(self) -> str:
+        if self.refusal is not None:
+            return OfflineRequest.Outcome.REFUSED
+        return OfflineRequest.Outcome.ACTIVATED if self.license_file else OfflineRequest.Outcome.DEACTIVATED
 
 
 def decode_request(raw: bytes) -> dict[str, str]:
@@ -108,9 +117,10 @@ def is_clean_text(value: str) -> bool:
     return True
 
 
-def answer(fields: dict[str, str], *, expected: str, ip: str | None, actor: Actor | None = None) -> Answer:
+def answer(fields: dict[str, str], *, expected: str, ip: str | None, actor: Actor | None = None) -> Outcome:
     """Verify a decoded offline request and carry it out once. The change is recorded as
-    `actor`'s (a portal user who uploaded the file), or else as the signing client's."""
+    `actor`'s (a portal user who uploaded the file), or else as the signing client's.
+    A request that cannot be verified raises a Refusal and is not recorded."""
     if fields["request"] != expected:
         raise Refusal("invalid_parameters", f'This endpoint takes request "{expected}", not "{fields["request"]}".')
     message = offline_message(
@@ -135,9 +145,9 @@ def answer(fields: dict[str, str], *, expected: str, ip: str | None, actor: Acto
                 kind=expected,
                 credential_id=credential.id,
                 fingerprint=fingerprint,
-                response_status=result.status,
-                response_body=result.body,
-                response_content_type=result.content_type,
+                outcome=result.kind,
+                license_file=result.license_file,
+                refusal=result.refusal.body() if result.refusal else {},
             )
     except IntegrityError:
         # The same request_id raced in on another connection and won; its answer stands.
@@ -162,26 +172,27 @@ def _fingerprint(fields: dict[str, str]) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-def _carry_out(fields: dict[str, str], actor: Actor) -> Answer:
+def _carry_out(fields: dict[str, str], actor: Actor) -> Outcome:
     identity = client_identity(fields)
     try:
         if fields["request"] == ACTIVATION:
-            license = services.license_activate(
+            license = license_activate(
                 **identity,
                 password=fields.get("password"),
                 facts={k: fields[k] for k in ("hostname", "os_ver", "app_ver", "sdk_ver") if k in fields},
                 actor=actor,
             )
             license = client_licenses().get(pk=license.pk)
-            text = signing.license_file(license_file_payload(license, now=timezone.now()))
-            return Answer(200, text, "text/plain; charset=utf-8")
-        services.license_release(**identity, actor=actor)
-        return Answer(200, DEACTIVATED_BODY, "text/plain; charset=utf-8")
+            return Outcome(license_file=signing.license_file(license_file_payload(license, now=timezone.now())))
+        license_release(**identity, actor=actor)
+        return Outcome()
     except Refusal as refusal:
-        return Answer(refusal.status, signing.canonical_json(refusal.body()).decode(), "application/json")
+        return Outcome(refusal=refusal)
 
 
-def _stored(earlier: OfflineRequest, credential_id: str, fingerprint: str) -> Answer:
+def _stored(earlier: OfflineRequest, credential_id: str, fingerprint: str) -> Outcome:
     if str(earlier.credential_id) != str(credential_id) or earlier.fingerprint != fingerprint:
         raise Refusal("invalid_parameters", "This request_id was already used for another request.")
-    return Answer(earlier.response_status, earlier.response_body, earlier.response_content_type)
+    if earlier.outcome == OfflineRequest.Outcome.REFUSED:
+        return Outcome(refusal=Refusal.from_body(earlier.refusal))
+    return Outcome(license_file=earlier.license_file)

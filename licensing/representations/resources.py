@@ -1,0 +1,182 @@
+"""The licensing records as the management API answers them and webhook events carry
+them. Every serializer here is read-only: what may be written, and how, is the input
+serializers' and the services' business."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from ..models import (
+    ActivationCode,
+    AuditEvent,
+    Customer,
+    Device,
+    Entitlement,
+    License,
+    LicenseTransaction,
+    LicenseUser,
+    Product,
+)
+from .fields import EFFECTIVE_FIELDS, SWITCH_FIELDS, EffectiveStatusFields, Seconds
+
+
+class Representation(serializers.ModelSerializer):
+    """A read-only view of a row: every field it names is output only. Fields keep what
+    they say about the values they show (blank, null), which the schema documents."""
+
+    def build_field(self, field_name, info, model_class, nested_depth):
+        field_class, kwargs = super().build_field(field_name, info, model_class, nested_depth)
+        for writing_only in ("required", "default", "validators", "queryset", "min_length", "max_length"):
+            kwargs.pop(writing_only, None)
+        return field_class, {**kwargs, "read_only": True}
+
+
+class ProductSerializer(Representation):
+    class Meta:
+        model = Product
+        fields = ["id", "code", "name", "authorization_method", "created_at", "updated_at"]
+
+
+class CustomerSerializer(EffectiveStatusFields, Representation):
+    class Meta:
+        model = Customer
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "email",
+            "external_id",
+            *SWITCH_FIELDS,
+            *EFFECTIVE_FIELDS,
+            "created_at",
+            "updated_at",
+        ]
+
+
+class LicenseTransactionSerializer(Representation):
+    class Meta:
+        model = LicenseTransaction
+        fields = ["id", "customer", "external_id", "processed_at", *SWITCH_FIELDS, "created_at", "updated_at"]
+
+
+class EntitlementSerializer(EffectiveStatusFields, Representation):
+    lease_period = Seconds(read_only=True)
+    offline_grace = Seconds(read_only=True)
+    seats_used = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Entitlement
+        fields = [
+            "id",
+            "customer",
+            "product",
+            "transaction",
+            "seats",
+            "seats_used",
+            "valid_from",
+            "valid_until",
+            "features",
+            "lease_period",
+            "offline_grace",
+            *SWITCH_FIELDS,
+            *EFFECTIVE_FIELDS,
+            "created_at",
+            "updated_at",
+        ]
+
+
+class ActivationCodeSerializer(EffectiveStatusFields, Representation):
+    """The code itself is a secret: here only its last characters. The answer that
+    creates a code carries it in full, once."""
+
+    code = serializers.CharField(source="masked_code", read_only=True)
+    seats_used = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = ActivationCode
+        fields = [
+            "id",
+            "entitlement",
+            "code",
+            "max_activations",
+            "seats_used",
+            *SWITCH_FIELDS,
+            *EFFECTIVE_FIELDS,
+            "created_at",
+            "updated_at",
+        ]
+
+
+class LicenseUserSerializer(Representation):
+    """A person who activates user-based entitlements with username and password."""
+
+    class Meta:
+        model = LicenseUser
+        fields = ["id", "customer", "username", "name", "entitlements", "created_at", "updated_at"]
+
+
+class DeviceSerializer(Representation):
+    class Meta:
+        model = Device
+        fields = [
+            "id",
+            "hardware_id",
+            "hostname",
+            "os_ver",
+            "is_vm",
+            "vm_info",
+            "mac_address",
+            "ip",
+            "app_ver",
+            "sdk_ver",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class DeviceBriefSerializer(Representation):
+    class Meta:
+        model = Device
+        fields = ["id", "hardware_id", "hostname"]
+
+
+class LicenseSerializer(EffectiveStatusFields, Representation):
+    device = DeviceBriefSerializer(read_only=True)
+
+    class Meta:
+        model = License
+        fields = [
+            "id",
+            "entitlement",
+            "device",
+            "activation_code",
+            "license_user",
+            *SWITCH_FIELDS,
+            *EFFECTIVE_FIELDS,
+            "activated_at",
+            "deactivated_at",
+            "lease_expires_at",
+            "last_check_in_at",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class AuditEventSerializer(Representation):
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "occurred_at",
+            "actor_type",
+            "actor_id",
+            "actor_label",
+            "ip",
+            "action",
+            "target_type",
+            "target_id",
+            "target_repr",
+            "reason",
+            "before",
+            "after",
+        ]

@@ -1,0 +1,39 @@
+"""What every change leaves behind, written in the transaction of the change itself, so
+that the change and its records commit or roll back together."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from .. import audit, outbox, snapshots
+from ..actors import Actor
+from ..models import AuditEvent, License
+
+
+def record_change(
+    *,
+    actor: Actor,
+    action: str,
+    target: models.Model,
+    reason: str = "",
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Record a change of `target`, in three steps:
+
+    1. the audit event: who, when, why, before and after;
+    2. retiring the client-check snapshots built from the row (licensing/snapshots.py),
+       so every worker reads it afresh at its next check; a license's change also moves
+       its entitlement's seat count;
+    3. the webhook outbox row, for an `action` that vendors subscribe to.
+
+    Records of acts that change nothing a client check reads (a refused activation, a
+    test event) call `audit.append` alone.
+    """
+    event = audit.append(actor=actor, action=action, target=target, reason=reason, before=before, after=after)
+    seats = ("licensing.entitlement", target.entitlement_id) if isinstance(target, License) else None
+    snapshots.bump(target, seats)
+    outbox.emit(action, target)
+    return event
