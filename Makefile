@@ -42,6 +42,7 @@ chromium:
 
 test: $(VENV)/.installed-dev chromium
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-logo --no-cache
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # check_license vs a bare view, both on gunicorn + PostgreSQL as in production.
@@ -58,6 +59,7 @@ bench-webhooks: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo --no-cache
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
