@@ -15,7 +15,6 @@ from django.template.loader import render_to_string
 from ..actors import Actor
 from ..errors import DomainError
 from ..models import AuditEvent, Entitlement, License
-from ..models.base import SwitchedModel
 
 AUDIT_HISTORY_ROWS = 25
 
@@ -99,11 +98,11 @@ class AuditedAdminMixin:
         return render_to_string("admin/licensing/audit_history.html", {"events": events})
 
     def has_delete_permission(self, request, obj=None):
-        # Switched records end by revocation or deactivation, never by deletion: a
-        # deleted revoked license would let its device activate again, unaudited.
-        if issubclass(self.model, SwitchedModel):
-            return False
-        return super().has_delete_permission(request, obj)
+        # Records are never deleted: switched ones end by revocation or deactivation (a
+        # deleted revoked license would let its device activate again), the others by
+        # being switched off (a contact who may not sign in), and every change of them
+        # is a service's, audited. The history stays.
+        return False
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -91,9 +91,6 @@ class PortalSettingsAdmin(LicensingAdmin):
     def has_add_permission(self, request):
         return False
 
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def changelist_view(self, request, extra_context=None):
         settings = PortalSettings.current()
         return HttpResponseRedirect(reverse("admin:licensing_portalsettings_change", args=[settings.pk]))

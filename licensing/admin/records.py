@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 from .. import services
 from ..actors import Actor
+from ..errors import DomainError
 from ..models import ApiToken, AuditEvent, ClientCredential
 from .actions import ObjectAction, ObjectActionsMixin
 from .base import LicensingAdmin, SafeAdminMixin
@@ -46,8 +47,14 @@ class IssuesSecrets(ObjectActionsMixin, LicensingAdmin):
         if request.method == "POST" and self.has_add_permission(request):
             form = self.get_form(request)(request.POST, request.FILES)
             if form.is_valid():
-                row, secret = self.issue(request, form)
-                return self.show_secret(request, row, secret, title=f"{self.model._meta.verbose_name} created")
+                try:
+                    row, secret = self.issue(request, form)
+                except DomainError as error:
+                    self.message_user(request, error.message, messages.ERROR)
+                    return HttpResponseRedirect(request.get_full_path())
+                else:
+                    self.log_addition(request, row, [{"added": {}}])
+                    return self.show_secret(request, row, secret, title=f"{self.model._meta.verbose_name} created")
         return super().add_view(request, form_url, extra_context)  # the form, or its errors
 
     def show_secret(self, request: HttpRequest, obj, secret: str, *, title: str) -> HttpResponse:
@@ -64,15 +71,8 @@ class IssuesSecrets(ObjectActionsMixin, LicensingAdmin):
         return response
 
 
-class RevokedNotDeleted(IssuesSecrets):
-    """Credentials retired by revoking (audited, seen by the next request), never deleted."""
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(ClientCredential)
-class ClientCredentialAdmin(RevokedNotDeleted):
+class ClientCredentialAdmin(IssuesSecrets):
     list_display = ["name", "api_key", "created_at", "last_used_at", "revoked_at"]
     search_fields = ["name", "=api_key"]
     readonly_fields = ["api_key", "created_at", "last_used_at", "revoked_at"]
@@ -112,7 +112,7 @@ class ClientCredentialAdmin(RevokedNotDeleted):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(RevokedNotDeleted):
+class ApiTokenAdmin(IssuesSecrets):
     list_display = ["name", "hint", "read_only", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["read_only"]
     search_fields = ["name", "hint"]

@@ -6,6 +6,7 @@ import json
 from django.db import migrations, models
 
 DEACTIVATED_BODY = "license_deactivated"
+TEXT = "text/plain; charset=utf-8"
 
 
 def outcomes_from_answers(apps, schema_editor):
@@ -20,6 +21,26 @@ def outcomes_from_answers(apps, schema_editor):
         else:
             row.outcome, row.license_file = "activated", row.response_body
         row.save(update_fields=["outcome", "license_file", "refusal"])
+
+
+def answers_from_outcomes(apps, schema_editor):
+    OfflineRequest = apps.get_model("licensing", "OfflineRequest")
+    for row in OfflineRequest.objects.all().iterator():
+        if row.outcome == "refused":
+            body = {key: value for key, value in row.refusal.items() if value is not None}
+            row.response_status, row.response_content_type = body["status"], "application/json"
+            row.response_body = json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        else:
+            row.response_status, row.response_content_type = 200, TEXT
+            row.response_body = row.license_file if row.outcome == "activated" else DEACTIVATED_BODY
+        row.save(update_fields=["response_status", "response_body", "response_content_type"])
+
+
+ANSWER_FIELDS = {
+    "response_status": models.PositiveSmallIntegerField(null=True),
+    "response_body": models.TextField(null=True),
+    "response_content_type": models.CharField(max_length=100, null=True),
+}
 
 
 class Migration(migrations.Migration):
@@ -48,8 +69,12 @@ class Migration(migrations.Migration):
             name="refusal",
             field=models.JSONField(blank=True, default=dict, help_text="What the licensing rules refused, and why."),
         ),
-        migrations.RunPython(outcomes_from_answers, migrations.RunPython.noop),
-        migrations.RemoveField(model_name="offlinerequest", name="response_status"),
-        migrations.RemoveField(model_name="offlinerequest", name="response_body"),
-        migrations.RemoveField(model_name="offlinerequest", name="response_content_type"),
+        # Nullable first, so that going back re-adds them nullable, fills them from the
+        # outcomes, and only then makes them required again.
+        *[
+            migrations.AlterField(model_name="offlinerequest", name=name, field=field)
+            for name, field in ANSWER_FIELDS.items()
+        ],
+        migrations.RunPython(outcomes_from_answers, answers_from_outcomes),
+        *[migrations.RemoveField(model_name="offlinerequest", name=name) for name in ANSWER_FIELDS],
     ]

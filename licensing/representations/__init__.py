@@ -6,8 +6,8 @@ can parse both with one model. This package sits below both: it reads models,
 querysets and rules, and nothing that calls it.
 
 `RESOURCES` is the one list of what is represented, with the rows as shown (effective
-status and seat counts annotated in the query) and the events each resource announces;
-`EVENT_TYPES` is derived from it, so an event type never lacks a representation.
+status and seat counts annotated in the query); `events.EVENTS` says what each resource
+announces, and an event is only ever of a represented resource.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from ..models import (
 )
 from ..querysets import seats_held
 from . import resources, webhooks
+from .events import EVENT_TYPES, EVENTS
 from .transactions import TRANSACTION_LICENSES_SCHEMA, transaction_licenses
 
 
@@ -44,11 +45,11 @@ class Resource:
     model: type[models.Model]
     serializer: type[serializers.Serializer]
     rows: Callable[[], QuerySet]  # every row as shown, annotations included
-    events: tuple[str, ...] = ()  # `<resource_name>.<event>` announced by webhooks
 
     @property
     def event_types(self) -> tuple[str, ...]:
-        return tuple(f"{self.model.resource_name}.{event}" for event in self.events)
+        """What webhooks announce of this resource (events.py)."""
+        return tuple(f"{self.model.resource_name}.{event}" for event in EVENTS.get(self.model, ()))
 
 
 # Rows as each representation shows them: one query a page, whatever the rows hold.
@@ -75,47 +76,22 @@ def _webhook_deliveries() -> QuerySet:
     return WebhookDelivery.objects.select_related("event").prefetch_related(attempts)
 
 
-EDITED = ("created", "updated")
-
 RESOURCES: dict[type[models.Model], Resource] = {
     resource.model: resource
     for resource in (
-        Resource(
-            Customer,
-            resources.CustomerSerializer,
-            Customer.objects.with_effective_status,
-            events=(*EDITED, "disabled", "enabled"),
-        ),
-        Resource(Product, resources.ProductSerializer, Product.objects.all, events=EDITED),
-        Resource(
-            LicenseTransaction,
-            resources.LicenseTransactionSerializer,
-            LicenseTransaction.objects.all,
-            events=(*EDITED, "suspended", "resumed"),
-        ),
-        Resource(Entitlement, resources.EntitlementSerializer, _entitlements, events=(*EDITED, "disabled", "enabled")),
-        Resource(
-            ActivationCode,
-            resources.ActivationCodeSerializer,
-            _activation_codes,
-            events=(*EDITED, "disabled", "enabled", "revoked"),
-        ),
-        Resource(LicenseUser, resources.LicenseUserSerializer, _license_users, events=EDITED),
+        Resource(Customer, resources.CustomerSerializer, Customer.objects.with_effective_status),
+        Resource(Product, resources.ProductSerializer, Product.objects.all),
+        Resource(LicenseTransaction, resources.LicenseTransactionSerializer, LicenseTransaction.objects.all),
+        Resource(Entitlement, resources.EntitlementSerializer, _entitlements),
+        Resource(ActivationCode, resources.ActivationCodeSerializer, _activation_codes),
+        Resource(LicenseUser, resources.LicenseUserSerializer, _license_users),
         Resource(Device, resources.DeviceSerializer, Device.objects.all),
-        Resource(
-            License,
-            resources.LicenseSerializer,
-            _licenses,
-            events=("activated", "deactivated", "suspended", "resumed", "revoked"),
-        ),
+        Resource(License, resources.LicenseSerializer, _licenses),
         Resource(AuditEvent, resources.AuditEventSerializer, AuditEvent.objects.all),
         Resource(WebhookEndpoint, webhooks.WebhookEndpointSerializer, WebhookEndpoint.objects.all),
         Resource(WebhookDelivery, webhooks.WebhookDeliverySerializer, _webhook_deliveries),
     )
 }
-
-# Every event type a vendor can subscribe to, in the order above.
-EVENT_TYPES: tuple[str, ...] = tuple(event for resource in RESOURCES.values() for event in resource.event_types)
 
 
 def rows(model: type[models.Model]) -> QuerySet:

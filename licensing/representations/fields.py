@@ -17,23 +17,6 @@ class Seconds(serializers.IntegerField):
         return int(value.total_seconds())
 
 
-class BoundedSeconds(Seconds):
-    """A duration given as whole seconds, within bounds (input serializers use it)."""
-
-    def __init__(self, *, minimum: dt.timedelta, maximum: dt.timedelta, **kwargs) -> None:
-        super().__init__(min_value=int(minimum.total_seconds()), max_value=int(maximum.total_seconds()), **kwargs)
-        # The bounds are checked on the number below: validators would see the duration.
-        self.validators = []
-
-    def to_internal_value(self, data) -> dt.timedelta:
-        seconds = super().to_internal_value(data)
-        if seconds < self.min_value:
-            self.fail("min_value", min_value=self.min_value)
-        if seconds > self.max_value:
-            self.fail("max_value", max_value=self.max_value)
-        return dt.timedelta(seconds=seconds)
-
-
 class EffectiveStatusFields(serializers.Serializer):
     """The effective status of the access rules, read from the annotation of
     `with_effective_status()`, so that a page costs no query per row."""

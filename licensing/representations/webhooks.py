@@ -5,10 +5,16 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from ..models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from .events import EVENT_TYPES
 from .resources import Representation
 
 
 class WebhookEndpointSerializer(Representation):
+    event_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=EVENT_TYPES),
+        read_only=True,
+        help_text="The event types sent to this endpoint; empty for all of them.",
+    )
     secret = serializers.SerializerMethodField(
         help_text="The signing secret (`whsec_...`): only in the answers of create and rotate-secret, null elsewhere."
     )

@@ -1,10 +1,10 @@
-"""Portal accounts and what the portal says: customer contacts, passwords, invitations,
-and the portal's settings."""
+"""Portal accounts and what the portal says: customer contacts, invitations, and the
+portal's settings. (Passwords: passwords.py.)"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -13,11 +13,7 @@ from .. import accounts, audit
 from ..actors import Actor
 from ..errors import DomainError
 from ..models import CustomerContact, PortalSettings
-from ..models.base import PortalAccount
 from .edits import create_record, update_record
-from .recording import record_change
-
-A = TypeVar("A", bound=PortalAccount)
 
 
 def customer_contact_create(*, contact: CustomerContact, actor: Actor) -> CustomerContact:
@@ -33,18 +29,6 @@ def customer_contact_update(*, contact: CustomerContact, data: Mapping[str, Any]
 
 def portal_settings_update(*, portal_settings: PortalSettings, data: Mapping[str, Any], actor: Actor) -> PortalSettings:
     return update_record(portal_settings, data=data, actor=actor)
-
-
-def portal_password_set(*, account: A, password: str, actor: Actor) -> A:
-    """Give a portal account a new password: a change, a reset, or an accepted
-    invitation. Every other session of the account ends (its session hash changes).
-    For a license user it is also the password its client application activates with."""
-    with transaction.atomic():
-        locked = type(account).objects.select_for_update().get(pk=account.pk)
-        locked.set_password(password)
-        locked.save(update_fields=["password", "updated_at"])
-        record_change(actor=actor, action=f"{locked.resource_name}.password_changed", target=locked)
-    return locked
 
 
 def customer_contact_invite(*, contact: CustomerContact, base_url: str, actor: Actor) -> CustomerContact:

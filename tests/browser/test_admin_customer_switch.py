@@ -72,7 +72,7 @@ def test_staff_disables_and_reenables_customer_in_one_click(
     expect(page.locator("ul.messagelist li.success")).to_have_text("Customer “Acme” disabled.")
     expect(page.locator("a.switch-button")).to_have_text(["Enable customer"])
     expect(page.get_by_role("link", name="Disable customer")).to_have_count(0)
-    # The customer rule comes first in DESIGN.md §2, so it is the reason every row
+    # The customer rule comes first of the access rules, so it is the reason every row
     # shows, including the entitlement that was already disabled on its own.
     expect(page.locator("#entitlements-group span.status-badge")).to_have_text([CUSTOMER_DISABLED] * 3)
     disabled_event = page.locator("table.audit-history tbody tr", has_text="customer.disabled")

@@ -1,4 +1,4 @@
-"""DESIGN.md §2: each rule, their precedence, and the same answer from Python and SQL."""
+"""The access rules: each rule, their precedence, and the same answer from Python and SQL."""
 
 import datetime as dt
 
@@ -204,7 +204,7 @@ def test_validity_window_edges_in_entitlement_lists(valid_from_offset, valid_unt
 
 @pytest.mark.parametrize("edge", ["valid_from", "valid_until"])
 def test_entitlement_is_active_at_the_exact_edges_of_its_window(edge, license):
-    """DESIGN.md §2: not yet valid *before* valid_from, expired *after* valid_until; the
+    """Not yet valid *before* valid_from, expired *after* valid_until; the
     instants themselves are inside the window."""
     frozen = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
     window = {"valid_from": frozen - DAY, "valid_until": frozen + DAY} | {edge: frozen}

@@ -111,6 +111,15 @@ class RecordViewSet(
     update_service: Callable[..., Any]
     service_argument = ""
 
+    def get_serializer_class(self):
+        # OPTIONS describes what each write method takes (DRF's metadata asks for the
+        # serializer of POST and PUT); every other use is the representation.
+        if getattr(self, "action", None) == "metadata" and self.request.method in ("POST", "PUT"):
+            if self.request.method == "POST" and self.create_input_serializer_class:
+                return self.create_input_serializer_class
+            return self.input_serializer_class
+        return super().get_serializer_class()
+
     def create(self, request, *args, **kwargs):
         serializer_class = self.create_input_serializer_class or self.input_serializer_class
         serializer = serializer_class(data=request.data, context=self.get_serializer_context())
@@ -215,7 +224,7 @@ class ActivationCodeViewSet(SwitchesMixin, RecordViewSet):
     search_fields = ["=code"]
 
     def created(self, data: dict[str, Any]) -> Response:
-        code = services.activation_code_create(activation_code=ActivationCode(**data), actor=self.actor())
+        code = self.create_service(activation_code=ActivationCode(**data), actor=self.actor())
         # The one answer that carries the code in full.
         return self.answer(code, status_code=status.HTTP_201_CREATED, code=code.code)
 

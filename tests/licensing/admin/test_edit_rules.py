@@ -17,13 +17,20 @@ from tests.licensing.admin.urls import change_url
 pytestmark = pytest.mark.django_db
 
 
-def test_a_codes_cap_cannot_drop_below_the_devices_active_with_it(client, superuser):
+@pytest.mark.parametrize("overtaken", [False, True])
+def test_a_codes_cap_cannot_drop_below_the_devices_active_with_it(client, superuser, monkeypatch, overtaken):
+    """Said beside the field; and when a device activated after the form was checked,
+    refused by the service under the code's lock, the page saying why."""
     license = LicenseFactory()
     LicenseFactory(activation_code=license.activation_code, entitlement=license.entitlement)
     code = license.activation_code
+    if overtaken:
+        counts = iter([0])  # what the form's check sees; then the truth, under the lock
+        real = ActivationCode.seats_in_use
+        monkeypatch.setattr(ActivationCode, "seats_in_use", lambda self: next(counts, None) or real(self))
     client.force_login(superuser)
 
-    response = client.post(change_url(code), {"max_activations": "1"})
+    response = client.post(change_url(code), {"max_activations": "1"}, follow=True)
 
     assert response.status_code == 200
     assert "2 devices are active with this code" in response.content.decode()

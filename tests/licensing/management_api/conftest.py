@@ -1,4 +1,4 @@
-"""The vendor's back office, as DESIGN.md §4 describes it: bearer tokens over JSON."""
+"""The vendor's back office: bearer tokens over JSON."""
 
 from __future__ import annotations
 

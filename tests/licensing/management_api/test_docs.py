@@ -15,7 +15,7 @@ def schema() -> dict:
 
 
 def operation(schema: dict, method: str, path: str) -> dict:
-    """The operation at `path` (as DESIGN.md writes it: no trailing slash)."""
+    """The operation at `path` (as the README writes it: no trailing slash)."""
     (found,) = [operations for p, operations in schema["paths"].items() if p.rstrip("/") == path]
     return found[method]
 

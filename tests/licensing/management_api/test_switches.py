@@ -1,4 +1,4 @@
-"""Every switch of DESIGN.md §4 end to end: the row changes through the admin's service,
+"""Every switch of the management API end to end: the row changes through the admin's service,
 the change is audited with who and why, and the effective status of everything below
 it follows the one rule."""
 
