@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from .security import allowing_inline_styles
 
 admin.site.site_header = "Licensing server"
 admin.site.site_title = "Licensing server"
@@ -14,5 +16,11 @@ urlpatterns = [
     path("api/v4/", include("licensing.api.client.urls")),
     path("api/v1/", include("licensing.api.management.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves Swagger UI's script as a file, not inline, so the pages'
+    # Content-Security-Policy holds there too (config/security.py).
+    path(
+        "api/docs/",
+        allowing_inline_styles(SpectacularSwaggerSplitView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
 ]

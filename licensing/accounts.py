@@ -65,8 +65,17 @@ def authenticate(email: str, password: str) -> PortalAccount | None:
         if account.check_password(password):
             return account
     if not accounts:
-        check_password(password, _DUMMY_HASH)
+        password_matches(None, password)
     return None
+
+
+def password_matches(account: PortalAccount | None, password: str) -> bool:
+    """Whether `password` is the account's, at the same cost when there is no account:
+    how long an answer takes must not tell whether a user exists."""
+    if account is None:
+        check_password(password, _DUMMY_HASH)
+        return False
+    return account.check_password(password)
 
 
 def site_url(request: HttpRequest) -> str:

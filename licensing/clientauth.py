@@ -65,6 +65,7 @@ def verify_signature(
     # Constant-time: the comparison must not tell an attacker how much of a guess is right.
     if not hmac.compare_digest(hmac_signature(credential.shared_key, message).encode(), signature.encode()):
         raise Refusal("signature_mismatch", "The signature does not match.", status=401)
+    _stamp_use(credential)  # only once it is known to be its holder's request
     return credential
 
 
@@ -97,31 +98,29 @@ def client_credential(api_key: str, *, versions: Any = snapshots.READ_NOW) -> Cr
     known_keys = snapshots.credentials.keys_for(api_key)
     versions = versions or snapshots.Versions.read(list(known_keys))
     record = snapshots.credentials.get(api_key, versions)
-    stamp_due = time.monotonic() - _last_stamped.get(api_key, 0.0) > CREDENTIAL_STAMP_SECONDS
-    if record is None or stamp_due:
+    if record is None:
         before = versions.of(known_keys) if known_keys else None  # read before the row
-        record = _load_credential(api_key, stamp=stamp_due)
+        record = _load_credential(api_key)
         if record is not None:
             keys = (snapshots.version_key("licensing.clientcredential", record.id),)
             snapshots.credentials.put(api_key, keys, before if keys == known_keys else None, record)
-            if stamp_due:
-                _last_stamped[api_key] = time.monotonic()
     return record
 
 
-def _load_credential(api_key: str, *, stamp: bool) -> CredentialRecord | None:
+def _stamp_use(credential: CredentialRecord) -> None:
+    """Record that a credential signed a request, at most once a minute per worker."""
+    if time.monotonic() - _last_stamped.get(credential.id, 0.0) <= CREDENTIAL_STAMP_SECONDS:
+        return
+    _last_stamped[credential.id] = time.monotonic()
+    # A plain UPDATE, not an audited change: the snapshot of the row stays valid.
+    ClientCredential.objects.filter(pk=credential.id).update(last_used_at=timezone.now())
+
+
+def _load_credential(api_key: str) -> CredentialRecord | None:
     table = ClientCredential._meta.db_table
     columns = "id, name, shared_key_encrypted, revoked_at"
     with connection.cursor() as cursor:
-        if stamp:
-            # UPDATE ... RETURNING (PostgreSQL, and SQLite since 3.35): read and stamp in
-            # one round trip.
-            cursor.execute(
-                f"UPDATE {table} SET last_used_at = %s WHERE api_key = %s RETURNING {columns}",  # noqa: S608
-                [timezone.now(), api_key],
-            )
-        else:
-            cursor.execute(f"SELECT {columns} FROM {table} WHERE api_key = %s", [api_key])  # noqa: S608
+        cursor.execute(f"SELECT {columns} FROM {table} WHERE api_key = %s", [api_key])  # noqa: S608
         row = cursor.fetchone()
     if row is None:
         return None

@@ -34,22 +34,41 @@ class Refusal(DomainError):
     """A client request the licensing rules refuse, with its client API error code and,
     where the table gives one, the reason of the access rules."""
 
-    def __init__(self, code: str, message: str, *, reason: str | None = None, status: int = 400) -> None:
+    def __init__(
+        self, code: str, message: str, *, reason: str | None = None, status: int = 400, retry_after: int | None = None
+    ) -> None:
         super().__init__(message, code=code)
         self.reason = reason
         self.status = status
+        self.retry_after = retry_after  # whole seconds, for a refusal that passes with time
 
     def body(self) -> dict:
         """The JSON error clients are answered with."""
         body = {"status": self.status, "code": self.code, "message": self.message}
         if self.reason:
             body["reason"] = self.reason
+        if self.retry_after is not None:
+            body["retry_after"] = self.retry_after
         return body
 
     @classmethod
     def from_body(cls, body: dict) -> Refusal:
         """The refusal `body()` was made from (a stored offline answer)."""
-        return cls(body["code"], body["message"], reason=body.get("reason"), status=body["status"])
+        return cls(
+            body["code"],
+            body["message"],
+            reason=body.get("reason"),
+            status=body["status"],
+            retry_after=body.get("retry_after"),
+        )
+
+
+class TryLater(Refusal):
+    """A refusal that passes with time (too many requests, too many wrong passwords):
+    never the final answer to an offline request, which would keep it for good."""
+
+    def __init__(self, code: str, message: str, *, retry_after: int) -> None:
+        super().__init__(code, message, status=429, retry_after=max(1, retry_after))
 
 
 def refusal_for(verdict) -> Refusal:

@@ -48,6 +48,8 @@ def license_body(
         "refresh_interval": max(MIN_REFRESH_SECONDS, lease_seconds // REFRESH_SHARE_OF_LEASE),
         "offline_grace": int(entitlement.offline_grace.total_seconds()),
         "server_time": now,
+        # The device this answer is about: a client checks it is its own.
+        "hardware_id": license.device.hardware_id,
     }
     if license.activation_code_id and license.activation_code.max_activations is not None:
         body["key_max_activations"] = license.activation_code.max_activations
@@ -61,13 +63,8 @@ _NOT_ENABLED = {rules.EffectiveStatus.DISABLED, rules.EffectiveStatus.SUSPENDED,
 
 
 def license_file_payload(license: License, *, now: dt.datetime) -> dict[str, Any]:
-    """The license body plus what an offline client needs: which device it is for, and
+    """The license body (which names its device) plus what an offline client needs:
     until when it may run without reaching the server."""
     entitlement = license.entitlement
     expires = entitlement.within_validity(now + entitlement.offline_grace)
-    return {
-        **license_body(license, now=now),
-        "hardware_id": license.device.hardware_id,
-        "issued_at": now,
-        "expires_at": expires,
-    }
+    return {**license_body(license, now=now), "issued_at": now, "expires_at": expires}

@@ -1,7 +1,10 @@
-"""Encryption at rest for secrets the server must read back (client shared keys)."""
+"""Encryption at rest for secrets the server must read back (client shared keys), and
+keyed digests of what must only be compared."""
 
 import base64
 import functools
+import hashlib
+import hmac
 
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes
@@ -15,6 +18,20 @@ def _fernet(secret: str) -> Fernet:
     # label keeps this key distinct from anything else derived from the same secret.
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"licensing.secretbox").derive(secret.encode())
     return Fernet(base64.urlsafe_b64encode(key))
+
+
+@functools.cache
+def _key(secret: str, label: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"licensing.{label}".encode()).derive(
+        secret.encode()
+    )
+
+
+def keyed_digest(label: str, data: bytes) -> str:
+    """HMAC-SHA256 of `data` with a key derived for `label` from the server's secret:
+    comparable by the server, useless to anyone who reads it without that secret."""
+    key = _key(settings.LICENSING_SECRETS_KEY or settings.SECRET_KEY, label)
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
 def _box() -> Fernet:

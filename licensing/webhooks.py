@@ -4,30 +4,79 @@ Deliveries are written by the outbox (licensing/outbox.py) and sent from here, b
 Celery task in production or by a thread of the web process in the embedded default.
 Whoever runs `attempt` first claims the delivery with a conditional UPDATE, so a
 message delivered twice, or re-queued while the first is still on its way, sends once.
+
+Deliveries go only to public addresses: an endpoint's URL is checked when it is saved
+(`url_problem`), and every connection is checked again on the address the host resolves
+to at that moment, and made to that very address (requests-hardened pins it), so a
+name that is re-pointed at an internal address after the check (DNS rebinding) is
+refused too. LICENSING_WEBHOOK_ALLOW_INTERNAL lifts this for development and tests.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import logging
 import random
+import socket
 import threading
 import time
 import uuid
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.db.models import Q
 from django.utils import timezone
+from requests_hardened import Config, HTTPSession
+from requests_hardened.ip_filter import EXTRA_BLOCKED_NET_RANGES, InvalidIPAddress
 from standardwebhooks.webhooks import Webhook
 
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
-RESPONSE_EXCERPT_BYTES = 1024
+# What an attempt keeps of a receiver's answer: the start of a text body, enough to
+# debug a receiver that refuses, and nothing of a body that is not text.
+RESPONSE_EXCERPT_BYTES = 256
+TEXT_TYPES = ("text/", "application/json", "application/problem+json", "application/xml")
 USER_AGENT = "licensing-server-webhooks/1"
+
+
+# --- Where deliveries may go -------------------------------------------------------
+
+
+def url_problem(url: str) -> str | None:
+    """Why events may not be sent to `url`, or None. A host that does not resolve now is
+    let through: every delivery checks the address it resolves to then."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return "Give an https:// URL."
+    if parts.scheme == "http" and not settings.LICENSING_WEBHOOK_ALLOW_HTTP:
+        return "Use an https:// URL: events carry your customers' data."
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return "The port must be a number from 1 to 65535."
+    if settings.LICENSING_WEBHOOK_ALLOW_INTERNAL:
+        return None
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)}
+    except (OSError, UnicodeError):
+        return None
+    for address in sorted(addresses):
+        if is_internal(ipaddress.ip_address(address.split("%")[0])):
+            return f"{parts.hostname} is an internal address ({address}); events go only to public addresses."
+    return None
+
+
+def is_internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Loopback, private, link-local, shared, multicast, reserved and the like: anything
+    not reachable on the public internet, as deliveries refuse them too."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return not address.is_global or address.is_multicast or any(address in net for net in EXTRA_BLOCKED_NET_RANGES)
 
 
 # --- What is due ----------------------------------------------------------------------
@@ -87,10 +136,19 @@ _sessions = threading.local()
 
 
 def _session() -> requests.Session:
-    # One session per thread keeps connections to the receiver open between deliveries.
-    if not hasattr(_sessions, "session"):
-        _sessions.session = requests.Session()
-    return _sessions.session
+    """One session per thread (and policy) keeps connections to receivers open between
+    deliveries. Each connection is checked on the address it is made to."""
+    allow_internal = settings.LICENSING_WEBHOOK_ALLOW_INTERNAL
+    sessions = _sessions.__dict__.setdefault("by_policy", {})
+    if allow_internal not in sessions:
+        config = Config(
+            ip_filter_enable=not allow_internal,
+            ip_filter_allow_loopback_ips=False,
+            never_redirect=True,  # a redirect is the receiver's misconfiguration, not ours to follow
+            default_timeout=None,
+        )
+        sessions[allow_internal] = HTTPSession(config)
+    return sessions[allow_internal]
 
 
 def signed_headers(event: WebhookEvent, endpoint: WebhookEndpoint, now: dt.datetime) -> dict[str, str]:
@@ -110,8 +168,12 @@ def signed_headers(event: WebhookEvent, endpoint: WebhookEndpoint, now: dt.datet
 
 def send(event: WebhookEvent, endpoint: WebhookEndpoint) -> Outcome:
     """POST the event once. Any 2xx is success; timeouts, connection errors, 429 and 5xx
-    are worth retrying; any other answer is final."""
+    are worth retrying; any other answer is final, and so is an address deliveries may
+    not go to. Errors are said in our own words: they are shown to anyone who may read
+    deliveries, and must not describe what lies behind an address."""
     started = time.monotonic()
+    if urlsplit(endpoint.url).scheme != "https" and not settings.LICENSING_WEBHOOK_ALLOW_HTTP:
+        return Outcome(error="Not sent: the endpoint's URL is not https.", retry=False)
     headers = signed_headers(event, endpoint, dt.datetime.now(dt.UTC))
     try:
         response = _session().post(
@@ -119,15 +181,35 @@ def send(event: WebhookEvent, endpoint: WebhookEndpoint) -> Outcome:
             data=event.payload.encode(),
             headers=headers,
             timeout=settings.LICENSING_WEBHOOK_TIMEOUT,
-            allow_redirects=False,  # a redirect is the receiver's misconfiguration, not ours to follow
+            allow_redirects=False,
             stream=True,
         )
         with response:
-            excerpt = response.raw.read(RESPONSE_EXCERPT_BYTES, decode_content=True).decode("utf-8", "replace")
+            excerpt = _excerpt(response)
+    except InvalidIPAddress:
+        error = "Not sent: the endpoint's host resolves to an internal address."
+        return Outcome(error=error, retry=False, ms=_ms(started))
     except requests.RequestException as exc:
-        return Outcome(error=f"{type(exc).__name__}: {exc}"[:1000], retry=True, ms=_ms(started))
+        return Outcome(error=_failure(exc), retry=True, ms=_ms(started))
     code = response.status_code
     return Outcome(status_code=code, excerpt=excerpt, retry=code >= 500 or code == 429, ms=_ms(started))
+
+
+def _excerpt(response: requests.Response) -> str:
+    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not content_type.startswith(TEXT_TYPES):
+        return f"({content_type or 'no content type'}: not kept)"
+    return response.raw.read(RESPONSE_EXCERPT_BYTES, decode_content=True).decode("utf-8", "replace")
+
+
+def _failure(exc: requests.RequestException) -> str:
+    if isinstance(exc, requests.Timeout):
+        return f"No answer within {settings.LICENSING_WEBHOOK_TIMEOUT:g} seconds."
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "The TLS handshake failed (is the receiver's certificate valid for its host name?)."
+    if isinstance(exc, requests.ConnectionError):
+        return "Could not connect to the receiver."
+    return "The request failed."
 
 
 def _ms(started: float) -> int:

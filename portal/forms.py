@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth import forms as auth_forms
 from django.http import HttpRequest
 
-from licensing import accounts, services
+from licensing import accounts, limits, services
 from licensing.actors import Actor, client_ip
 from licensing.models.base import PortalAccount
 
@@ -35,14 +35,14 @@ class SignInForm(forms.Form):
             return self.cleaned_data
         client = client_ip(self.request) or "unknown"
         # Refused before any password is checked, so a blocked guesser learns nothing more.
-        if throttle.SIGN_IN_PER_ACCOUNT.exceeded(email) or throttle.SIGN_IN_PER_CLIENT.exceeded(client):
+        # The address's attempts are the same lockout as its license user's activations.
+        if throttle.SIGN_IN_PER_CLIENT.exceeded(client) or limits.PASSWORD_GUESSES.take(email):
             raise forms.ValidationError(self.TOO_MANY, code="throttled")
         self.account = accounts.authenticate(email, password)
         if self.account is None:
-            throttle.SIGN_IN_PER_ACCOUNT.count(email)
             throttle.SIGN_IN_PER_CLIENT.count(client)
             raise forms.ValidationError(self.WRONG, code="invalid_login")
-        throttle.SIGN_IN_PER_ACCOUNT.reset(email)
+        limits.PASSWORD_GUESSES.reset(email)
         return self.cleaned_data
 
 

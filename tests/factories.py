@@ -101,6 +101,7 @@ class DeviceFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Device
 
+    customer = factory.SubFactory(CustomerFactory)
     hardware_id = factory.Sequence(lambda n: f"hw-{n:08d}")
     hostname = factory.Sequence(lambda n: f"host-{n}")
 
@@ -113,7 +114,7 @@ class LicenseFactory(factory.django.DjangoModelFactory):
 
     activation_code = factory.SubFactory(ActivationCodeFactory)
     entitlement = factory.SelfAttribute("activation_code.entitlement")
-    device = factory.SubFactory(DeviceFactory)
+    device = factory.SubFactory(DeviceFactory, customer=factory.SelfAttribute("..entitlement.customer"))
 
 
 class StaffUserFactory(factory.django.DjangoModelFactory):

@@ -71,3 +71,20 @@ def test_production_settings_pass_deploy_checks_with_a_strong_secret_key():
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_settings_never_allow_webhooks_to_internal_addresses_or_http_by_default():
+    env = (
+        _clean_environ()
+        | PRODUCTION_ENV
+        | {"DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "LICENSING_SECRETS_KEY": secrets.token_urlsafe(32)}
+    )
+    code = (
+        "from django.conf import settings; "
+        "print(settings.LICENSING_WEBHOOK_ALLOW_INTERNAL, settings.LICENSING_WEBHOOK_ALLOW_HTTP)"
+    )
+
+    result = _manage("shell", "-v", "0", "-c", code, env=env)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.split() == ["False", "False"]

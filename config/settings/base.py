@@ -27,19 +27,36 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "licensing",
     "portal",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.security.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers a locked-out staff sign-in.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Staff sign-ins to the admin are limited by django-axes: after AXES_FAILURE_LIMIT wrong
+# passwords for a username, or from one client address, further attempts are refused
+# for AXES_COOLOFF_TIME, the right password included. (Portal accounts and license users
+# have their own lockout, licensing/limits.py.)
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "licensing.actors.client_ip"  # REMOTE_ADDR, as everywhere else
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_VERBOSE = False  # its failures are logged; not a banner at every start
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -95,6 +112,12 @@ LICENSING_WEBHOOK_RETRY_DELAYS = [
     float(delay)
     for delay in env.list("LICENSING_WEBHOOK_RETRY_DELAYS", default=[60, 300, 900, 3600, 10800, 21600, 43200])
 ]
+# Webhook receivers must be public https URLs. Development and the test suite may allow
+# http and internal addresses (loopback, private networks); production never does by
+# default: an endpoint at an internal address would let whoever may create endpoints
+# reach the server's own network.
+LICENSING_WEBHOOK_ALLOW_HTTP = env.bool("LICENSING_WEBHOOK_ALLOW_HTTP", default=False)
+LICENSING_WEBHOOK_ALLOW_INTERNAL = env.bool("LICENSING_WEBHOOK_ALLOW_INTERNAL", default=False)
 # How long past its due time a pending delivery waits before the re-queue sends it again
 # (its queued message is presumed lost).
 LICENSING_WEBHOOK_REQUEUE_GRACE = env.float("LICENSING_WEBHOOK_REQUEUE_GRACE", default=60.0)
@@ -151,7 +174,7 @@ SPECTACULAR_SETTINGS = {
         "TransactionStatusEnum": "licensing.models.LicenseTransaction.Status",
         "ActivationCodeStatusEnum": "licensing.models.ActivationCode.Status",
         "LicenseStatusEnum": "licensing.models.License.Status",
-        "AuthorizationMethodEnum": "licensing.models.Product.AuthorizationMethod",
+        "ProductAuthorizationMethodEnum": "licensing.models.Product.AuthorizationMethod",
     },
 }
 
@@ -165,6 +188,11 @@ LICENSING_SNAPSHOT_MAX_SECONDS = env.float("LICENSING_SNAPSHOT_MAX_SECONDS", def
 # Client check-ins are written in bulk at most this often per worker (seconds); see
 # licensing/snapshots.py. 0 writes each check-in at once.
 LICENSING_CHECKIN_FLUSH_SECONDS = env.float("LICENSING_CHECKIN_FLUSH_SECONDS", default=1.0)
+
+# A password's lockout (a license user's, a customer contact's): this many attempts per
+# address within the window, counted together by the client API and the portal.
+LICENSING_PASSWORD_ATTEMPTS = env.int("LICENSING_PASSWORD_ATTEMPTS", default=5)
+LICENSING_PASSWORD_LOCKOUT_SECONDS = env.int("LICENSING_PASSWORD_LOCKOUT_SECONDS", default=15 * 60)
 
 # How old an offline request file may be when it is posted.
 LICENSING_OFFLINE_REQUEST_MAX_AGE = datetime.timedelta(

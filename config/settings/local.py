@@ -10,3 +10,6 @@ if (BASE_DIR / ".env").exists():
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 # Local only: a fixed key is fine here, production refuses to start without its own.
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="local-dev-only-insecure-key-do-not-use-in-production")
+# Webhook receivers on this machine (http://127.0.0.1:...), for trying them out.
+LICENSING_WEBHOOK_ALLOW_HTTP = env.bool("LICENSING_WEBHOOK_ALLOW_HTTP", default=True)
+LICENSING_WEBHOOK_ALLOW_INTERNAL = env.bool("LICENSING_WEBHOOK_ALLOW_INTERNAL", default=True)

@@ -23,6 +23,10 @@ REDIS_URL = env("REDIS_URL")
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 CELERY_BROKER_URL = REDIS_URL
 
+# Webhook receivers: public https URLs only, whatever the environment says otherwise.
+LICENSING_WEBHOOK_ALLOW_HTTP = env.bool("LICENSING_WEBHOOK_ALLOW_HTTP", default=False)
+LICENSING_WEBHOOK_ALLOW_INTERNAL = env.bool("LICENSING_WEBHOOK_ALLOW_INTERNAL", default=False)
+
 # Behind a TLS-terminating load balancer that sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)

@@ -69,12 +69,15 @@ class LicenseUserAdmin(LicensingAdmin):
 
 @admin.register(Device)
 class DeviceAdmin(LicensingAdmin):
-    list_display = ["hostname", "hardware_id", "os_ver", "is_vm", "app_ver", "last_check_in"]
+    list_display = ["hostname", "hardware_id", "customer", "os_ver", "is_vm", "app_ver", "last_check_in"]
+    list_select_related = ["customer"]
     list_filter = ["is_vm"]
-    search_fields = ["=hardware_id", "hostname", "mac_address"]
+    search_fields = ["=hardware_id", "hostname", "mac_address", "customer__name"]
+    autocomplete_fields = ["customer"]
+    fixed_after_creation = ("customer",)
     readonly_fields = ["last_check_in", "created_at"]
     fieldsets = [
-        (None, {"fields": ["hardware_id", "hostname", "os_ver", "is_vm", "vm_info", "mac_address", "ip"]}),
+        (None, {"fields": ["customer", "hardware_id", "hostname", "os_ver", "is_vm", "vm_info", "mac_address", "ip"]}),
         ("Client", {"fields": ["app_ver", "sdk_ver", "last_check_in", "created_at"]}),
     ]
 

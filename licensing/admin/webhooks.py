@@ -9,7 +9,7 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.html import format_html
 
-from .. import representations, services
+from .. import representations, services, webhooks
 from ..actors import Actor
 from ..models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .actions import ObjectAction, ObjectActionsMixin
@@ -35,6 +35,13 @@ class WebhookEndpointForm(forms.ModelForm):
     class Meta:
         model = WebhookEndpoint
         fields = ["url", "description", "event_types", "is_active"]
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        # Said beside the field; the service refuses it too.
+        if problem := webhooks.url_problem(url):
+            raise forms.ValidationError(problem)
+        return url
 
 
 @admin.register(WebhookEndpoint)
@@ -85,9 +92,6 @@ class WebhookEndpointAdmin(IssuesSecrets):
                 failed_count=Count("deliveries", filter=Q(deliveries__status=failed)),
             )
         )
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # deactivate instead: its delivery history stays
 
     @admin.display(description="events")
     def subscribed(self, obj) -> str:

@@ -186,9 +186,13 @@ class ActivationCode(SwitchedModel):
     def __str__(self) -> str:
         return self.masked_code
 
+    def seats_in_use(self) -> int:
+        """Devices holding a seat through this code now (one query)."""
+        return self.licenses.holding_seat().count()
+
     def clean(self) -> None:
         if not self._state.adding and self.max_activations is not None:
-            in_use = self.licenses.holding_seat().count()
+            in_use = self.seats_in_use()
             if self.max_activations < in_use:
                 raise ValidationError(
                     {

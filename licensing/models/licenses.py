@@ -59,11 +59,19 @@ class LicenseUser(PortalAccount):
 
 
 class Device(PublicModel):
-    """A machine, identified by the hardware id its client computes."""
+    """A machine, identified by the hardware id its client computes, as one customer
+    knows it. Each customer has its own record of a hardware id: the facts one customer's
+    activations report never change what another customer (or the vendor, looking at
+    that customer) sees."""
 
     resource_name = "device"
 
-    hardware_id = models.CharField(max_length=255, unique=True)
+    # Empty only for devices recorded before devices were kept per customer, that no
+    # license ever used.
+    customer = models.ForeignKey(
+        "licensing.Customer", on_delete=models.PROTECT, related_name="devices", null=True, blank=False
+    )
+    hardware_id = models.CharField(max_length=255)
     hostname = models.CharField(max_length=255, blank=True)
     os_ver = models.CharField("OS version", max_length=255, blank=True)
     is_vm = models.BooleanField("virtual machine", default=False)
@@ -77,6 +85,10 @@ class Device(PublicModel):
 
     class Meta:
         ordering = ["hostname", "hardware_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "hardware_id"], name="device_one_per_customer_and_hardware_id")
+        ]
+        indexes = [models.Index(fields=["hardware_id"])]
 
     def __str__(self) -> str:
         return self.hostname or self.hardware_id
@@ -112,6 +124,9 @@ class License(SwitchedModel):
     deactivated_at = models.DateTimeField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     last_check_in_at = models.DateTimeField(null=True, blank=True)
+    # When the client signed the request that last activated or deactivated this license
+    # (its Date header, or an offline request's date): offline requests must be newer.
+    client_signed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = LicenseQuerySet.as_manager()
 

@@ -120,6 +120,7 @@ class DeviceSerializer(Representation):
         model = Device
         fields = [
             "id",
+            "customer",
             "hardware_id",
             "hostname",
             "os_ver",

@@ -8,14 +8,9 @@ record itself.
 """
 
 from . import offline
-from .accounts import (
-    customer_contact_create,
-    customer_contact_invite,
-    customer_contact_update,
-    portal_password_set,
-    portal_settings_update,
-)
-from .activation import DEVICE_FACTS, check_identity, lease_until, license_activate, license_check, license_release
+from .accounts import customer_contact_create, customer_contact_invite, customer_contact_update, portal_settings_update
+from .activation import DEVICE_FACTS, Signed, lease_until, license_activate, license_release
+from .checks import check_identity, license_check
 from .credentials import (
     api_token_create,
     api_token_revoke,
@@ -41,6 +36,7 @@ from .edits import (
     transaction_create,
     transaction_update,
 )
+from .passwords import portal_password_set
 from .switches import (
     CODE_DISABLE,
     CODE_ENABLE,
@@ -93,6 +89,7 @@ __all__ = [
     "LICENSE_SUSPEND",
     "TRANSACTION_RESUME",
     "TRANSACTION_SUSPEND",
+    "Signed",
     "Transition",
     "activation_code_create",
     "activation_code_disable",

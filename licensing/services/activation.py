@@ -1,4 +1,4 @@
-"""Client activations: activate a device, check in, give the seat back.
+"""Client activations: activate a device, give the seat back.
 
 Seats are guarded by a lock on the entitlement row: every activation of an entitlement
 takes it before counting seats, so concurrent activations queue and none can see a seat
@@ -14,24 +14,47 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from .. import audit, rules, snapshots
+from .. import accounts, audit, limits, rules
 from ..actors import Actor
 from ..audit import field_values
-from ..errors import Refusal, refusal_for
+from ..errors import Refusal, TryLater, refusal_for
 from ..models import ActivationCode, Device, Entitlement, License, LicenseUser, Product
 from ..selectors import (
     activation_code_for_client,
     license_for_device,
     license_user_for_client,
-    normalize_code,
     product_for_client,
 )
-from .checkins import check_ins
 from .recording import record_change
-from .switches import license_deactivate
+from .switches import LICENSE_DEACTIVATE, switch
 
 DEVICE_FACTS = ("hostname", "os_ver", "is_vm", "vm_info", "mac_address", "ip", "app_ver", "sdk_ver")
 LICENSE_STATE = ("status", "activation_code", "license_user", "lease_expires_at")
+
+
+@dataclasses.dataclass(frozen=True)
+class Signed:
+    """When the client signed a request (its `Date`, or an offline request's `date`), and
+    whether the request must be newer than the last one that changed the license.
+
+    Offline requests are `ordered`: their `request` field is outside their signature, so
+    a captured activation file could be turned into a deactivation, or an old one sent
+    again under a fresh `request_id`. A device makes its requests one after another, so
+    each must be dated after the last that activated or deactivated its license."""
+
+    at: dt.datetime | None = None
+    ordered: bool = False
+
+    def check_after(self, license: License | None) -> None:
+        last = license.client_signed_at if license is not None else None
+        if self.ordered and last is not None and (self.at is None or self.at <= last):
+            raise Refusal(
+                "date_header_diff",
+                "This request is not newer than the last one that changed this device's license; make a new one.",
+            )
+
+
+UNSIGNED = Signed()
 
 
 def license_activate(
@@ -43,6 +66,7 @@ def license_activate(
     password: str | None = None,
     facts: dict[str, Any] | None = None,
     actor: Actor,
+    signed: Signed = UNSIGNED,
 ) -> License:
     """Activate a device on the entitlement a key or a license user grants, taking a
     seat; activating an already active device again returns its license unchanged."""
@@ -59,15 +83,33 @@ def license_activate(
         else:
             if not username or not password:
                 raise Refusal("missing_parameters", "username and password are required for this product.")
-            user = target = license_user_for_client(product, username)
-            if not user.check_password(password):
+            _count_password_attempt(username)
+            try:
+                user = target = license_user_for_client(product, username)
+            except Refusal:
+                accounts.password_matches(None, password)  # an unknown user costs what a wrong password does
+                raise
+            if not accounts.password_matches(user, password):
                 raise Refusal("invalid_credentials", "Wrong username or password.")
+            limits.PASSWORD_GUESSES.reset(username)
             entitlement_id = _user_entitlement(user, product).pk
-        license = _activate(entitlement_id, hardware_id, code, user, facts or {}, actor)
+        license = _activate(entitlement_id, hardware_id, code, user, facts or {}, actor, signed)
     except Refusal as refusal:
         _record_refusal(actor, "license.activation_refused", refusal, target, hardware_id)
         raise
     return license
+
+
+def _count_password_attempt(username: str) -> None:
+    """Every attempt counts toward the user's lockout, shared with the portal's sign-in,
+    before any password is checked."""
+    wait = limits.PASSWORD_GUESSES.take(username)
+    if wait:
+        raise TryLater(
+            "too_many_attempts",
+            f"Too many attempts with this user's password; try again in {wait} seconds.",
+            retry_after=wait,
+        )
 
 
 def _user_entitlement(user: LicenseUser, product: Product) -> Entitlement:
@@ -78,7 +120,13 @@ def _user_entitlement(user: LicenseUser, product: Product) -> Entitlement:
 
 
 def _activate(
-    entitlement_id, hardware_id: str, code: ActivationCode | None, user: LicenseUser | None, facts: dict, actor: Actor
+    entitlement_id,
+    hardware_id: str,
+    code: ActivationCode | None,
+    user: LicenseUser | None,
+    facts: dict,
+    actor: Actor,
+    signed: Signed,
 ) -> License:
     now = timezone.now()
     with transaction.atomic():
@@ -92,20 +140,25 @@ def _activate(
             # between this read and the new license. Entitlement first, then code: the
             # same order everywhere, and switches lock one row, so no deadlock.
             code = ActivationCode.objects.select_for_update().get(pk=code.pk)
+        if user is not None and not user.entitlements.filter(pk=entitlement.pk).exists():
+            # Removed from the entitlement since it was looked up; the removal locks the
+            # entitlement too, so one of the two waits for the other (license_user_update).
+            raise Refusal("license_not_found", "No such license user for this product.")
         chain = entitlement.chain(code_status=code.status if code else None)
         verdict = rules.evaluate(chain, now)
         if not verdict.is_active:
             raise refusal_for(verdict)
 
-        device = _device(hardware_id, facts)
+        device = _device(entitlement.customer_id, hardware_id, facts)
         # Locked last (entitlement, code, license): a revoke of this license, which
         # locks only its row, either lands before this read or waits for this change.
         license = License.objects.select_for_update().filter(entitlement=entitlement, device=device).first()
+        signed.check_after(license)
         if license is not None and license.status not in (License.Status.ACTIVE, License.Status.DEACTIVATED):
             raise refusal_for(rules.evaluate(dataclasses.replace(chain, license_status=license.status), now))
         if license is not None and license.status == License.Status.ACTIVE:
             if (license.activation_code_id, license.license_user_id) == (_pk(code), _pk(user)):
-                return _renew(license, entitlement, now)  # same device, same grant: no new seat
+                return _renew(license, entitlement, now, signed)  # same device, same grant: no new seat
             _check_code_cap(code)  # re-pointed to another code or user: it keeps its seat
         else:
             _check_entitlement_seats(entitlement)
@@ -118,6 +171,7 @@ def _activate(
         license.activated_at, license.deactivated_at = now, None
         license.lease_expires_at = lease_until(entitlement, now)
         license.last_check_in_at = now
+        license.client_signed_at = signed.at
         license.save()
         record_change(
             actor=actor,
@@ -133,9 +187,13 @@ def _pk(obj) -> Any:
     return obj.pk if obj is not None else None
 
 
-def _device(hardware_id: str, facts: dict[str, Any]) -> Device:
+def _device(customer_id, hardware_id: str, facts: dict[str, Any]) -> Device:
+    """The customer's own record of this machine: another customer activating the same
+    hardware id has its own, so no customer's activations change what another sees."""
     # get_or_create retries the read if another activation inserted the device first.
-    device, created = Device.objects.get_or_create(hardware_id=hardware_id, defaults=_known(facts))
+    device, created = Device.objects.get_or_create(
+        customer_id=customer_id, hardware_id=hardware_id, defaults=_known(facts)
+    )
     changed = {k: v for k, v in _known(facts).items() if getattr(device, k) != v}
     if changed and not created:
         for name, value in changed.items():
@@ -162,17 +220,18 @@ def _check_entitlement_seats(entitlement: Entitlement) -> None:
 
 def _check_code_cap(code: ActivationCode | None) -> None:
     cap = code.max_activations if code is not None else None
-    if cap is not None and License.objects.holding_seat().filter(activation_code=code).count() >= cap:
+    if cap is not None and code.seats_in_use() >= cap:
         raise Refusal(
             "license_activated_max_times",
             f"This key may be active on {cap} device(s) at most; deactivate one to free it.",
         )
 
 
-def _renew(license: License, entitlement: Entitlement, now: dt.datetime) -> License:
+def _renew(license: License, entitlement: Entitlement, now: dt.datetime, signed: Signed) -> License:
     license.lease_expires_at = lease_until(entitlement, now)
     license.last_check_in_at = now
-    license.save(update_fields=["lease_expires_at", "last_check_in_at", "updated_at"])
+    license.client_signed_at = signed.at or license.client_signed_at
+    license.save(update_fields=["lease_expires_at", "last_check_in_at", "client_signed_at", "updated_at"])
     return license
 
 
@@ -180,70 +239,6 @@ def lease_until(entitlement: Entitlement, now: dt.datetime) -> dt.datetime:
     """Until when a check-in at `now` keeps the license valid: one lease period, but
     never past the end of the entitlement."""
     return entitlement.within_validity(now + entitlement.lease_period)
-
-
-def license_check(
-    *,
-    product_code: str,
-    hardware_id: str,
-    license_key: str | None = None,
-    username: str | None = None,
-    versions: Any = snapshots.READ_NOW,
-) -> License:
-    """A client's check-in: the license if every link of its chain allows it, with its
-    lease renewed.
-
-    The chain comes from this worker's memory while none of its rows changed since it
-    was read (`licensing.snapshots`), else from one query. The rules are evaluated on every
-    check, at the current time. The renewal is buffered and written in bulk. Not
-    audited: every device does this every refresh interval; the license keeps its last
-    check-in time instead. `versions`: what this request already read, if anything.
-    """
-    identity = check_identity(product_code, hardware_id, license_key, username)
-    known_keys = snapshots.licenses.keys_for(identity)
-    versions = versions or snapshots.Versions.read(list(known_keys))
-    license = snapshots.licenses.get(identity, versions)
-    if license is None:
-        before = versions.of(known_keys) if known_keys else None  # read before the rows
-        license = license_for_device(
-            product_code=product_code, hardware_id=hardware_id, license_key=license_key, username=username
-        )
-        keys = chain_keys(license)
-        snapshots.licenses.put(identity, keys, before if keys == known_keys else None, license)
-    now = timezone.now()
-    verdict = license.verdict(now)
-    if not verdict.is_active:
-        raise refusal_for(verdict)
-    lease = lease_until(license.entitlement, now)
-    check_ins.record(license.pk, now, lease)
-    # The snapshot is shared by concurrent requests: answer with a copy. A shallow one,
-    # sharing the related rows it was read with (nothing here changes them); copy.copy
-    # would take the slow road through pickling.
-    answer = License.__new__(License)
-    answer.__dict__ = {**license.__dict__, "lease_expires_at": lease, "last_check_in_at": now}
-    return answer
-
-
-def check_identity(product_code: str, hardware_id: str, license_key: str | None, username: str | None) -> tuple:
-    """What names one remembered check: the same license however the key is typed."""
-    key = normalize_code(license_key) if license_key else None
-    return (product_code, key, (username or "").lower(), hardware_id)
-
-
-def chain_keys(license: License) -> tuple[str, ...]:
-    """The rows a check's answer is built from: a change to any of them retires it."""
-    entitlement = license.entitlement
-    rows = [
-        ("licensing.customer", entitlement.customer_id),
-        ("licensing.entitlement", entitlement.pk),
-        ("licensing.licensetransaction", entitlement.transaction_id),
-        ("licensing.product", entitlement.product_id),
-        ("licensing.activationcode", license.activation_code_id),
-        ("licensing.licenseuser", license.license_user_id),
-        ("licensing.device", license.device_id),
-        ("licensing.license", license.pk),
-    ]
-    return tuple(snapshots.version_key(label, pk) for label, pk in rows if pk is not None)
 
 
 def license_release(
@@ -254,6 +249,7 @@ def license_release(
     username: str | None = None,
     license_id: str | None = None,
     actor: Actor,
+    signed: Signed = UNSIGNED,
 ) -> License:
     """A client gives its seat back. Allowed whatever happened above the license (a
     disabled customer may still free a device); refused for a suspended or revoked one."""
@@ -269,17 +265,32 @@ def license_release(
         if license.status != License.Status.ACTIVE:
             own = rules.Chain(license_status=license.status)  # only the license's own switch matters here
             raise refusal_for(rules.evaluate(own, timezone.now()))
-        return license_deactivate(license=license, actor=actor)
+        return switch(
+            license,
+            LICENSE_DEACTIVATE,
+            actor=actor,
+            reason="",
+            guard=signed.check_after,
+            also={"client_signed_at": signed.at},
+        )
     except Refusal as refusal:
         _record_refusal(actor, "license.deactivation_refused", refusal, license, hardware_id)
         raise
 
 
+# Refusals of one kind (who, from where, what, on which row) are recorded once a minute,
+# with how many came since: a flood of guessed keys is one row a minute, not one a guess.
+REFUSAL_SAMPLE_SECONDS = 60
+
+
 def _record_refusal(actor: Actor, action: str, refusal: Refusal, target, hardware_id: str) -> None:
+    target_key = f"{target._meta.label_lower}:{target.pk}" if target is not None else ""
     with transaction.atomic():
         # Audited only: a refusal changed nothing a check answers, and retiring every
         # worker's snapshots for it would let anyone with a client key keep them cold.
-        audit.append(
+        audit.append_sampled(
+            kind=f"{action}|{refusal.code}|{actor.type}:{actor.id}|{actor.ip}|{target_key}",
+            window=REFUSAL_SAMPLE_SECONDS,
             actor=actor,
             action=action,
             target=target,

@@ -19,8 +19,10 @@ from django.db import models, transaction
 from ..actors import Actor
 from ..audit import field_values
 from ..errors import InvalidEdit
-from ..models import ActivationCode, Customer, Device, Entitlement, LicenseTransaction, LicenseUser, Product
+from ..models import ActivationCode, Customer, Device, Entitlement, License, LicenseTransaction, LicenseUser, Product
+from .passwords import portal_password_set
 from .recording import record_change
+from .switches import LICENSE_USER_REMOVED, switch
 
 M = TypeVar("M", bound=models.Model)
 Check = Callable[[M, Mapping[str, list]], None]
@@ -52,12 +54,12 @@ def update_record(
     actor: Actor,
     fixed: Sequence[str] = (),
     check: Check | None = None,
-    apply: Callable[[M], Sequence[str]] | None = None,
+    then: Callable[[M, dict[str, Any]], None] | None = None,
 ) -> M:
     """Lock the row, refuse changes to `fixed` fields, apply `data` (plain fields and
     many-to-many links by name), check, save, and record `<resource>.updated` with the
-    fields before and after. `apply` makes further changes to the locked row (a password
-    to hash) and returns the names of the fields it changed, for the record."""
+    fields before and after. `then` follows the change up in the same transaction, given
+    the row and what it was before."""
     model = type(row)
     links = {f.name for f in model._meta.many_to_many}
     unknown = set(data) - set(editable_fields(row)) - links
@@ -71,15 +73,16 @@ def update_record(
         before = {**field_values(locked, plain), **_link_ids(locked, linked)}
         for name, value in plain.items():
             setattr(locked, name, value)
-        changed = list(apply(locked)) if apply is not None else []
         _check_and_save(locked, linked, check)
         record_change(
             actor=actor,
             action=f"{locked.resource_name}.updated",
             target=locked,
             before=before,
-            after={**field_values(locked, plain), **_link_ids(locked, linked), **dict.fromkeys(changed, "changed")},
+            after={**field_values(locked, plain), **_link_ids(locked, linked)},
         )
+        if then is not None:
+            then(locked, before)
     return locked
 
 
@@ -143,7 +146,21 @@ def product_create(*, product: Product, actor: Actor) -> Product:
 
 
 def product_update(*, product: Product, data: Mapping[str, Any], actor: Actor) -> Product:
-    return update_record(product, data=data, actor=actor)
+    """How a product is activated (keys or users) is fixed once it has entitlements: their
+    codes or license users would no longer fit it."""
+    return update_record(product, data=data, actor=actor, check=_method_fits_entitlements)
+
+
+def _method_fits_entitlements(product: Product, links: Mapping[str, list]) -> None:
+    stored = Product.objects.filter(pk=product.pk).values_list("authorization_method", flat=True).first()
+    if stored != product.authorization_method and product.entitlements.exists():
+        raise InvalidEdit(
+            {
+                "authorization_method": [
+                    "This product has entitlements, activated with its current method; make a new product instead."
+                ]
+            }
+        )
 
 
 def customer_create(*, customer: Customer, actor: Actor) -> Customer:
@@ -204,24 +221,41 @@ def license_user_create(
 
 
 def license_user_update(*, license_user: LicenseUser, data: Mapping[str, Any], actor: Actor) -> LicenseUser:
-    """`data` may hold a new `password`; the record says it changed, never what it is."""
+    """`data` may hold a new `password`, set as every password is (passwords.py).
+    Taking an entitlement away from the user releases their licenses on it, in the same
+    transaction: their devices stop at the next check."""
     data = dict(data)
     password = data.pop("password", None)
 
-    def set_password(locked: LicenseUser) -> list[str]:
-        if not password:
-            return []
-        locked.set_password(password)
-        return ["password"]
+    def release_removed(user: LicenseUser, before: dict[str, Any]) -> None:
+        kept = {str(pk) for pk in user.entitlements.values_list("pk", flat=True)}
+        _release_licenses(user, removed=set(before.get("entitlements", ())) - kept, actor=actor)
 
-    return update_record(
-        license_user,
-        data=data,
-        actor=actor,
-        fixed=("customer",),
-        check=_license_user_entitlements,
-        apply=set_password,
-    )
+    with transaction.atomic():
+        if data:
+            license_user = update_record(
+                license_user,
+                data=data,
+                actor=actor,
+                fixed=("customer",),
+                check=_license_user_entitlements,
+                then=release_removed,
+            )
+        if password:
+            license_user = portal_password_set(account=license_user, password=password, actor=actor)
+    return license_user
+
+
+def _release_licenses(user: LicenseUser, *, removed: set[str], actor: Actor) -> None:
+    if not removed:
+        return
+    # The entitlements are locked first, in the order activations lock them: an
+    # activation of this user racing the removal either committed before (its license
+    # is released below) or waits, and then finds the user no longer linked.
+    list(Entitlement.objects.select_for_update().filter(pk__in=removed).order_by("pk").values_list("pk", flat=True))
+    held = License.objects.filter(license_user=user, entitlement_id__in=removed).holding_seat().order_by("pk")
+    for license in held:
+        switch(license, LICENSE_USER_REMOVED, actor=actor, reason="The license user was removed from the entitlement.")
 
 
 def _license_user_entitlements(user: LicenseUser, links: Mapping[str, list]) -> None:
@@ -236,4 +270,5 @@ def device_create(*, device: Device, actor: Actor) -> Device:
 
 
 def device_update(*, device: Device, data: Mapping[str, Any], actor: Actor) -> Device:
-    return update_record(device, data=data, actor=actor)
+    """A device record is its customer's own: it stays with that customer."""
+    return update_record(device, data=data, actor=actor, fixed=("customer",))

@@ -5,13 +5,28 @@ with the client's shared key. Someone carries it to a connected machine, which p
 (client API) or uploads it (portal). Each `request_id` is carried out once: a repeat
 gets the first outcome again, which the client API renders to the same bytes, and
 changes nothing.
+
+What the signature protects: it covers the date, the license key or username, the
+hardware id and the API key, so a request cannot be made for another device or key,
+nor re-dated, without the shared key. It does not cover `request`, `product`,
+`request_id` or `password`. So:
+
+* a `request_id` answers only the very request it first answered: a digest of every
+  field (password included), keyed with a server secret, is kept with the answer;
+* a device's requests must come in order: each must be dated after the last request
+  that activated or deactivated its license (`activation.Signed`), so an activation
+  file turned into a deactivation, or an old one sent again under a fresh request_id,
+  is refused once the device has moved on;
+* within its age limit (LICENSING_OFFLINE_REQUEST_MAX_AGE), a request file that was
+  never used can be carried out by whoever holds it: treat request files like the
+  license key they contain.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
+import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -20,14 +35,14 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .. import signing
+from .. import secretbox, signing
 from ..actors import Actor
 from ..clientauth import MAX_CLOCK_SKEW, offline_message, parse_http_date, verify_signature
-from ..errors import Refusal
+from ..errors import Refusal, TryLater
 from ..license_body import license_file_payload
 from ..models import OfflineRequest
 from ..selectors import client_identity, client_licenses
-from .activation import license_activate, license_release
+from .activation import Signed, license_activate, license_release
 
 MAX_REQUEST_BYTES = 64 * 1024
 ACTIVATION, DEACTIVATION = "activation", "deactivation"
@@ -69,6 +84,19 @@ class Outcome:
 
 def decode_request(raw: bytes) -> dict[str, str]:
     """The fields of an offline request file, or a Refusal saying what is wrong with it."""
+    return _fields(_decoded(raw))
+
+
+def peek(raw: bytes) -> dict[str, Any]:
+    """Whatever fields the file holds, unchecked, or none: to bind an answer to the
+    device a request names, even when the request is refused."""
+    try:
+        return _decoded(raw)
+    except Refusal:
+        return {}
+
+
+def _decoded(raw: bytes) -> dict[str, Any]:
     compact = b"".join(raw.split())
     if not compact:
         raise Refusal("missing_content", "The offline request is empty.")
@@ -84,7 +112,7 @@ def decode_request(raw: bytes) -> dict[str, str]:
         raise Refusal("invalid_json", "The offline request does not decode to JSON.") from None
     if not isinstance(data, dict):
         raise Refusal("invalid_json", "The offline request must decode to a JSON object.")
-    return _fields(data)
+    return data
 
 
 def _fields(data: dict[str, Any]) -> dict[str, str]:
@@ -130,7 +158,8 @@ def answer(fields: dict[str, str], *, expected: str, ip: str | None, actor: Acto
         api_key=fields["api_key"],
     )
     credential = verify_signature(fields["api_key"], message, fields["signature"])
-    _check_date(fields["date"])  # after the signature: a tampered date is a tampered request
+    # The date after the signature: a tampered date is a tampered request.
+    signed = Signed(at=_check_date(fields["date"]), ordered=True)
     actor = actor or Actor.client(credential, ip)
 
     fingerprint = _fingerprint(fields)
@@ -139,7 +168,7 @@ def answer(fields: dict[str, str], *, expected: str, ip: str | None, actor: Acto
         return _stored(earlier, credential.id, fingerprint)
     try:
         with transaction.atomic():
-            result = _carry_out(fields, actor)
+            result = _carry_out(fields, actor, signed)
             OfflineRequest.objects.create(
                 request_id=fields["request_id"],
                 kind=expected,
@@ -155,7 +184,7 @@ def answer(fields: dict[str, str], *, expected: str, ip: str | None, actor: Acto
     return result
 
 
-def _check_date(value: str) -> None:
+def _check_date(value: str) -> dt.datetime:
     # The signature covers the date, so a captured request cannot be re-dated; this
     # bounds how long one stays usable under fresh request ids.
     dated = parse_http_date(value)
@@ -164,15 +193,16 @@ def _check_date(value: str) -> None:
     now = timezone.now()
     if dated > now + MAX_CLOCK_SKEW or now - dated > settings.LICENSING_OFFLINE_REQUEST_MAX_AGE:
         raise Refusal("date_header_diff", "The offline request is too old or dated in the future; make a new one.")
+    return dated
 
 
 def _fingerprint(fields: dict[str, str]) -> str:
-    parts = [fields.get(name, "") for name in ("request", "product", "hardware_id", "license_key")]
-    parts.append(fields.get("username", "").lower())
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    """A digest of every field, keyed with a server secret: the password is among them,
+    and a digest anyone could compute would let a stored one be tested against guesses."""
+    return secretbox.keyed_digest("offline-request", signing.canonical_json(fields))
 
 
-def _carry_out(fields: dict[str, str], actor: Actor) -> Outcome:
+def _carry_out(fields: dict[str, str], actor: Actor, signed: Signed) -> Outcome:
     identity = client_identity(fields)
     try:
         if fields["request"] == ACTIVATION:
@@ -181,11 +211,14 @@ def _carry_out(fields: dict[str, str], actor: Actor) -> Outcome:
                 password=fields.get("password"),
                 facts={k: fields[k] for k in ("hostname", "os_ver", "app_ver", "sdk_ver") if k in fields},
                 actor=actor,
+                signed=signed,
             )
             license = client_licenses().get(pk=license.pk)
             return Outcome(license_file=signing.license_file(license_file_payload(license, now=timezone.now())))
-        license_release(**identity, actor=actor)
+        license_release(**identity, actor=actor, signed=signed)
         return Outcome()
+    except TryLater:
+        raise  # passes with time: not this request's final answer
     except Refusal as refusal:
         return Outcome(refusal=refusal)
 

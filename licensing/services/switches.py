@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.db import models, transaction
 from django.utils import timezone
@@ -80,8 +81,28 @@ LICENSE_DEACTIVATE = Transition(
 )
 
 
-def _switch(instance: M, transition: Transition, *, actor: Actor, reason: str) -> M:
-    """Flip one status switch under a row lock and record it."""
+# A license user taken off an entitlement: their licenses on it give their seats back,
+# suspended ones too, since the user may no longer activate that entitlement at all.
+LICENSE_USER_REMOVED = Transition(
+    "license.deactivated",
+    "deactivate",
+    (License.Status.ACTIVE, License.Status.SUSPENDED),
+    License.Status.DEACTIVATED,
+    stamps="deactivated_at",
+)
+
+
+def switch(
+    instance: M,
+    transition: Transition,
+    *,
+    actor: Actor,
+    reason: str,
+    guard: Callable[[M], None] | None = None,
+    also: Mapping[str, Any] | None = None,
+) -> M:
+    """Flip one status switch under a row lock and record it. `guard` may refuse the
+    change from the locked row; `also` sets bookkeeping fields with it (not audited)."""
     model = type(instance)
     with transaction.atomic():
         # Re-read under lock: the caller's copy may be stale, and two staff members
@@ -89,6 +110,8 @@ def _switch(instance: M, transition: Transition, *, actor: Actor, reason: str) -
         locked = model.objects.select_for_update().get(pk=instance.pk)
         if not transition.allows(locked.status):
             raise InvalidTransition(_refusal(locked, transition))
+        if guard is not None:
+            guard(locked)
         before = field_values(locked, SWITCH_FIELDS)
         now = timezone.now()
         locked.status = transition.target
@@ -98,6 +121,9 @@ def _switch(instance: M, transition: Transition, *, actor: Actor, reason: str) -
         if transition.stamps:
             setattr(locked, transition.stamps, now)
             changed.append(transition.stamps)
+        for name, value in (also or {}).items():
+            setattr(locked, name, value)
+            changed.append(name)
         locked.save(update_fields=changed)
         record_change(
             actor=actor,
@@ -123,61 +149,61 @@ def _refusal(instance: models.Model, transition: Transition) -> str:
 def customer_disable(*, customer: Customer, actor: Actor, reason: str = "") -> Customer:
     """Disable a customer: every entitlement stops working at the client's next check.
     One row changes, however much the customer owns."""
-    return _switch(customer, CUSTOMER_DISABLE, actor=actor, reason=reason)
+    return switch(customer, CUSTOMER_DISABLE, actor=actor, reason=reason)
 
 
 def customer_enable(*, customer: Customer, actor: Actor, reason: str = "") -> Customer:
     """Re-enable a customer; entitlements disabled on their own stay disabled."""
-    return _switch(customer, CUSTOMER_ENABLE, actor=actor, reason=reason)
+    return switch(customer, CUSTOMER_ENABLE, actor=actor, reason=reason)
 
 
 def entitlement_disable(*, entitlement: Entitlement, actor: Actor, reason: str = "") -> Entitlement:
-    return _switch(entitlement, ENTITLEMENT_DISABLE, actor=actor, reason=reason)
+    return switch(entitlement, ENTITLEMENT_DISABLE, actor=actor, reason=reason)
 
 
 def entitlement_enable(*, entitlement: Entitlement, actor: Actor, reason: str = "") -> Entitlement:
-    return _switch(entitlement, ENTITLEMENT_ENABLE, actor=actor, reason=reason)
+    return switch(entitlement, ENTITLEMENT_ENABLE, actor=actor, reason=reason)
 
 
 def transaction_suspend(
     *, license_transaction: LicenseTransaction, actor: Actor, reason: str = ""
 ) -> LicenseTransaction:
     """Suspend every license the transaction provisioned (10Duke's suspend-licenses)."""
-    return _switch(license_transaction, TRANSACTION_SUSPEND, actor=actor, reason=reason)
+    return switch(license_transaction, TRANSACTION_SUSPEND, actor=actor, reason=reason)
 
 
 def transaction_resume(
     *, license_transaction: LicenseTransaction, actor: Actor, reason: str = ""
 ) -> LicenseTransaction:
-    return _switch(license_transaction, TRANSACTION_RESUME, actor=actor, reason=reason)
+    return switch(license_transaction, TRANSACTION_RESUME, actor=actor, reason=reason)
 
 
 def activation_code_disable(*, activation_code: ActivationCode, actor: Actor, reason: str = "") -> ActivationCode:
-    return _switch(activation_code, CODE_DISABLE, actor=actor, reason=reason)
+    return switch(activation_code, CODE_DISABLE, actor=actor, reason=reason)
 
 
 def activation_code_enable(*, activation_code: ActivationCode, actor: Actor, reason: str = "") -> ActivationCode:
-    return _switch(activation_code, CODE_ENABLE, actor=actor, reason=reason)
+    return switch(activation_code, CODE_ENABLE, actor=actor, reason=reason)
 
 
 def activation_code_revoke(*, activation_code: ActivationCode, actor: Actor, reason: str = "") -> ActivationCode:
     """Revoke a code for good: it can never activate again."""
-    return _switch(activation_code, CODE_REVOKE, actor=actor, reason=reason)
+    return switch(activation_code, CODE_REVOKE, actor=actor, reason=reason)
 
 
 def license_suspend(*, license: License, actor: Actor, reason: str = "") -> License:
-    return _switch(license, LICENSE_SUSPEND, actor=actor, reason=reason)
+    return switch(license, LICENSE_SUSPEND, actor=actor, reason=reason)
 
 
 def license_resume(*, license: License, actor: Actor, reason: str = "") -> License:
-    return _switch(license, LICENSE_RESUME, actor=actor, reason=reason)
+    return switch(license, LICENSE_RESUME, actor=actor, reason=reason)
 
 
 def license_revoke(*, license: License, actor: Actor, reason: str = "") -> License:
     """Revoke a license for good: that device can never activate this entitlement again."""
-    return _switch(license, LICENSE_REVOKE, actor=actor, reason=reason)
+    return switch(license, LICENSE_REVOKE, actor=actor, reason=reason)
 
 
 def license_deactivate(*, license: License, actor: Actor, reason: str = "") -> License:
     """Deactivate a license; its seat is free at once."""
-    return _switch(license, LICENSE_DEACTIVATE, actor=actor, reason=reason)
+    return switch(license, LICENSE_DEACTIVATE, actor=actor, reason=reason)

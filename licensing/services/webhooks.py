@@ -10,7 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from .. import audit, outbox, representations
+from .. import audit, outbox, representations, webhooks
 from ..actors import Actor
 from ..errors import InvalidEdit, InvalidTransition
 from ..models import WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -27,17 +27,24 @@ def webhook_endpoint_create(*, endpoint: WebhookEndpoint, actor: Actor) -> tuple
     to the caller this once and afterwards kept only encrypted."""
     secret = generate_secret()
     endpoint.secret = secret
-    return create_record(endpoint, actor=actor, check=_known_event_types), secret
+    return create_record(endpoint, actor=actor, check=_check_endpoint), secret
 
 
 def webhook_endpoint_update(*, endpoint: WebhookEndpoint, data: Mapping[str, Any], actor: Actor) -> WebhookEndpoint:
-    return update_record(endpoint, data=data, actor=actor, check=_known_event_types)
+    return update_record(endpoint, data=data, actor=actor, check=_check_endpoint)
 
 
-def _known_event_types(endpoint: WebhookEndpoint, links: Mapping[str, list]) -> None:
+def _check_endpoint(endpoint: WebhookEndpoint, links: Mapping[str, list]) -> None:
+    """A public https URL (internal addresses would let whoever may create endpoints reach
+    the server's own network), and event types that exist."""
+    errors = {}
+    if problem := webhooks.url_problem(endpoint.url):
+        errors["url"] = [problem]
     unknown = sorted(set(endpoint.event_types) - set(representations.EVENT_TYPES))
     if unknown:
-        raise InvalidEdit({"event_types": [f"Unknown event types: {', '.join(unknown)[:300]}."]})
+        errors["event_types"] = [f"Unknown event types: {', '.join(unknown)[:300]}."]
+    if errors:
+        raise InvalidEdit(errors)
 
 
 def webhook_endpoint_rotate_secret(

@@ -1,39 +1,57 @@
-"""Migrations that rewrite data keep what was there."""
+"""Migrations that rewrite data keep what was there, both ways."""
 
-import json
+import datetime as dt
 import uuid
 
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
 
 from licensing.errors import Refusal
 from licensing.signing import canonical_json
 
-BEFORE = [("licensing", "0006_license_username_any_case")]
-AFTER = [("licensing", "0007_offline_request_outcome")]
+OUTCOMES = ("licensing", "0007_offline_request_outcome")
+BEFORE_OUTCOMES = ("licensing", "0006_license_username_any_case")
+DEVICES = ("licensing", "0008_devices_per_customer_and_signed_dates")
+
+
+class Migrator:
+    def __init__(self) -> None:
+        self.executor = MigrationExecutor(connection)
+
+    def to(self, target: tuple[str, str]):
+        """Migrate to `target`; the models as they are there."""
+        self.executor.loader.build_graph()
+        self.executor.migrate([target])
+        return self.executor.loader.project_state(target).apps
 
 
 @pytest.fixture
 def migrator(transactional_db):
-    executor = MigrationExecutor(connection)
-    yield executor
+    yield Migrator()
     executor = MigrationExecutor(connection)  # back to the latest, whatever happened
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())
 
 
-def test_stored_offline_answers_become_outcomes_that_render_the_same(migrator):
-    migrator.migrate(BEFORE)
-    old = migrator.loader.project_state(BEFORE).apps.get_model("licensing", "OfflineRequest")
-    refusal = {"status": 400, "code": "license_activated_max_times", "message": "All 1 seats are taken."}
-    answers = {
-        "activated": (200, "-----BEGIN LICENSE FILE-----\nabc\n-----END LICENSE FILE-----", "text/plain"),
-        "deactivated": (200, "license_deactivated", "text/plain; charset=utf-8"),
-        "refused": (400, json.dumps(refusal, separators=(",", ":"), sort_keys=True), "application/json"),
-    }
-    for request_id, (status, body, content_type) in answers.items():
-        old.objects.create(
+TEXT = "text/plain; charset=utf-8"
+REFUSED = {
+    "status": 400,
+    "code": "license_not_enabled",
+    "message": "Disabled: customer disabled.",
+    "reason": "customer_disabled",
+}
+ANSWERS = {
+    "activated": (200, "-----BEGIN LICENSE FILE-----\nabc\n-----END LICENSE FILE-----", TEXT),
+    "deactivated": (200, "license_deactivated", TEXT),
+    "refused": (400, canonical_json(REFUSED).decode(), "application/json"),
+}
+
+
+def stored_answers(OfflineRequest) -> None:
+    for request_id, (status, body, content_type) in ANSWERS.items():
+        OfflineRequest.objects.create(
             request_id=request_id,
             kind="activation",
             credential_id=uuid.uuid4(),
@@ -43,14 +61,60 @@ def test_stored_offline_answers_become_outcomes_that_render_the_same(migrator):
             response_content_type=content_type,
         )
 
-    migrator.loader.build_graph()
-    migrator.migrate(AFTER)
 
-    new = migrator.loader.project_state(AFTER).apps.get_model("licensing", "OfflineRequest")
-    rows = {row.request_id: row for row in new.objects.all()}
-    assert (rows["activated"].outcome, rows["activated"].license_file) == ("activated", answers["activated"][1])
+def test_stored_offline_answers_become_outcomes_that_render_the_same(migrator):
+    stored_answers(migrator.to(BEFORE_OUTCOMES).get_model("licensing", "OfflineRequest"))
+
+    rows = {row.request_id: row for row in migrator.to(OUTCOMES).get_model("licensing", "OfflineRequest").objects.all()}
+
+    assert (rows["activated"].outcome, rows["activated"].license_file) == ("activated", ANSWERS["activated"][1])
     assert (rows["deactivated"].outcome, rows["deactivated"].license_file) == ("deactivated", "")
     assert rows["refused"].outcome == "refused"
-    # Rendered again, the refusal is the very answer that was stored.
-    rendered = canonical_json(Refusal.from_body(rows["refused"].refusal).body()).decode()
-    assert rendered == answers["refused"][1]
+    # Rendered again, the refusal is the very answer that was stored, reason and all.
+    assert canonical_json(Refusal.from_body(rows["refused"].refusal).body()).decode() == ANSWERS["refused"][1]
+
+
+def test_going_back_restores_the_stored_answers(migrator):
+    stored_answers(migrator.to(BEFORE_OUTCOMES).get_model("licensing", "OfflineRequest"))
+    migrator.to(OUTCOMES)
+
+    OfflineRequest = migrator.to(BEFORE_OUTCOMES).get_model("licensing", "OfflineRequest")
+
+    restored = {
+        row.request_id: (row.response_status, row.response_body, row.response_content_type)
+        for row in OfflineRequest.objects.all()
+    }
+    assert restored == ANSWERS
+
+
+def test_a_device_that_customers_shared_is_split_one_per_customer(migrator):
+    apps = migrator.to(OUTCOMES)
+    Customer, Product, Entitlement, ActivationCode, Device, License = (
+        apps.get_model("licensing", name)
+        for name in ("Customer", "Product", "Entitlement", "ActivationCode", "Device", "License")
+    )
+    product = Product.objects.create(code="studio", name="Studio")
+    now = timezone.now()
+    shared = Device.objects.create(hardware_id="shared-hw", hostname="PWNED")
+    unused = Device.objects.create(hardware_id="unused-hw")
+    holders = []
+    for n, name in enumerate(["First", "Second"]):
+        customer = Customer.objects.create(name=name)
+        entitlement = Entitlement.objects.create(customer=customer, product=product, valid_from=now)
+        code = ActivationCode.objects.create(entitlement=entitlement, code=f"CODE-{n}")
+        license = License.objects.create(
+            entitlement=entitlement, device=shared, activation_code=code, activated_at=now + dt.timedelta(minutes=n)
+        )
+        holders.append((customer, license))
+
+    apps = migrator.to(DEVICES)
+
+    Device, License = apps.get_model("licensing", "Device"), apps.get_model("licensing", "License")
+    (first, first_license), (second, second_license) = holders
+    first_device = License.objects.get(pk=first_license.pk).device
+    second_device = License.objects.get(pk=second_license.pk).device
+    assert first_device.pk == shared.pk and first_device.customer_id == first.pk
+    assert second_device.pk != shared.pk and second_device.customer_id == second.pk
+    assert (second_device.hardware_id, second_device.hostname) == ("shared-hw", "PWNED")
+    assert Device.objects.get(pk=unused.pk).customer_id is None
+    assert sorted(Device.objects.values_list("hardware_id", flat=True)) == ["shared-hw", "shared-hw", "unused-hw"]

@@ -232,7 +232,7 @@ def _customer_owning(entitlements: int, licenses_each: int) -> Customer:
     )
     codes = ActivationCode.objects.bulk_create(ActivationCode(entitlement=e) for e in rows)
     devices = Device.objects.bulk_create(
-        Device(hardware_id=f"{customer.pk}-{n}") for n in range(entitlements * licenses_each)
+        Device(customer=customer, hardware_id=f"{customer.pk}-{n}") for n in range(entitlements * licenses_each)
     )
     License.objects.bulk_create(
         License(entitlement=code.entitlement, activation_code=code, device=devices[i * licenses_each + j])

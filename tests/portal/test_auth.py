@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.core.cache import cache
+from django.http import HttpRequest
 from django.test import Client
 
 from licensing.models import AuditEvent
@@ -90,7 +91,7 @@ def test_staff_users_cannot_sign_in_to_the_portal(db):
     response = sign_in(Client(), "staff@vendor.example", "staff-password")
     assert response.status_code == 200
     assert "match an account" in response.content.decode()
-    assert Client().login(username=staff.username, password="staff-password")  # the admin takes them
+    assert Client().login(request=HttpRequest(), username=staff.username, password="staff-password")  # the admin does
 
 
 def test_sign_out_ends_the_portal_session_only(contact, superuser):

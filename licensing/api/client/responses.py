@@ -1,13 +1,16 @@
 """Every client API response is signed: `LicenseSignature` carries an Ed25519 signature
-of the exact body bytes."""
+of the exact body bytes. JSON answers are bound to the request they answer: they carry
+its `nonce` and the `hardware_id` they are about, errors included, so that a captured
+answer cannot be replayed to another request or passed off as another device's."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.http import HttpResponse
 
-from ...errors import Refusal
+from ...errors import Refusal, TryLater
 from ...signing import canonical_json, current_signer
 
 SIGNATURE_HEADER = "LicenseSignature"
@@ -27,15 +30,17 @@ def signed_text(text: str, *, status: int = 200) -> HttpResponse:
     return signed(text.encode(), status=status, content_type="text/plain; charset=utf-8")
 
 
-def signed_error(refusal: Refusal) -> HttpResponse:
-    return signed_json(refusal.body(), status=refusal.status)
-
-
-def rate_limited(wait: int | None) -> HttpResponse:
-    """The signed 429 of the throttle, with the whole seconds until its window ends in
-    the message and in Retry-After."""
-    wait = max(1, wait or 1)
-    message = f"Too many requests with this API key from this address; retry in {wait} seconds."
-    response = signed_error(Refusal("rate_limited", message, status=429))
-    response["Retry-After"] = str(wait)
+def signed_error(refusal: Refusal, bound: Mapping[str, str] | None = None) -> HttpResponse:
+    """The refusal's JSON, with what the request bound its answer to (nonce, hardware_id)."""
+    response = signed_json({**refusal.body(), **(bound or {})}, status=refusal.status)
+    if refusal.retry_after is not None:
+        response["Retry-After"] = str(refusal.retry_after)
     return response
+
+
+def rate_limited(wait: float | None) -> TryLater:
+    """The refusal of the throttle, with the whole seconds until its window ends in the
+    message and in Retry-After."""
+    wait = max(1, int(wait or 1))
+    message = f"Too many requests with this API key from this address; retry in {wait} seconds."
+    return TryLater("rate_limited", message, retry_after=wait)

@@ -173,7 +173,8 @@ class LicenseBodySerializer(serializers.Serializer):
     refresh_interval = serializers.IntegerField(help_text="Seconds between check-ins.")
     offline_grace = serializers.IntegerField(help_text="Seconds a license file works offline.")
     server_time = serializers.DateTimeField()
-    nonce = serializers.CharField(required=False)
+    hardware_id = serializers.CharField(help_text="The device this answer is about: check that it is yours.")
+    nonce = serializers.CharField(required=False, help_text="The request's nonce, echoed.")
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -181,3 +182,6 @@ class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
     reason = serializers.CharField(required=False)
+    retry_after = serializers.IntegerField(required=False, help_text="Seconds to wait, for a refusal that passes.")
+    hardware_id = serializers.CharField(required=False, help_text="The request's hardware_id, echoed.")
+    nonce = serializers.CharField(required=False, help_text="The request's nonce, echoed.")

@@ -3,6 +3,8 @@ sign what they answer; every refusal becomes a signed §3 error."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import json
 import logging
 
@@ -18,6 +20,7 @@ from rest_framework.views import APIView
 
 from ... import rules, services, snapshots
 from ...actors import Actor, client_ip
+from ...clientauth import parse_http_date
 from ...errors import Refusal
 from ...license_body import license_body
 from ...selectors import client_identity, client_licenses
@@ -61,6 +64,9 @@ class ClientView(APIView):
     throttle_classes = (ClientRateThrottle,)
     requires_signature = True
 
+    # What an answer may be bound to, and the longest value of each that is echoed.
+    BOUND_FIELDS = {"nonce": 128, "hardware_id": 255}
+
     def dispatch(self, request, *args, **kwargs):
         """DRF's request cycle without its Request wrapper, negotiation and rendering,
         which would cost a check-in a sixth of its time: these views read the Django
@@ -70,6 +76,7 @@ class ClientView(APIView):
         runs the throttle first of all."""
         self.args, self.kwargs, self.request = args, kwargs, request
         self.headers = self.default_response_headers
+        self._bound: dict[str, str] | None = None
         try:
             self.initial(request)
             method = request.method.lower()
@@ -101,21 +108,52 @@ class ClientView(APIView):
         return list(snapshots.credentials.keys_for(api_key)) if api_key else []
 
     def handle_exception(self, exc):
+        return signed_error(self.refusal_for(exc), self.bound())
+
+    def refusal_for(self, exc: Exception) -> Refusal:
         if isinstance(exc, Refusal):
-            return signed_error(exc)
+            return exc
         if isinstance(exc, exceptions.Throttled):
             return rate_limited(exc.wait)
         if isinstance(exc, exceptions.APIException):
-            return signed_error(Refusal(exc.default_code, str(exc.detail), status=exc.status_code))
+            return Refusal(exc.default_code, str(exc.detail), status=exc.status_code)
         if isinstance(exc, SuspiciousOperation):  # Django's own input limits (too many fields, ...)
-            return signed_error(Refusal("bad_request", "The request exceeds the server's limits.", status=400))
+            return Refusal("bad_request", "The request exceeds the server's limits.", status=400)
         # Anything else is our bug. Clients verify every answer, so even this one is
         # signed; the traceback goes to the log, not to the client.
         logger.exception("client API request failed")
-        return signed_error(Refusal("server_error", "The server failed; try again later.", status=500))
+        return Refusal("server_error", "The server failed; try again later.", status=500)
+
+    def bound(self) -> dict[str, str]:
+        """What this request's answer is bound to: the `nonce` and `hardware_id` it sent,
+        if it sent them as plain text of a sane length (anything else is not echoed)."""
+        if self._bound is None:
+            try:
+                sent = self.sent_fields()
+            except Exception:  # a request we cannot read says nothing to bind to
+                sent = {}
+            self._bound = {
+                name: value
+                for name, longest in self.BOUND_FIELDS.items()
+                if isinstance(value := sent.get(name), str) and 0 < len(value) <= longest and value.isprintable()
+            }
+        return self._bound
+
+    def sent_fields(self) -> dict:
+        """The request's fields, read leniently (only to bind an answer, errors included):
+        the query string's, and a JSON body's that can be read."""
+        fields = dict(self.request.GET.items())
+        if self.request.method == "POST" and self.request.content_type == "application/json":
+            with contextlib.suppress(Refusal):  # too large, or not a JSON object
+                fields.update(self.json_body())
+        return fields
 
     def actor(self) -> Actor:
         return Actor.client(self.credential, client_ip(self.request))
+
+    def signed_at(self) -> dt.datetime | None:
+        """When the client signed this request: its `Date`, which authentication checked."""
+        return parse_http_date(self.request.headers.get("Date", ""))
 
     def raw_body(self) -> bytes:
         length = self.request.META.get("CONTENT_LENGTH") or "0"
@@ -147,7 +185,11 @@ class ActivateLicense(ClientView):
         data = validated(ActivateRequestSerializer, self.json_body())
         facts = {k: data[k] for k in services.DEVICE_FACTS if k in data}
         license = services.license_activate(
-            **client_identity(data), password=data.get("password"), facts=facts, actor=self.actor()
+            **client_identity(data),
+            password=data.get("password"),
+            facts=facts,
+            actor=self.actor(),
+            signed=services.Signed(at=self.signed_at()),
         )
         license = client_licenses().get(pk=license.pk)
         return signed_json(license_body(license, now=timezone.now(), nonce=data.get("nonce")))
@@ -157,19 +199,38 @@ class CheckLicense(ClientView):
     http_method_names = ["get"]
 
     def remembered_keys(self, request) -> list[str]:
-        query = request.GET
+        query = self.sent_fields()
         identity = services.check_identity(
             query.get("product", ""), query.get("hardware_id", ""), query.get("license_key"), query.get("username")
         )
         return [*super().remembered_keys(request), *snapshots.licenses.keys_for(identity)]
 
+    def sent_fields(self) -> dict:
+        # The key may come in a `License-Key` header instead of the query string, which
+        # proxies and servers write to their access logs.
+        fields = self.request.GET.dict()
+        header = self.request.headers.get("License-Key")
+        if header:
+            fields["license_key"] = header
+        return fields
+
     @extend_schema(
         operation_id="check_license",
-        parameters=[*AUTH_HEADERS, CheckQuerySerializer],
+        parameters=[
+            *AUTH_HEADERS,
+            OpenApiParameter(
+                "License-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="The license key, instead of the license_key query parameter: query strings end up "
+                "in access logs, headers usually do not.",
+            ),
+            CheckQuerySerializer,
+        ],
         responses={200: LicenseBodySerializer, **ERRORS},
     )
     def get(self, request) -> HttpResponse:
-        data = validated(CheckQuerySerializer, request.GET.dict())
+        data = validated(CheckQuerySerializer, self.sent_fields())
         license = services.license_check(**client_identity(data), versions=self.versions)
         # license_check answers only with a license active at its check-in time.
         body = license_body(license, now=license.last_check_in_at, nonce=data.get("nonce"), verdict=rules.ACTIVE)
@@ -188,7 +249,12 @@ class DeactivateLicense(ClientView):
     def post(self, request) -> HttpResponse:
         data = validated(DeactivateRequestSerializer, self.json_body())
         license_id = str(data["license_id"]) if data.get("license_id") else None
-        services.license_release(**client_identity(data), license_id=license_id, actor=self.actor())
+        services.license_release(
+            **client_identity(data),
+            license_id=license_id,
+            actor=self.actor(),
+            signed=services.Signed(at=self.signed_at()),
+        )
         return signed_text(DEACTIVATED_BODY)
 
 
@@ -207,8 +273,12 @@ class OfflineView(ClientView):
         outcome = offline.answer(fields, expected=self.kind, ip=client_ip(request))
         # Rendered the same way every time: a repeated request_id gets the same bytes.
         if outcome.refusal is not None:
-            return signed_error(outcome.refusal)
+            return signed_error(outcome.refusal, self.bound())
         return signed_text(outcome.license_file or DEACTIVATED_BODY)
+
+    def sent_fields(self) -> dict:
+        # An offline request names its device inside the file; it carries no nonce.
+        return {"hardware_id": offline.peek(self.offline_bytes()).get("hardware_id")}
 
     def offline_bytes(self) -> bytes:
         request = self.request
@@ -271,6 +341,9 @@ class NotFound(ClientView):
 
     requires_signature = False
     schema = None  # not part of the API
+
+    # What an answer may be bound to, and the longest value of each that is echoed.
+    BOUND_FIELDS = {"nonce": 128, "hardware_id": 255}
 
     def dispatch(self, request, *args, **kwargs):
         return signed_error(Refusal("not_found", "No such endpoint.", status=404))

@@ -89,7 +89,7 @@ class LicenseUserFilters(TimestampedFilters):
 class DeviceFilters(TimestampedFilters):
     class Meta:
         model = Device
-        fields = ["hardware_id", "is_vm"]
+        fields = ["customer", "hardware_id", "is_vm"]
 
 
 class LicenseFilters(EffectiveStatusFilters):

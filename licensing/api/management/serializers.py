@@ -14,28 +14,55 @@ from rest_framework import serializers
 from ...models import ActivationCode, Customer, Device, Entitlement, LicenseTransaction, LicenseUser, Product
 from ...models.base import normalize_address
 from ...models.entitlements import MAX_TERM, MIN_LEASE
-from ...representations.fields import BoundedSeconds
+from ...representations.fields import Seconds
 
 
-class ProductInputSerializer(serializers.ModelSerializer):
+class InputSerializer(serializers.ModelSerializer):
+    """Checks the shape of what a request sends. Saving is the resource's service's."""
+
+    def create(self, validated_data: dict[str, Any]):
+        raise NotImplementedError("Input serializers never save: hand validated_data to the resource's service.")
+
+    def update(self, instance, validated_data: dict[str, Any]):
+        raise NotImplementedError("Input serializers never save: hand validated_data to the resource's service.")
+
+
+class BoundedSeconds(Seconds):
+    """A duration given as whole seconds, within bounds (input serializers use it)."""
+
+    def __init__(self, *, minimum: dt.timedelta, maximum: dt.timedelta, **kwargs) -> None:
+        super().__init__(min_value=int(minimum.total_seconds()), max_value=int(maximum.total_seconds()), **kwargs)
+        # The bounds are checked on the number below: validators would see the duration.
+        self.validators = []
+
+    def to_internal_value(self, data) -> dt.timedelta:
+        seconds = super().to_internal_value(data)
+        if seconds < self.min_value:
+            self.fail("min_value", min_value=self.min_value)
+        if seconds > self.max_value:
+            self.fail("max_value", max_value=self.max_value)
+        return dt.timedelta(seconds=seconds)
+
+
+class ProductInputSerializer(InputSerializer):
     class Meta:
         model = Product
         fields = ["code", "name", "authorization_method"]
 
 
-class CustomerInputSerializer(serializers.ModelSerializer):
+class CustomerInputSerializer(InputSerializer):
     class Meta:
         model = Customer
         fields = ["name", "kind", "email", "external_id"]
 
 
-class LicenseTransactionInputSerializer(serializers.ModelSerializer):
+class LicenseTransactionInputSerializer(InputSerializer):
     class Meta:
         model = LicenseTransaction
         fields = ["customer", "external_id", "processed_at"]
 
 
-class EntitlementInputSerializer(serializers.ModelSerializer):
+class EntitlementInputSerializer(InputSerializer):
     lease_period = BoundedSeconds(minimum=MIN_LEASE, maximum=MAX_TERM, required=False)
     offline_grace = BoundedSeconds(minimum=dt.timedelta(0), maximum=MAX_TERM, required=False)
 
@@ -54,7 +81,7 @@ class EntitlementInputSerializer(serializers.ModelSerializer):
         ]
 
 
-class ActivationCodeInputSerializer(serializers.ModelSerializer):
+class ActivationCodeInputSerializer(InputSerializer):
     class Meta:
         model = ActivationCode
         fields = ["entitlement", "max_activations"]
@@ -67,7 +94,7 @@ def password_field(**kwargs) -> serializers.CharField:
     )
 
 
-class LicenseUserInputSerializer(serializers.ModelSerializer):
+class LicenseUserInputSerializer(InputSerializer):
     password = password_field(required=False, help_text="A new password; left out, the current one stays.")
 
     class Meta:
@@ -90,10 +117,24 @@ class LicenseUserCreateInputSerializer(LicenseUserInputSerializer):
     password = password_field()
 
 
-class DeviceInputSerializer(serializers.ModelSerializer):
+class DeviceInputSerializer(InputSerializer):
+    # Required here, though the column allows devices no license has used to keep none.
+    customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
+
     class Meta:
         model = Device
-        fields = ["hardware_id", "hostname", "os_ver", "is_vm", "vm_info", "mac_address", "ip", "app_ver", "sdk_ver"]
+        fields = [
+            "customer",
+            "hardware_id",
+            "hostname",
+            "os_ver",
+            "is_vm",
+            "vm_info",
+            "mac_address",
+            "ip",
+            "app_ver",
+            "sdk_ver",
+        ]
 
 
 class LicenseSwitchSerializer(serializers.Serializer):

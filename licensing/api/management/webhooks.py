@@ -14,10 +14,11 @@ from ... import representations, services
 from ...models import WebhookDelivery, WebhookEndpoint
 from ...representations.webhooks import WebhookEndpointWithSecretSerializer
 from .filters import TimestampedFilters
+from .serializers import InputSerializer
 from .views import ManagementViewSet, RecordViewSet
 
 
-class WebhookEndpointInputSerializer(serializers.ModelSerializer):
+class WebhookEndpointInputSerializer(InputSerializer):
     event_types = serializers.ListField(
         child=serializers.ChoiceField(choices=representations.EVENT_TYPES),
         required=False,

@@ -1,4 +1,4 @@
-"""A client application's side of DESIGN.md §3, written from the contract alone: it
+"""A client application's side of the client API, written from the contract alone: it
 signs requests with HMAC and verifies answers with nothing but the public key."""
 
 from __future__ import annotations
@@ -7,8 +7,9 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
 
@@ -41,9 +42,19 @@ class ClientApp:
     http: Client
     api_key: str
     shared_key: str
+    # The device's clock: each request it signs is dated after the one before, as a real
+    # device's are (offline requests must be), even when a test sends two in one second.
+    last_signed: float = field(default=0.0, repr=False)
+
+    def date(self) -> str:
+        now = time.time()
+        following = self.last_signed + 1
+        # Unless a test has moved the clock back: then the clock's own time.
+        self.last_signed = following if now < following <= now + 60 else now
+        return formatdate(self.last_signed, usegmt=True)
 
     def headers(self, **overrides: str) -> dict[str, str]:
-        return auth_headers(self.api_key, self.shared_key) | overrides
+        return auth_headers(self.api_key, self.shared_key, self.date()) | overrides
 
     def get(self, endpoint: str, params: dict[str, Any] | None = None, **headers):
         return self.http.get(f"/api/v4/{endpoint}", params or {}, headers=self.headers(**headers))
@@ -57,8 +68,8 @@ class ClientApp:
         return self.http.post(f"/api/v4/{endpoint}", data, content_type=content_type, headers=self.headers(**headers))
 
     def offline_request(self, request: str, *, product: str, hardware_id: str, **fields: str) -> str:
-        """A base64 offline request file, signed as DESIGN.md §3 says."""
-        date = formatdate(usegmt=True)
+        """A base64 offline request file, signed as the client API documents."""
+        date = fields.pop("date", None) or self.date()
         secret_name = fields.get("license_key") or fields["username"]
         body = {
             "request": request,

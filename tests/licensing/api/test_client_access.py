@@ -1,4 +1,4 @@
-"""The access rules of DESIGN.md §2 as a client application sees them over /api/v4/: the
+"""The access rules as a client application sees them over /api/v4/: the
 vendor flips a switch with a service, and the client's next request says so, signed."""
 
 import datetime as dt

@@ -1,4 +1,4 @@
-"""DESIGN.md §2, "no oversubscription": concurrent activations, each on its own database
+"""No oversubscription: concurrent activations, each on its own database
 connection, never take more seats than the entitlement has, and concurrent activations
 of one device make one license."""
 
@@ -70,7 +70,8 @@ def test_concurrent_activations_of_different_devices_never_oversubscribe(app):
     granted = {r.json()["id"] for r in responses if r.status_code == 200}
     assert granted == {str(pk) for pk in holding.values_list("pk", flat=True)}
     assert AuditEvent.objects.filter(action="license.activated").count() == 10
-    assert AuditEvent.objects.filter(action="license.activation_refused").count() == 30
+    # Thirty identical refusals (one client, one address, one code) are one row a minute.
+    assert AuditEvent.objects.filter(action="license.activation_refused").count() == 1
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,4 +1,4 @@
-"""Bad input to the client API (DESIGN.md §3): every error of the table is reachable, each
+"""Bad input to the client API: every error of the table is reachable, each
 answer is a signed JSON error with the documented status and code, and no bad request
 changes anything (no license, device or activation audit event appears)."""
 
@@ -50,12 +50,15 @@ def nothing_changes():
 
 
 def assert_error(response, status: int, code: str, *, names: str | None = None, reason: str | None = None) -> dict:
-    """A §3 error: the status, a JSON body of exactly status/code/message (+ reason),
-    a message naming `names` when given, and a LicenseSignature over the exact body."""
+    """A client API error: the status, a JSON body of exactly status/code/message (+ reason),
+    bound to the request (the nonce and hardware_id it sent, echoed), a message naming
+    `names` when given, and a LicenseSignature over the exact body."""
     assert response.status_code == status, response.content
     assert response["Content-Type"].startswith("application/json")
     body = json.loads(response.content)
-    assert set(body) == {"status", "code", "message"} | ({"reason"} if reason else set())
+    bound = sent_binding(response)
+    assert {name: body[name] for name in ("nonce", "hardware_id") if name in body} == bound
+    assert set(body) - set(bound) == {"status", "code", "message"} | ({"reason"} if reason else set())
     assert body["status"] == status
     assert body["code"] == code
     assert isinstance(body["message"], str) and body["message"]
@@ -65,6 +68,27 @@ def assert_error(response, status: int, code: str, *, names: str | None = None, 
         assert body["reason"] == reason
     verify_response(response)
     return body
+
+
+def sent_binding(response) -> dict[str, str]:
+    """The nonce and hardware_id the request sent, as plain text of a sane length: what
+    its answer must echo."""
+    request = response.wsgi_request
+    sent = dict(request.GET.items())
+    raw = request.body if len(request.body) <= 64 * 1024 else b""  # a larger body is not read
+    try:
+        if request.content_type == "application/json":
+            sent.update(json.loads(raw))
+        elif request.content_type == "text/plain":
+            sent = {"hardware_id": json.loads(base64.b64decode(b"".join(raw.split()), validate=True))["hardware_id"]}
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError, RecursionError):
+        pass
+    limits = {"nonce": 128, "hardware_id": 255}
+    return {
+        name: value
+        for name, longest in limits.items()
+        if isinstance(value := sent.get(name), str) and 0 < len(value) <= longest and value.isprintable()
+    }
 
 
 def send(app: ClientApp, endpoint: str, body, headers: dict[str, str]):
@@ -875,7 +899,15 @@ def test_an_unexpected_failure_is_still_a_signed_json_answer(app, code, monkeypa
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(views.services, "license_check", broken)
-    response = app.get("check_license", {"product": "studio", "hardware_id": "hw-1", "license_key": code.code})
+    response = app.get(
+        "check_license", {"product": "studio", "hardware_id": "hw-1", "license_key": code.code, "nonce": "n-1"}
+    )
     assert response.status_code == 500
     verify_response(response)
-    assert response.json() == {"status": 500, "code": "server_error", "message": "The server failed; try again later."}
+    assert response.json() == {
+        "status": 500,
+        "code": "server_error",
+        "message": "The server failed; try again later.",
+        "hardware_id": "hw-1",
+        "nonce": "n-1",
+    }

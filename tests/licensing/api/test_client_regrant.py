@@ -35,7 +35,8 @@ def test_refused_activations_do_not_retire_snapshots(app, entitlement, settings,
         assert response.json()["code"] == "license_not_found"
     with django_assert_num_queries(0):
         assert app.get("check_license", query).status_code == 200
-    assert AuditEvent.objects.filter(action="license.activation_refused").count() == 3
+    # One row for the three identical refusals: the rest are counted for the next row.
+    assert AuditEvent.objects.filter(action="license.activation_refused").count() == 1
 
 
 def test_device_moves_to_another_code_without_a_second_seat(app, entitlement):

@@ -66,7 +66,12 @@ def test_errors_are_signed_too(app):
     response = app.get("check_license", {"product": "nope", "hardware_id": "hw", "license_key": "X"})
     assert response.status_code == 400
     verify_response(response)
-    assert response.json() == {"status": 400, "code": "unknown_product", "message": "No product with code “nope”."}
+    assert response.json() == {
+        "status": 400,
+        "code": "unknown_product",
+        "message": "No product with code “nope”.",
+        "hardware_id": "hw",
+    }
 
 
 def test_public_key_needs_no_credentials_and_is_stable(db):

@@ -110,6 +110,8 @@ def test_a_client_over_its_rate_gets_a_signed_429_with_retry_after(app, code, ra
         "status": 429,
         "code": "rate_limited",
         "message": "Too many requests with this API key from this address; retry in 30 seconds.",
+        "retry_after": 30,
+        "hardware_id": "hw-1",
     }
     # Every endpoint counts against the same budget.
     assert app.post("deactivate_license", {"product": "studio", "hardware_id": "hw-1"}).status_code == 429

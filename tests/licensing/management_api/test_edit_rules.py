@@ -88,3 +88,30 @@ def test_an_order_is_not_moved_to_another_customer(api):
     )
     assert_refused(response, "customer", "cannot change")
     assert LicenseTransaction.objects.get(pk=order.pk).customer_id == order.customer_id
+
+
+def test_a_products_activation_method_is_fixed_once_it_has_entitlements(api):
+    product = ProductFactory(authorization_method="user")
+    assert api.patch(f"/api/v1/products/{product.pk}", {"name": "Renamed"}, format="json").status_code == 200
+    EntitlementFactory(product=product)
+
+    response = api.patch(f"/api/v1/products/{product.pk}", {"authorization_method": "license_key"}, format="json")
+
+    assert response.status_code == 400
+    assert "has entitlements" in response.json()["errors"]["authorization_method"][0]
+
+
+def test_errors_of_a_lists_items_are_one_list_of_text_saying_which_item(api):
+    response = api.post(
+        "/api/v1/webhook-endpoints",
+        {"url": "https://hooks.example.com/", "event_types": ["customer.disabled", "nope"]},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"]["event_types"] == ['item 1: "nope" is not a valid choice.']
+
+
+def test_options_describe_what_a_write_takes(api):
+    actions = api.options("/api/v1/products").json()["actions"]
+    assert set(actions["POST"]) == {"code", "name", "authorization_method"}
+    assert not any(field["read_only"] for field in actions["POST"].values())

@@ -25,6 +25,8 @@ class Receiver:
     port: int = 0
     answer: Callable[[int], int] = lambda n: 200
     delay: float = 0.0
+    content_type: str = "text/plain"
+    body: Callable[[int], bytes] = lambda status: f"answered {status}".encode()
     received: list[Received] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -49,9 +51,9 @@ class Receiver:
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 self.send_response(status)
-                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Type", receiver.content_type)
                 self.end_headers()
-                self.wfile.write(f"answered {status}".encode())
+                self.wfile.write(receiver.body(status))
 
             def log_message(self, *args) -> None:
                 pass
