@@ -77,6 +77,7 @@ class ClientView(APIView):
         self.args, self.kwargs, self.request = args, kwargs, request
         self.headers = self.default_response_headers
         self._bound: dict[str, str] | None = None
+        self._sent: dict | None = None
         try:
             self.initial(request)
             method = request.method.lower()
@@ -140,8 +141,14 @@ class ClientView(APIView):
         return self._bound
 
     def sent_fields(self) -> dict:
-        """The request's fields, read leniently (only to bind an answer, errors included):
-        the query string's, and a JSON body's that can be read."""
+        """The request's fields as sent, read once."""
+        if self._sent is None:
+            self._sent = self.read_fields()
+        return self._sent
+
+    def read_fields(self) -> dict:
+        """The request's fields, read leniently (to bind an answer, errors included): the
+        query string's, and a JSON body's that can be read."""
         fields = dict(self.request.GET.items())
         if self.request.method == "POST" and self.request.content_type == "application/json":
             with contextlib.suppress(Refusal):  # too large, or not a JSON object
@@ -205,7 +212,7 @@ class CheckLicense(ClientView):
         )
         return [*super().remembered_keys(request), *snapshots.licenses.keys_for(identity)]
 
-    def sent_fields(self) -> dict:
+    def read_fields(self) -> dict:
         # The key may come in a `License-Key` header instead of the query string, which
         # proxies and servers write to their access logs.
         fields = self.request.GET.dict()
@@ -276,7 +283,7 @@ class OfflineView(ClientView):
             return signed_error(outcome.refusal, self.bound())
         return signed_text(outcome.license_file or DEACTIVATED_BODY)
 
-    def sent_fields(self) -> dict:
+    def read_fields(self) -> dict:
         # An offline request names its device inside the file; it carries no nonce.
         return {"hardware_id": offline.peek(self.offline_bytes()).get("hardware_id")}
 
