@@ -14,17 +14,17 @@ import hmac
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from email.utils import formatdate
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+from tests.servers import BIN, recreate_database, start_gunicorn, stop  # noqa: E402
+
 DB_NAME = "licensing_bench"
 DEVICES = 1000
 DURATION = os.environ.get("BENCH_DURATION", "10s")
@@ -79,31 +79,13 @@ def manage(*args: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([str(BIN / "python"), "manage.py", *args], cwd=ROOT, env=ENV, check=True, **kwargs)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def prepare_database() -> tuple[str, str, str, str]:
-    for sql in (f"DROP DATABASE IF EXISTS {DB_NAME}", f"CREATE DATABASE {DB_NAME}"):
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True, capture_output=True)
+    recreate_database(DB_NAME)
     manage("migrate", "-v0")
     out = manage("shell", "-v0", "-c", SEED, capture_output=True, text=True).stdout.split()
     # Fresh planner statistics after the bulk insert, as autovacuum would have them.
     subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", DB_NAME, "-qc", "ANALYZE"], check=True)
     return out[-4], out[-3], out[-2], out[-1]
-
-
-def wait_until_up(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"server did not answer {url}")
 
 
 def wrk(url: str, script: str | None = None, duration: str = DURATION) -> dict[str, float]:
@@ -149,24 +131,6 @@ end
     return handle.name
 
 
-def serve(extra_env: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "config.wsgi", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}", "--log-level", "warning"],
-        cwd=ROOT,
-        env={**ENV, **extra_env},
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    wait_until_up(base + "/bench/baseline")
-    return server, base
-
-
-def stop(server: subprocess.Popen) -> None:
-    os.killpg(server.pid, signal.SIGTERM)
-    server.wait(timeout=30)
-
-
 def warm_up(base: str, check_script: str, most_runs: int = 30) -> None:
     """Checks until nearly none reads the database: each worker remembers a device
     after seeing it twice, and which worker takes a request is up to the kernel. What
@@ -209,7 +173,7 @@ def main() -> None:
     baseline_script = lua_script(f'"/bench/baseline?" .. {device}', api_key, shared_key)
     results = {}
     for scenario in ("warm", "elsewhere", "cold"):
-        server, base = serve({})
+        server, base = start_gunicorn(ENV, WORKERS, ready_path="/bench/baseline")
         churn = None
         try:
             wrk(base + "/", baseline_script)  # warm the workers: connections, code paths

@@ -18,9 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.bench.bench_check_license import free_port  # noqa: E402
+from tests.servers import BIN, free_port, recreate_database  # noqa: E402
 
-BIN = Path(sys.executable).parent
 DB_NAME = "licensing_bench_webhooks"
 EVENTS = int(os.environ.get("BENCH_WEBHOOK_EVENTS", "3000"))
 WORKERS = 2
@@ -94,8 +93,7 @@ def shell(code: str) -> str:
 
 
 def main() -> None:
-    for sql in (f"DROP DATABASE IF EXISTS {DB_NAME}", f"CREATE DATABASE {DB_NAME}"):
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True, capture_output=True)
+    recreate_database(DB_NAME)
     subprocess.run(["redis-cli", "-n", "14", "FLUSHDB"], check=True, capture_output=True)
     manage("migrate", "-v0")
     port = free_port()

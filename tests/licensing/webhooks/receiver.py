@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.servers import free_port
 
 
 @dataclass
@@ -73,12 +74,6 @@ class Receiver:
     def successes(self) -> list[Received]:
         with self._lock:
             return [r for r in self.received if 200 <= r.answered < 300]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, message: str = "") -> None:

@@ -4,8 +4,6 @@ receiver, PostgreSQL. No transport is mocked."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import time
 from collections import Counter
 
@@ -18,8 +16,9 @@ from config import celery_app
 from licensing import services, webhooks
 from licensing.models import WebhookAttempt, WebhookDelivery, WebhookEvent
 from tests.factories import CustomerFactory, WebhookEndpointFactory
+from tests.servers import RedisServer
 
-from .receiver import Receiver, free_port, wait_for
+from .receiver import Receiver, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -120,25 +119,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing(celery, receiver, actor):
 def own_redis(tmp_path):
     """A Redis server of this test's own, which it may kill and restart (empty, as a
     Redis that keeps nothing on disk comes back)."""
-    port = free_port()
-    command = [shutil.which("redis-server"), "--port", str(port), "--save", "", "--appendonly", "no"]
-
-    class Server:
-        url = f"redis://127.0.0.1:{port}/0"
-        process: subprocess.Popen
-
-        def start(self) -> None:
-            self.process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL)
-            wait_for(
-                lambda: subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout == b"PONG\n",
-                10,
-            )
-
-        def kill(self) -> None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-    server = Server()
+    server = RedisServer(tmp_path)
     server.start()
     # This process publishes to it too: a Celery app of its own becomes the current one
     # (shared tasks resolve against the current app) until the test ends.
@@ -169,6 +150,23 @@ def test_a_redis_restart_loses_no_delivery(celery, receiver, own_redis, actor):
 
     wait_for(lambda: succeeded() == 30, 90, celery.logs())
     assert_each_delivered_once_as_success(receiver, 30)
+
+
+def test_changes_made_while_redis_is_down_are_delivered_once_it_is_back(celery, receiver, own_redis, actor):
+    WebhookEndpointFactory(url=receiver.url)
+    customers = CustomerFactory.create_batch(5)
+    own_redis.kill()
+
+    # The change is made and its event written; only the nudge to the broker is lost.
+    for customer in customers:
+        services.customer_disable(customer=customer, actor=actor, reason="")
+    assert WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING).count() == 5
+
+    own_redis.start()
+    celery.worker(redis_url=own_redis.url, concurrency=2)
+    celery.beat(redis_url=own_redis.url)
+    wait_for(lambda: succeeded() == 5, 90, celery.logs())
+    assert_each_delivered_once_as_success(receiver, 5)
 
 
 @pytest.fixture
