@@ -262,16 +262,18 @@ def license_release(
             username=username,
             license_id=license_id,
         )
-        if license.status != License.Status.ACTIVE:
-            own = rules.Chain(license_status=license.status)  # only the license's own switch matters here
-            raise refusal_for(rules.evaluate(own, timezone.now()))
+
+        def releasable(locked: License) -> None:
+            # Read under the lock: of two requests releasing the same device at once, the
+            # second finds it deactivated and is told so (device_not_found), as any later
+            # request would be.
+            if locked.status != License.Status.ACTIVE:
+                own = rules.Chain(license_status=locked.status)  # only the license's own switch matters here
+                raise refusal_for(rules.evaluate(own, timezone.now()))
+            signed.check_after(locked)
+
         return switch(
-            license,
-            LICENSE_DEACTIVATE,
-            actor=actor,
-            reason="",
-            guard=signed.check_after,
-            also={"client_signed_at": signed.at},
+            license, LICENSE_DEACTIVATE, actor=actor, reason="", guard=releasable, also={"client_signed_at": signed.at}
         )
     except Refusal as refusal:
         _record_refusal(actor, "license.deactivation_refused", refusal, license, hardware_id)

@@ -102,16 +102,17 @@ def switch(
     also: Mapping[str, Any] | None = None,
 ) -> M:
     """Flip one status switch under a row lock and record it. `guard` may refuse the
-    change from the locked row; `also` sets bookkeeping fields with it (not audited)."""
+    change first, from the locked row; `also` sets bookkeeping fields with it (not
+    audited)."""
     model = type(instance)
     with transaction.atomic():
         # Re-read under lock: the caller's copy may be stale, and two staff members
         # clicking at once must not both pass the state check.
         locked = model.objects.select_for_update().get(pk=instance.pk)
+        if guard is not None:  # the caller's own refusal, if it has a more precise one
+            guard(locked)
         if not transition.allows(locked.status):
             raise InvalidTransition(_refusal(locked, transition))
-        if guard is not None:
-            guard(locked)
         before = field_values(locked, SWITCH_FIELDS)
         now = timezone.now()
         locked.status = transition.target

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from ... import rules, services, snapshots
 from ...actors import Actor, client_ip
 from ...clientauth import parse_http_date
-from ...errors import Refusal
+from ...errors import DomainError, Refusal
 from ...license_body import license_body
 from ...selectors import client_identity, client_licenses
 from ...services import offline
@@ -114,6 +114,8 @@ class ClientView(APIView):
     def refusal_for(self, exc: Exception) -> Refusal:
         if isinstance(exc, Refusal):
             return exc
+        if isinstance(exc, DomainError):  # a refusal a service words for staff: still an answer, signed
+            return Refusal(exc.code, exc.message, status=409)
         if isinstance(exc, exceptions.Throttled):
             return rate_limited(exc.wait)
         if isinstance(exc, exceptions.APIException):

@@ -1,6 +1,7 @@
 """No oversubscription: concurrent activations, each on its own database
 connection, never take more seats than the entitlement has, and concurrent activations
-of one device make one license."""
+of one device make one license. Concurrent deactivations of one device free its seat
+once, and the others are told what any later request would be."""
 
 import threading
 from collections import Counter
@@ -18,9 +19,10 @@ from .conftest import ClientApp, verify_response
 PRODUCT = "studio"
 
 
-def activate_all_at_once(app: ClientApp, requests: list[dict]) -> list:
-    """Send every activation from its own thread and connection, released together by a
-    barrier so that they really do race for the entitlement; the answers, in order."""
+def all_at_once(app: ClientApp, requests: list, endpoint: str = "activate_license") -> list:
+    """Send every request (a JSON body, or an offline request file) from its own thread
+    and connection, released together by a barrier so that they really do race for the
+    entitlement; the answers, in order."""
     # The conftest's autouse fixtures have cleared the signer and the cache. Load the
     # signing key first: the race under test is for seats, not for the key.
     current_signer()
@@ -32,7 +34,8 @@ def activate_all_at_once(app: ClientApp, requests: list[dict]) -> list:
         try:
             client = ClientApp(http=Client(), api_key=app.api_key, shared_key=app.shared_key)
             barrier.wait(timeout=30)
-            responses[index] = client.post("activate_license", body)
+            send = client.post_raw if isinstance(body, str) else client.post
+            responses[index] = send(endpoint, body)
         except BaseException as error:  # surfaced in the test thread below
             errors.append(error)
         finally:
@@ -61,7 +64,7 @@ def test_concurrent_activations_of_different_devices_never_oversubscribe(app):
     code = ActivationCodeFactory(entitlement__product__code=PRODUCT, entitlement__seats=10)
     requests = [{"product": PRODUCT, "hardware_id": f"hw-{n:02d}", "license_key": code.code} for n in range(40)]
 
-    responses = activate_all_at_once(app, requests)
+    responses = all_at_once(app, requests)
 
     assert Counter(outcome(r) for r in responses) == {(200, "ok"): 10, (400, "license_activated_max_times"): 30}
     holding = License.objects.holding_seat().filter(entitlement=code.entitlement)
@@ -79,7 +82,7 @@ def test_concurrent_activations_of_the_same_device_make_one_license(app):
     code = ActivationCodeFactory(entitlement__product__code=PRODUCT, entitlement__seats=10)
     body = {"product": PRODUCT, "hardware_id": "hw-same", "license_key": code.code}
 
-    responses = activate_all_at_once(app, [body] * 20)
+    responses = all_at_once(app, [body] * 20)
 
     assert [r.status_code for r in responses] == [200] * 20, [r.content for r in responses if r.status_code != 200]
     license = License.objects.get()
@@ -87,3 +90,36 @@ def test_concurrent_activations_of_the_same_device_make_one_license(app):
     assert License.objects.holding_seat().count() == 1
     assert {r.json()["times_activated"] for r in responses} == {1}
     assert AuditEvent.objects.filter(action="license.activated").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_deactivations_of_one_device_free_its_seat_once_and_answer_the_rest(app):
+    code = ActivationCodeFactory(entitlement__product__code=PRODUCT, entitlement__seats=10)
+    body = {"product": PRODUCT, "hardware_id": "hw-same", "license_key": code.code}
+    outcomes = Counter()
+
+    for _ in range(20):
+        assert app.post("activate_license", body).status_code == 200
+        for response in all_at_once(app, [body] * 4, endpoint="deactivate_license"):
+            outcomes[outcome(response)] += 1
+        assert not License.objects.holding_seat().exists()
+
+    assert outcomes == {(200, "ok"): 20, (400, "device_not_found"): 60}
+    assert AuditEvent.objects.filter(action="license.deactivated").count() == 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_offline_deactivations_of_one_device_free_its_seat_once(app):
+    code = ActivationCodeFactory(entitlement__product__code=PRODUCT, entitlement__seats=10)
+    device = {"product": PRODUCT, "hardware_id": "hw-vault"}
+    outcomes = Counter()
+
+    for _ in range(10):
+        activation = app.offline_request("activation", **device, license_key=code.code)
+        assert app.post_raw("activate_offline", activation).status_code == 200
+        requests = [app.offline_request("deactivation", **device, license_key=code.code) for _ in range(4)]
+        for response in all_at_once(app, requests, endpoint="deactivate_offline"):
+            outcomes[outcome(response)] += 1
+        assert not License.objects.holding_seat().exists()
+
+    assert outcomes == {(200, "ok"): 10, (400, "device_not_found"): 30}
