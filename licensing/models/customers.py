@@ -34,6 +34,11 @@ class Customer(SwitchedModel):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        # No id in the CRM is no id, however it was sent: a blank one would be unique too.
+        self.external_id = (self.external_id.strip() or None) if self.external_id else None
+        super().save(*args, **kwargs)
+
     @property
     def is_disabled(self) -> bool:
         return self.status == self.Status.DISABLED

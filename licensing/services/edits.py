@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 
 from ..actors import Actor
 from ..audit import field_values
@@ -91,9 +91,25 @@ def _check_and_save(row: M, links: Mapping[str, list], check: Check | None) -> N
     _clean(row)
     if check is not None:
         check(row, links)
-    row.save()
-    for name, rows in links.items():
-        getattr(row, name).set(rows)
+    try:
+        with transaction.atomic():  # a savepoint: the caller's transaction survives a refusal
+            row.save()
+            for name, rows in links.items():
+                getattr(row, name).set(rows)
+    except IntegrityError:
+        # A unique value that another request took after the input was checked (or one a
+        # form does not check): refused like any other invalid edit, never a server error.
+        raise InvalidEdit(_taken(row)) from None
+
+
+def _taken(row: models.Model) -> dict[str, list[str]]:
+    """Which unique values of `row` are already another row's, as the model words it."""
+    try:
+        row.validate_unique()
+        row.validate_constraints()
+    except ValidationError as error:
+        return _messages(error)
+    return {"__all__": ["Another record was saved with the same values at the same moment; try again."]}
 
 
 def editable_fields(row: models.Model) -> list[str]:
