@@ -24,3 +24,9 @@ urlpatterns = [
         name="api-docs",
     ),
 ]
+
+# Errors no view answered: JSON under /api/ (signed under /api/v4/), Django's pages elsewhere.
+handler400 = "licensing.api.errors.bad_request"
+handler403 = "licensing.api.errors.permission_denied"
+handler404 = "licensing.api.errors.page_not_found"
+handler500 = "licensing.api.errors.server_error"

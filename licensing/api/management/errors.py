@@ -8,20 +8,38 @@ at creation). A switch from the wrong state is a 409 carrying the service's own 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.core.exceptions import SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema_serializer
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from ...errors import DomainError, InvalidEdit
 
+logger = logging.getLogger(__name__)
 
-def handle_exception(exc: Exception, context: dict) -> Response | None:
+
+class JSONParser(parsers.JSONParser):
+    """DRF's, which lets a body nested deeper than Python recurses escape as a 500."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - the body is nested too deeply.") from None
+
+
+def handle_exception(exc: Exception, context: dict) -> Response:
+    """Every error of a management view as the one JSON shape: what DRF knows, the
+    domain's refusals, Django's own input limits, and (logged) our bugs."""
+    if isinstance(exc, SuspiciousOperation):  # a body too large, too many fields or files
+        return error_response(status.HTTP_400_BAD_REQUEST, "bad_request", "The request exceeds the server's limits.")
     if isinstance(exc, InvalidEdit):
         errors = {"non_field_errors" if name == "__all__" else name: messages for name, messages in exc.errors.items()}
         return Response(_body(400, "invalid", "The request is not valid.", errors=errors), status=400)
@@ -33,7 +51,8 @@ def handle_exception(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.NotFound()
     response = exception_handler(exc, context)  # adds WWW-Authenticate, Retry-After
     if response is None:
-        return None  # a bug: Django's 500 handling takes it
+        logger.error("management API request failed", exc_info=exc)
+        return error_response(status.HTTP_500_INTERNAL_SERVER_ERROR, "server_error", "The server failed; try again.")
     if isinstance(exc, exceptions.ValidationError):
         response.data = _body(response.status_code, "invalid", "The request is not valid.", errors=exc.detail)
     else:

@@ -1,9 +1,13 @@
 """Filters of the list endpoints (django-filter). A value that is not one the field
-takes (an unknown status, a malformed id or date) is a 400, never an empty page."""
+takes (an unknown status, a malformed id or date, a boolean other than true or false) is
+a 400, never an empty page; an id of the right form that names no row finds nothing.
+An empty value (`?status=`) is no filter."""
 
 from __future__ import annotations
 
 import django_filters as filters
+from django import forms
+from django.db import models
 
 from ... import rules
 from ...models import (
@@ -20,7 +24,38 @@ from ...models import (
 from ...models.base import normalize_address
 
 
-class TimestampedFilters(filters.FilterSet):
+class TrueOrFalse(forms.NullBooleanField):
+    """`true` or `false` (`True`/`1`, `False`/`0` too); anything else is refused, where
+    django-filter's own field reads it as no filter."""
+
+    widget = forms.TextInput
+    VALUES = {"true": True, "True": True, "1": True, "false": False, "False": False, "0": False}
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if value not in self.VALUES:
+            raise forms.ValidationError("Either true or false.", code="invalid")
+        return self.VALUES[value]
+
+
+class BooleanFilter(filters.BooleanFilter):
+    field_class = TrueOrFalse
+
+
+class Filters(filters.FilterSet):
+    """The base of every list's filters: a relation is filtered by the id of the row
+    it names (a `UUIDFilter`, no query to check the row exists), and booleans strictly."""
+
+    FILTER_DEFAULTS = {
+        **filters.FilterSet.FILTER_DEFAULTS,
+        models.ForeignKey: {"filter_class": filters.UUIDFilter},
+        models.OneToOneField: {"filter_class": filters.UUIDFilter},
+        models.BooleanField: {"filter_class": BooleanFilter},
+    }
+
+
+class TimestampedFilters(Filters):
     """`created_after`, `created_before`, `updated_after`, `updated_before` (ISO 8601)."""
 
     created = filters.IsoDateTimeFromToRangeFilter(field_name="created_at")
@@ -103,7 +138,7 @@ class LicenseFilters(EffectiveStatusFilters):
         fields = ["status", "entitlement", "device", "activation_code", "license_user"]
 
 
-class AuditEventFilters(filters.FilterSet):
+class AuditEventFilters(Filters):
     occurred = filters.IsoDateTimeFromToRangeFilter(field_name="occurred_at")
 
     class Meta:

@@ -1,7 +1,29 @@
+from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 
 
 class Pages(PageNumberPagination):
+    """Pages of 50, or `page_size` rows, at most 100 (a larger size gives 100). A page
+    size that is not a whole number from 1 up is refused (400), not silently replaced."""
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def get_page_size(self, request) -> int:
+        sent = request.query_params.get(self.page_size_query_param, "")
+        if sent == "":
+            return self.page_size
+        if not (sent.isascii() and sent.isdigit()) or int(sent) < 1:
+            raise serializers.ValidationError({self.page_size_query_param: ["A whole number from 1 up."]})
+        return min(int(sent), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+            if parameter["name"] == self.page_size_query_param:
+                parameter["description"] = (
+                    f"Rows per page: {self.page_size} unless given, at most {self.max_page_size}."
+                )
+        return parameters

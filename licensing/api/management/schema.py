@@ -53,7 +53,36 @@ class ManagementSchema(AutoSchema):
             if headers:
                 answer.setdefault("headers", headers)
         operation["responses"] = dict(sorted(responses.items()))
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "query":
+                # An empty filter (`?status=`) is no filter: lists answer as if it were absent.
+                parameter["allowEmptyValue"] = True
+                if parameter["name"] != "ordering":  # ignores what it does not know, NUL too
+                    _no_nul(parameter["schema"])
         return operation
+
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "request":
+            schema["additionalProperties"] = False  # serializers.ClosedInput refuses others
+            # Rules across fields that an input states for the schema (see LicenseSwitchSerializer).
+            schema.update(getattr(serializer, "schema_rules", {}))
+        return schema
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = self._map_field(field, direction, bypass_extensions)
+        # Text a request must not send empty says so (drf-spectacular leaves it out).
+        if (
+            direction == "request"
+            and isinstance(field, serializers.CharField)
+            and not field.allow_blank
+            and schema.get("type") == "string"
+            and "minLength" not in schema
+        ):
+            schema["minLength"] = 1
+        if direction == "request" and isinstance(field, serializers.CharField):
+            _no_nul(schema)
+        return schema
 
     def _errors(self, operation: dict) -> list[tuple[int, str, dict | None]]:
         """(status, description, headers) of each error this operation can answer with,
@@ -103,7 +132,7 @@ class ManagementSchema(AutoSchema):
             return self.view.input_serializer_class()
         return super().get_request_serializer()
 
-    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+    def _map_field(self, field, direction, bypass_extensions=False):
         # drf-spectacular documents an address of either family as a bare string (DRF never
         # passes the model field's protocol on, so it is always "both"): say it is one.
         if isinstance(field, serializers.IPAddressField) and field.protocol.lower() == "both":
@@ -113,3 +142,10 @@ class ManagementSchema(AutoSchema):
             }
             return append_meta(schema, self._get_serializer_field_meta(field, direction))
         return super()._map_serializer_field(field, direction, bypass_extensions)
+
+
+def _no_nul(schema: dict) -> None:
+    """Free text never holds NUL (the database cannot store it; DRF and Django's forms
+    refuse it with a 400): say so, where nothing narrower is said already."""
+    if schema.get("type") == "string" and not {"format", "enum", "pattern"} & schema.keys():
+        schema["pattern"] = "^[^\\x00]*$"

@@ -7,18 +7,134 @@ Nothing here saves anything: a view hands `validated_data` to a service."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
-from rest_framework import serializers
+from django.db import models
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import relations, serializers
 
 from ...models import ActivationCode, Customer, Device, Entitlement, LicenseTransaction, LicenseUser, Product
 from ...models.base import normalize_address
 from ...models.entitlements import MAX_TERM, MIN_LEASE
 from ...representations.fields import Seconds
 
+# JSON values of the documented type only. DRF reads 5 as "5", "true" as True and {} as an
+# empty list; the schema says what each field takes, and a request that sends something
+# else is refused (400), not read as something it did not say.
 
-class InputSerializer(serializers.ModelSerializer):
-    """Checks the shape of what a request sends. Saving is the resource's service's."""
+
+class StrictCharField(serializers.CharField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictEmailField(StrictCharField, serializers.EmailField):
+    pass
+
+
+class StrictSlugField(StrictCharField, serializers.SlugField):
+    pass
+
+
+class StrictURLField(StrictCharField, serializers.URLField):
+    pass
+
+
+class StrictIPAddressField(StrictCharField, serializers.IPAddressField):
+    pass
+
+
+class StrictChoiceField(serializers.ChoiceField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class StrictIntegerField(serializers.IntegerField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class JSONObjectField(serializers.JSONField):
+    """A JSON object (features): not a list, a number or text that would parse as one."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError('A JSON object, for example {"export": true}.')
+        return super().to_internal_value(data)
+
+
+class StrictManyRelatedField(relations.ManyRelatedField):
+    def to_internal_value(self, data):
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
+class StrictPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+    @classmethod
+    def many_init(cls, *args, **kwargs):
+        child = cls(*args, **{k: v for k, v in kwargs.items() if k not in relations.MANY_RELATION_KWARGS})
+        return StrictManyRelatedField(
+            child_relation=child, **{k: v for k, v in kwargs.items() if k in relations.MANY_RELATION_KWARGS}
+        )
+
+
+class ClosedInput:
+    # Refuses a body naming a field the request does not take (a typo such as `seat`, a
+    # read-only field), rather than ignoring it and answering as if the change were made.
+    # (Comments, not a docstring, here and below: the schema shows a docstring as the
+    # description of every input.)
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = sorted(str(name) for name in data if name not in writable)
+            if unknown:
+                # A few names, shortened: a body of a million keys is not echoed back.
+                refused = {name[:100]: ["Not a field of this request."] for name in unknown[:10]}
+                raise serializers.ValidationError(refused)
+        return super().to_internal_value(data)
+
+
+class InputSerializer(ClosedInput, serializers.ModelSerializer):
+    # Checks the shape of what a request sends. Saving is the resource's service's.
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+        models.EmailField: StrictEmailField,
+        models.SlugField: StrictSlugField,
+        models.URLField: StrictURLField,
+        models.GenericIPAddressField: StrictIPAddressField,
+        models.BooleanField: StrictBooleanField,
+        models.IntegerField: StrictIntegerField,
+        models.PositiveIntegerField: StrictIntegerField,
+        models.PositiveSmallIntegerField: StrictIntegerField,
+        models.JSONField: JSONObjectField,
+    }
+    serializer_choice_field = StrictChoiceField
+    serializer_related_field = StrictPrimaryKeyRelatedField
 
     def create(self, validated_data: dict[str, Any]):
         raise NotImplementedError("Input serializers never save: hand validated_data to the resource's service.")
@@ -27,7 +143,7 @@ class InputSerializer(serializers.ModelSerializer):
         raise NotImplementedError("Input serializers never save: hand validated_data to the resource's service.")
 
 
-class BoundedSeconds(Seconds):
+class BoundedSeconds(StrictIntegerField, Seconds):
     """A duration given as whole seconds, within bounds (input serializers use it)."""
 
     def __init__(self, *, minimum: dt.timedelta, maximum: dt.timedelta, **kwargs) -> None:
@@ -36,7 +152,7 @@ class BoundedSeconds(Seconds):
         self.validators = []
 
     def to_internal_value(self, data) -> dt.timedelta:
-        seconds = super().to_internal_value(data)
+        seconds = StrictIntegerField.to_internal_value(self, data)
         if seconds < self.min_value:
             self.fail("min_value", min_value=self.min_value)
         if seconds > self.max_value:
@@ -89,7 +205,7 @@ class ActivationCodeInputSerializer(InputSerializer):
 
 def password_field(**kwargs) -> serializers.CharField:
     """A license user's password, as creating and updating both take it."""
-    return serializers.CharField(
+    return StrictCharField(
         write_only=True, min_length=8, max_length=128, trim_whitespace=False, style={"input_type": "password"}, **kwargs
     )
 
@@ -119,7 +235,7 @@ class LicenseUserCreateInputSerializer(LicenseUserInputSerializer):
 
 class DeviceInputSerializer(InputSerializer):
     # Required here, though the column allows devices no license has used to keep none.
-    customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
+    customer = StrictPrimaryKeyRelatedField(queryset=Customer.objects.all())
 
     class Meta:
         model = Device
@@ -137,12 +253,19 @@ class DeviceInputSerializer(InputSerializer):
         ]
 
 
-class LicenseSwitchSerializer(serializers.Serializer):
+class LicenseSwitchSerializer(ClosedInput, serializers.Serializer):
     """`PATCH /licenses/{id}`: exactly one of the two switches."""
 
-    suspended = serializers.BooleanField(required=False)
-    revoked = serializers.BooleanField(required=False)
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    suspended = StrictBooleanField(required=False)
+    revoked = StrictBooleanField(required=False)
+    reason = StrictCharField(required=False, allow_blank=True, max_length=2000)
+
+    schema_rules = {
+        "oneOf": [
+            {"required": ["suspended"], "not": {"required": ["revoked"]}},
+            {"required": ["revoked"], "not": {"required": ["suspended"]}, "properties": {"revoked": {"enum": [True]}}},
+        ]
+    }
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         switches = [name for name in ("suspended", "revoked") if name in attrs]
@@ -153,5 +276,5 @@ class LicenseSwitchSerializer(serializers.Serializer):
         return attrs
 
 
-class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+class ReasonSerializer(ClosedInput, serializers.Serializer):
+    reason = StrictCharField(required=False, allow_blank=True, max_length=2000, default="")

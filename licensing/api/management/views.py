@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from ... import representations, services
+from ... import limits, representations, services
 from ...models import (
     ActivationCode,
     AuditEvent,
@@ -33,10 +33,17 @@ from ...models import (
 from . import filters as api_filters
 from . import serializers as api
 from .authentication import BearerTokenAuthentication
-from .errors import handle_exception
+from .errors import JSONParser, handle_exception
 from .pagination import Pages
 from .permissions import TokenScope
 from .schema import ManagementSchema
+
+
+class TokenRateThrottle(ScopedRateThrottle):
+    """Requests per token, counted in the shared cache, or per process while it is down:
+    a Redis outage slows no request and refuses none (licensing.limits.fallback_cache)."""
+
+    cache = limits.fallback_cache
 
 
 class ManagementView:
@@ -44,8 +51,10 @@ class ManagementView:
     reading, throttling, and errors in one JSON shape."""
 
     authentication_classes = [BearerTokenAuthentication]
+    # JSON only: forms cannot say null, a list or an object the way the schema does.
+    parser_classes = [JSONParser]
     permission_classes = [TokenScope]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [TokenRateThrottle]
     throttle_scope = "management"
     schema = ManagementSchema()
     # Actions (methods, on a plain APIView) whose service may refuse the change from the

@@ -13,14 +13,14 @@ from rest_framework.response import Response
 from ... import representations, services
 from ...models import WebhookDelivery, WebhookEndpoint
 from ...representations.webhooks import WebhookEndpointWithSecretSerializer
-from .filters import TimestampedFilters
-from .serializers import InputSerializer
+from .filters import Filters, TimestampedFilters
+from .serializers import InputSerializer, StrictChoiceField
 from .views import ManagementViewSet, RecordViewSet
 
 
 class WebhookEndpointInputSerializer(InputSerializer):
     event_types = serializers.ListField(
-        child=serializers.ChoiceField(choices=representations.EVENT_TYPES),
+        child=StrictChoiceField(choices=representations.EVENT_TYPES),
         required=False,
         max_length=len(representations.EVENT_TYPES),
         help_text="The event types to send; empty for all of them.",
@@ -31,7 +31,7 @@ class WebhookEndpointInputSerializer(InputSerializer):
         fields = ["url", "description", "event_types", "is_active"]
 
 
-class WebhookDeliveryFilters(filters.FilterSet):
+class WebhookDeliveryFilters(Filters):
     created = filters.IsoDateTimeFromToRangeFilter(field_name="created_at")
     event_type = filters.ChoiceFilter(field_name="event__type", choices=[(t, t) for t in representations.EVENT_TYPES])
 

@@ -259,12 +259,32 @@ def test_search_finds_names_emails_codes_and_hardware_ids(api):
         "customers?status=paused",
         "customers?created_after=yesterday",
         "licenses?product=123",
+        "devices?is_vm=maybe",
+        "webhook-endpoints?is_active=-1",
+        "customers?external_id=a%00b",
+        "customers?search=a%00b",
+        "products?page_size=ten",
+        "products?page_size=0",
     ],
 )
 def test_an_unknown_filter_value_is_a_400_not_an_empty_page(api, query):
     response = api.get(f"/api/v1/{query}")
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
+
+
+def test_an_empty_filter_is_no_filter_and_an_id_naming_no_row_finds_nothing(api):
+    entitlement = EntitlementFactory()
+    assert ids(api, "entitlements?customer=&status=&valid_until_after=") == {str(entitlement.pk)}
+    assert ids(api, "entitlements?customer=c0ffee00-0000-4000-8000-000000000000") == set()
+    assert ids(api, f"entitlements?customer={entitlement.customer_id}") == {str(entitlement.pk)}
+
+
+def test_booleans_filter_as_true_or_false(api):
+    vm, machine = DeviceFactory(is_vm=True), DeviceFactory(is_vm=False)
+    assert ids(api, "devices?is_vm=true") == {str(vm.pk)}
+    assert ids(api, "devices?is_vm=false") == {str(machine.pk)}
+    assert ids(api, "devices?is_vm=") == {str(vm.pk), str(machine.pk)}
 
 
 def test_ordering_and_page_size(api):
