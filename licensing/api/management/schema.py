@@ -67,6 +67,12 @@ class ManagementSchema(AutoSchema):
             schema["additionalProperties"] = False  # serializers.ClosedInput refuses others
             # Rules across fields that an input states for the schema (see LicenseSwitchSerializer).
             schema.update(getattr(serializer, "schema_rules", {}))
+            # Here, once each field is described in full: on a field that may be blank, a
+            # pattern added earlier would make drf-spectacular offer "" twice (oneOf).
+            properties = schema.get("properties", {})
+            for name, field in serializer.fields.items():
+                if name in properties and isinstance(field, serializers.CharField):
+                    _no_nul(properties[name])
         return schema
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
@@ -80,8 +86,6 @@ class ManagementSchema(AutoSchema):
             and "minLength" not in schema
         ):
             schema["minLength"] = 1
-        if direction == "request" and isinstance(field, serializers.CharField):
-            _no_nul(schema)
         return schema
 
     def _errors(self, operation: dict) -> list[tuple[int, str, dict | None]]:
