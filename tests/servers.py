@@ -24,6 +24,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def server_env(database: str, redis_url: str, settings: str = "config.settings.production", **more: str) -> dict:
+    """The environment of a server run from this checkout on the local PostgreSQL
+    database `database` and the Redis at `redis_url`, with throwaway secrets."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": settings,
+        "DJANGO_SECRET_KEY": "local-only-" + "x" * 50,
+        "LICENSING_SECRETS_KEY": "local-only-secrets-key",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
+        "REDIS_URL": redis_url,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        **more,
+    }
+
+
 def recreate_database(name: str) -> None:
     """An empty PostgreSQL database of that name on the local server."""
     for sql in (f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}"):

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import BIN, recreate_database, start_gunicorn, stop  # noqa: E402
+from tests.servers import BIN, recreate_database, server_env, start_gunicorn, stop  # noqa: E402
 
 DB_NAME = "licensing_bench"
 DEVICES = 1000
@@ -33,19 +33,15 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", str(2 * (os.cpu_count() or 1) + 1)))
 TARGET_RATIO = 0.5
 
-ENV = {
-    **os.environ,
-    "DJANGO_SETTINGS_MODULE": "config.settings.bench",
-    "DJANGO_SECRET_KEY": "bench-only-" + "x" * 50,
-    "LICENSING_SECRETS_KEY": "bench-only-secrets-key",
-    "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
-    "REDIS_URL": "redis://127.0.0.1:6379/14",
-    "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+ENV = server_env(
+    DB_NAME,
+    "redis://127.0.0.1:6379/14",
+    settings="config.settings.bench",
     # wrk sends thousands of checks a second from one address with one key: a rate it
     # never reaches, so that nothing is refused. Per minute, not per second, so that the
     # throttle's cost is measured as in production: each worker settles once a second.
-    "LICENSING_CLIENT_RATE": "100000000/minute",
-}
+    LICENSING_CLIENT_RATE="100000000/minute",
+)
 
 SEED = f"""
 from licensing import services

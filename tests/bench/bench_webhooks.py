@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import BIN, free_port, recreate_database  # noqa: E402
+from tests.servers import BIN, free_port, recreate_database, server_env  # noqa: E402
 
 DB_NAME = "licensing_bench_webhooks"
 EVENTS = int(os.environ.get("BENCH_WEBHOOK_EVENTS", "3000"))
@@ -27,15 +27,7 @@ CONCURRENCY = int(os.environ.get("BENCH_WEBHOOK_CONCURRENCY", "4"))
 POOL = os.environ.get("BENCH_WEBHOOK_POOL", "prefork")
 REDIS_URL = "redis://127.0.0.1:6379/14"
 
-ENV = {
-    **os.environ,
-    "DJANGO_SETTINGS_MODULE": "config.settings.bench",
-    "DJANGO_SECRET_KEY": "bench-only-" + "x" * 50,
-    "LICENSING_SECRETS_KEY": "bench-only-secrets-key",
-    "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
-    "REDIS_URL": REDIS_URL,
-    "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-}
+ENV = server_env(DB_NAME, REDIS_URL, settings="config.settings.bench")
 
 RECEIVER = """
 import sys
