@@ -26,6 +26,10 @@ INVALID_FILTER = "A filter takes no such value (an unknown status, a malformed i
 NO_PAGE = "No such page."
 REFUSED = "The row's current state does not allow this change (`invalid_transition`)."
 THROTTLED = "Too many requests with this token (`throttled`)."
+URI_TOO_LONG = (
+    "The path and query are longer than the web server reads (gunicorn answers this, in plain text, above "
+    "4,094 bytes by default): send fewer or shorter filters."
+)
 
 WWW_AUTHENTICATE = {
     "schema": {"type": "string"},
@@ -52,6 +56,8 @@ class ManagementSchema(AutoSchema):
             answer.setdefault("content", content)
             if headers:
                 answer.setdefault("headers", headers)
+        # Not ours: the web server's, before any view runs, with a body of its own.
+        responses.setdefault("414", {"description": URI_TOO_LONG})
         operation["responses"] = dict(sorted(responses.items()))
         for parameter in operation.get("parameters", []):
             if parameter["in"] == "query":

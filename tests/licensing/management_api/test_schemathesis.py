@@ -9,6 +9,10 @@ settings on the test database: the CI-sized run of what `make fuzz` runs at leng
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
+
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -52,3 +56,15 @@ def test_every_management_operation_answers_as_documented_under_every_check_and_
     print(run)
     assert run.requests > 1000, run.output[-5000:]
     assert (run.server_errors, dict(run.failures)) == (0, {}), run.output[-20000:]
+
+
+def test_a_request_line_longer_than_the_web_server_reads_is_a_documented_414(server):
+    _, token = services.api_token_create(name="long", read_only=True, actor=Actor.system("test"))
+    request = urllib.request.Request(f"{server}/api/v1/customers?search={'x' * 5000}")
+    request.add_header("Authorization", f"Bearer {token}")
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(request, timeout=10)
+    assert answer.value.code == 414
+
+    schema = json.loads(urllib.request.urlopen(f"{server}/api/schema/?format=json", timeout=10).read())
+    assert "414" in schema["paths"]["/api/v1/customers/"]["get"]["responses"]
