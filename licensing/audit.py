@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import logging
 from collections.abc import Iterable
 from typing import Any
 
-from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.forms.models import model_to_dict
 
 from .actors import Actor
+from .limits import fallback_cache
 from .models import AuditEvent
-
-logger = logging.getLogger(__name__)
 
 
 def append(
@@ -51,21 +49,18 @@ def append_sampled(*, kind: str, window: int, **event: Any) -> AuditEvent | None
     """Append the first event of a `kind` in each `window` seconds, and only count the
     others: the next event appended of that kind says how many went unrecorded before it
     (`after["unrecorded_before"]`). For refusals an attacker can repeat at will (guessed
-    keys), which would otherwise fill the trail with a row per guess. If the cache is
-    unavailable, every event is appended."""
+    keys), which would otherwise fill the trail with a row per guess."""
     digest = hashlib.sha256(kind.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     gate, skipped = f"audit:gate:{digest}", f"audit:skipped:{digest}"
-    try:
-        if not cache.add(gate, 1, window):
-            if not cache.add(skipped, 1, 24 * 60 * 60):
-                cache.incr(skipped)
-            return None
-        unrecorded = cache.get(skipped) or 0
-        if unrecorded:
-            cache.delete(skipped)
-    except Exception:
-        logger.warning("audit sampling unavailable (cache); recording every event", exc_info=True)
-        unrecorded = 0
+    # Counted in this process while the shared cache is down, as attempt limits are.
+    if not fallback_cache.add(gate, 1, window):
+        if not fallback_cache.add(skipped, 1, 24 * 60 * 60):
+            with contextlib.suppress(ValueError):  # gone between the two calls: one goes uncounted
+                fallback_cache.incr(skipped)
+        return None
+    unrecorded = fallback_cache.get(skipped) or 0
+    if unrecorded:
+        fallback_cache.delete(skipped)
     if unrecorded:
         event["after"] = {**(event.get("after") or {}), "unrecorded_before": unrecorded}
     return append(**event)

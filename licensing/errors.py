@@ -89,3 +89,7 @@ def refusal_for(verdict) -> Refusal:
     if code == "device_not_found":
         return Refusal(code, "No active license for this device; activate it first.")
     return Refusal(code, f"{verdict.label}.", reason=reason.value)
+
+
+# What every interface says of its own failure (the traceback goes to the log).
+SERVER_ERROR = "The server failed; try again later."

@@ -30,36 +30,69 @@ logger = logging.getLogger(__name__)
 
 class FallbackCache:
     """The shared cache, or this process's memory while the shared cache cannot be
-    reached. After a failure the shared cache is left alone for RETRY_SECONDS, so an
-    outage costs no timeout per request; counts kept meanwhile stay in this process."""
+    reached. While it is down, one caller every RETRY_SECONDS tries it again and the
+    others go straight to memory, so a Redis that hangs rather than refuses costs one
+    request its socket timeout, not every request. Counts kept meanwhile stay in this
+    process; a warning is logged when the outage starts and a line when it ends."""
 
     RETRY_SECONDS = 5.0
 
     def __init__(self) -> None:
         self._local = LocMemCache("licensing-fallback", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
-        self._down_until = 0.0
         self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the outage and what was counted during it (tests start afresh)."""
+        with self._lock:
+            self._down = False
+            self._retry_at = 0.0
+            self._local.clear()
 
     def _call(self, method: str, *args: Any) -> Any:
-        if time.monotonic() >= self._down_until:
+        if self._may_try_shared():
             try:
-                return getattr(cache, method)(*args)
+                answer = getattr(cache, method)(*args)
             except (ValueError, TypeError):  # the cache's own answers (incr of a missing key)
                 raise
             except Exception:
-                with self._lock:
-                    if time.monotonic() >= self._down_until:
-                        logger.warning("the shared cache is unavailable: counting in this process", exc_info=True)
-                    self._down_until = time.monotonic() + self.RETRY_SECONDS
+                self._went_down()
+            else:
+                self._answered()
+                return answer
         return getattr(self._local, method)(*args)
+
+    def _may_try_shared(self) -> bool:
+        with self._lock:
+            if not self._down:
+                return True
+            now = time.monotonic()
+            if now < self._retry_at:
+                return False
+            self._retry_at = now + self.RETRY_SECONDS  # this caller tries; the others wait for its word
+            return True
+
+    def _went_down(self) -> None:
+        with self._lock:
+            first = not self._down
+            self._down, self._retry_at = True, time.monotonic() + self.RETRY_SECONDS
+        if first:
+            logger.warning("the shared cache is unavailable: counting in this process", exc_info=True)
+
+    def _answered(self) -> None:
+        if self._down:  # read without the lock: the common case costs nothing
+            with self._lock:
+                recovered, self._down = self._down, False
+            if recovered:
+                logger.warning("the shared cache answers again: counting there")
 
     def get(self, key: str, default: Any = None) -> Any:
         return self._call("get", key, default)
 
-    def set(self, key: str, value: Any, timeout: float | None = None) -> None:
+    def set(self, key: str, value: Any, timeout: float | None) -> None:
         self._call("set", key, value, timeout)
 
-    def add(self, key: str, value: Any, timeout: float | None = None) -> bool:
+    def add(self, key: str, value: Any, timeout: float | None) -> bool:
         return self._call("add", key, value, timeout)
 
     def incr(self, key: str, delta: int = 1) -> int:

@@ -1,7 +1,7 @@
 """Production settings: nothing secret or environment-specific has a default here."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import env, redis_cache
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
@@ -20,7 +20,7 @@ DATABASES["default"]["OPTIONS"] = {
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 
 REDIS_URL = env("REDIS_URL")
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+CACHES = redis_cache(REDIS_URL)
 CELERY_BROKER_URL = REDIS_URL
 
 # Webhook receivers: public https URLs only, whatever the environment says otherwise.

@@ -1,7 +1,7 @@
 """Settings for the test suite: the local PostgreSQL and Redis, over real connections."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import env, redis_cache
 
 SECRET_KEY = "test-only-secret-key"
 DEBUG = False
@@ -9,7 +9,7 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/licensing"),
 }
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/15")
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+CACHES = redis_cache(REDIS_URL)
 CELERY_BROKER_URL = REDIS_URL
 # Webhooks go through that broker to real workers the tests start; the one test of the
 # embedded default turns its delivery thread on by itself.

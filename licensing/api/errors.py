@@ -7,31 +7,34 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 
-from ..errors import Refusal
+from ..errors import SERVER_ERROR, Refusal
 from .client.responses import signed_error
 
 
 def _for_api(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse | None:
-    if request.path.startswith("/api/v4/"):
+    # path_info: the path within this site, whatever prefix (SCRIPT_NAME) it is served under.
+    if request.path_info.startswith("/api/v4/"):
         return signed_error(Refusal(code, message, status=status))
-    if request.path.startswith("/api/"):
+    if request.path_info.startswith("/api/"):
         return JsonResponse({"status": status, "code": code, "message": message}, status=status)
     return None
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     answer = _for_api(request, 400, "bad_request", "The request exceeds the server's limits or is malformed.")
-    return answer or defaults.bad_request(request, exception)
+    return defaults.bad_request(request, exception) if answer is None else answer
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
-    return _for_api(request, 403, "permission_denied", "Not allowed.") or defaults.permission_denied(request, exception)
+    answer = _for_api(request, 403, "permission_denied", "Not allowed.")
+    return defaults.permission_denied(request, exception) if answer is None else answer
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    return _for_api(request, 404, "not_found", "No such endpoint.") or defaults.page_not_found(request, exception)
+    answer = _for_api(request, 404, "not_found", "No such endpoint.")
+    return defaults.page_not_found(request, exception) if answer is None else answer
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    answer = _for_api(request, 500, "server_error", "The server failed; try again later.")
-    return answer or defaults.server_error(request)
+    answer = _for_api(request, 500, "server_error", SERVER_ERROR)
+    return defaults.server_error(request) if answer is None else answer

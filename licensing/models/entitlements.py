@@ -95,9 +95,8 @@ class Entitlement(SwitchedModel):
             errors["valid_until"] = "Must be after the start of validity."
         if not isinstance(self.features, dict):
             errors["features"] = 'Features must be a JSON object, for example {"export": true}.'
-        elif _holds_nul(self.features):
-            # PostgreSQL's jsonb cannot store \u0000: refuse it here, not as a database error.
-            errors["features"] = "Features must not contain NUL characters."
+        elif problem := _unstorable(self.features):
+            errors["features"] = problem
         if not self._state.adding and self.seats is not None:
             in_use = self.seats_in_use()
             if self.seats < in_use:
@@ -132,14 +131,35 @@ class Entitlement(SwitchedModel):
         return rules.evaluate(self.chain(), now or timezone.now())
 
 
-def _holds_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(v) for v in value)
-    return False
+FEATURES_MAX_DEPTH = 32
+
+
+def _unstorable(value) -> str | None:
+    """Why PostgreSQL's jsonb would refuse `value` (or a client choke on it), if it would:
+    text with NUL or an unpaired surrogate half, or nesting past FEATURES_MAX_DEPTH.
+    Walked without recursion, so no depth of nesting can exhaust Python's stack."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > FEATURES_MAX_DEPTH:
+            return f"Features may be nested at most {FEATURES_MAX_DEPTH} levels deep."
+        if isinstance(item, dict):
+            pending.extend((part, depth + 1) for pair in item.items() for part in pair)
+        elif isinstance(item, list):
+            pending.extend((part, depth + 1) for part in item)
+        elif isinstance(item, str) and not _storable_text(item):
+            return "Features must not contain NUL characters or unpaired surrogates."
+    return None
+
+
+def _storable_text(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate half: not text PostgreSQL stores
+        return False
+    return True
 
 
 # Crockford's base32 alphabet: no I, L, O or U, so a code read aloud or typed from paper

@@ -17,6 +17,12 @@ class Seconds(serializers.IntegerField):
         return int(value.total_seconds())
 
 
+@extend_schema_field({"type": "object", "additionalProperties": {}})
+class JSONObject(serializers.JSONField):
+    """A stored JSON object (features, audit values), shown as it is stored: rows saved
+    before objects were enforced are shown too, never turned into a server error."""
+
+
 class EffectiveStatusFields(serializers.Serializer):
     """The effective status of the access rules, read from the annotation of
     `with_effective_status()`, so that a page costs no query per row."""

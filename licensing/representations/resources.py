@@ -17,7 +17,7 @@ from ..models import (
     LicenseUser,
     Product,
 )
-from .fields import EFFECTIVE_FIELDS, SWITCH_FIELDS, EffectiveStatusFields, Seconds
+from .fields import EFFECTIVE_FIELDS, SWITCH_FIELDS, EffectiveStatusFields, JSONObject, Seconds
 
 
 class Representation(serializers.ModelSerializer):
@@ -63,7 +63,7 @@ class EntitlementSerializer(EffectiveStatusFields, Representation):
     lease_period = Seconds(read_only=True)
     offline_grace = Seconds(read_only=True)
     seats_used = serializers.IntegerField(read_only=True)
-    features = serializers.DictField(read_only=True, help_text='For example {"export": true, "max_projects": 10}.')
+    features = JSONObject(read_only=True, help_text='For example {"export": true, "max_projects": 10}.')
 
     class Meta:
         model = Entitlement
@@ -165,8 +165,8 @@ class LicenseSerializer(EffectiveStatusFields, Representation):
 
 
 class AuditEventSerializer(Representation):
-    before = serializers.DictField(read_only=True, help_text="The changed fields' values before the change.")
-    after = serializers.DictField(read_only=True, help_text="The changed fields' values after it.")
+    before = JSONObject(read_only=True, help_text="The changed fields' values before the change.")
+    after = JSONObject(read_only=True, help_text="The changed fields' values after it.")
 
     class Meta:
         model = AuditEvent

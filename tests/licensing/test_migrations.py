@@ -14,6 +14,7 @@ from licensing.signing import canonical_json
 OUTCOMES = ("licensing", "0007_offline_request_outcome")
 BEFORE_OUTCOMES = ("licensing", "0006_license_username_any_case")
 DEVICES = ("licensing", "0008_devices_per_customer_and_signed_dates")
+BLANK_CRM_IDS = ("licensing", "0009_blank_crm_ids_are_none")
 
 
 class Migrator:
@@ -118,3 +119,16 @@ def test_a_device_that_customers_shared_is_split_one_per_customer(migrator):
     assert (second_device.hardware_id, second_device.hostname) == ("shared-hw", "PWNED")
     assert Device.objects.get(pk=unused.pk).customer_id is None
     assert sorted(Device.objects.values_list("hardware_id", flat=True)) == ["shared-hw", "shared-hw", "unused-hw"]
+
+
+def test_blank_crm_ids_become_none_and_others_stay(migrator):
+    apps = migrator.to(DEVICES)
+    Customer = apps.get_model("licensing", "Customer")
+    blank, spaces, kept = (
+        Customer.objects.create(name=n, external_id=e) for n, e in [("A", ""), ("B", "  "), ("C", "CRM-1")]
+    )
+
+    Customer = migrator.to(BLANK_CRM_IDS).get_model("licensing", "Customer")
+
+    stored = dict(Customer.objects.values_list("pk", "external_id"))
+    assert stored == {blank.pk: None, spaces.pk: None, kept.pk: "CRM-1"}

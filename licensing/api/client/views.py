@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from ... import rules, services, snapshots
 from ...actors import Actor, client_ip
 from ...clientauth import parse_http_date
-from ...errors import DomainError, Refusal
+from ...errors import SERVER_ERROR, DomainError, Refusal
 from ...license_body import license_body
 from ...selectors import client_identity, client_licenses
 from ...services import offline
@@ -125,7 +125,7 @@ class ClientView(APIView):
         # Anything else is our bug. Clients verify every answer, so even this one is
         # signed; the traceback goes to the log, not to the client.
         logger.exception("client API request failed")
-        return Refusal("server_error", "The server failed; try again later.", status=500)
+        return Refusal("server_error", SERVER_ERROR, status=500)
 
     def bound(self) -> dict[str, str]:
         """What this request's answer is bound to: the `nonce` and `hardware_id` it sent,
@@ -166,7 +166,8 @@ class ClientView(APIView):
 
     def raw_body(self) -> bytes:
         length = self.request.META.get("CONTENT_LENGTH") or "0"
-        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+        # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+        if not (length.isascii() and length.isdigit()) or len(length) > 12 or int(length) > MAX_BODY_BYTES:
             raise Refusal("request_too_large", f"Request bodies are limited to {MAX_BODY_BYTES} bytes.", status=413)
         return self.request.body
 

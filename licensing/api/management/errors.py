@@ -8,7 +8,9 @@ at creation). A switch from the wrong state is a 409 carrying the service's own 
 
 from __future__ import annotations
 
+import itertools
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from django.core.exceptions import SuspiciousOperation
@@ -16,23 +18,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema_serializer
-from rest_framework import exceptions, parsers, serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from ...errors import DomainError, InvalidEdit
+from ...errors import SERVER_ERROR, DomainError, InvalidEdit
 
 logger = logging.getLogger(__name__)
-
-
-class JSONParser(parsers.JSONParser):
-    """DRF's, which lets a body nested deeper than Python recurses escape as a 500."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise exceptions.ParseError("JSON parse error - the body is nested too deeply.") from None
 
 
 def handle_exception(exc: Exception, context: dict) -> Response:
@@ -52,7 +44,7 @@ def handle_exception(exc: Exception, context: dict) -> Response:
     response = exception_handler(exc, context)  # adds WWW-Authenticate, Retry-After
     if response is None:
         logger.error("management API request failed", exc_info=exc)
-        return error_response(status.HTTP_500_INTERNAL_SERVER_ERROR, "server_error", "The server failed; try again.")
+        return error_response(status.HTTP_500_INTERNAL_SERVER_ERROR, "server_error", SERVER_ERROR)
     if isinstance(exc, exceptions.ValidationError):
         response.data = _body(response.status_code, "invalid", "The request is not valid.", errors=exc.detail)
     else:
@@ -74,14 +66,28 @@ def _body(status_code: int, code: str, message: str, errors: Any = None) -> dict
     return body
 
 
-def _messages(detail: Any, where: str = "") -> list[str]:
+MESSAGES_PER_FIELD = 20
+
+
+def _messages(detail: Any) -> list[str]:
     """A field's messages as one list of text, as documented: errors of a list's items or
-    of a nested object ({"2": ["not a valid choice"]}) say where they are ("item 2: ...")."""
+    of a nested object ({"2": ["not a valid choice"]}) say where they are ("item 2: ...").
+    At most MESSAGES_PER_FIELD: a list of a thousand wrong items is not echoed back."""
+    messages = list(itertools.islice(_each_message(detail), MESSAGES_PER_FIELD + 1))
+    if len(messages) > MESSAGES_PER_FIELD:
+        messages[-1] = "More errors like these were left out."
+    return messages
+
+
+def _each_message(detail: Any, where: str = "") -> Iterator[str]:
     if isinstance(detail, dict):
-        return [m for key, value in detail.items() for m in _messages(value, f"{where}{_place(key)}: ")]
-    if isinstance(detail, list | tuple):
-        return [m for value in detail for m in _messages(value, where)]
-    return [f"{where}{detail}"]
+        for key, value in detail.items():
+            yield from _each_message(value, f"{where}{_place(key)}: ")
+    elif isinstance(detail, list | tuple):
+        for value in detail:
+            yield from _each_message(value, where)
+    else:
+        yield f"{where}{detail}"
 
 
 def _place(key: Any) -> str:
@@ -95,9 +101,9 @@ class ErrorSerializer(serializers.Serializer):
 
     status = serializers.IntegerField(help_text="The HTTP status of the answer.")
     code = serializers.CharField(
-        help_text="For programs: `invalid`, `parse_error`, `not_authenticated`, `authentication_failed`, "
-        "`read_only_token`, `not_found`, `wrong_customer_kind`, `throttled`, or the code of a refused change "
-        "(`invalid_transition`)."
+        help_text="For programs: `invalid`, `parse_error`, `bad_request`, `not_authenticated`, "
+        "`authentication_failed`, `read_only_token`, `not_found`, `wrong_customer_kind`, `unsupported_media_type`, "
+        "`throttled`, `server_error`, or the code of a refused change (`invalid_transition`)."
     )
     message = serializers.CharField(help_text="For people.")
     errors = serializers.DictField(

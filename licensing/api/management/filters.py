@@ -31,7 +31,7 @@ class TrueOrFalse(forms.NullBooleanField):
     widget = forms.TextInput
     VALUES = {"true": True, "True": True, "1": True, "false": False, "False": False, "0": False}
 
-    def to_python(self, value):
+    def to_python(self, value: str | None) -> bool | None:
         if value in (None, ""):
             return None
         if value not in self.VALUES:

@@ -14,6 +14,7 @@ from rest_framework import serializers
 from rest_framework.permissions import SAFE_METHODS
 
 from .errors import ErrorSerializer
+from .serializers import StrictManyRelatedField
 
 UNAUTHENTICATED = "No token, a malformed `Authorization` header, or an unknown or revoked token."
 READ_ONLY = "The token is read-only (`read_only_token`): it can read everything and change nothing."
@@ -24,6 +25,7 @@ INVALID = (
 )
 INVALID_FILTER = "A filter takes no such value (an unknown status, a malformed id or date): `errors` names the filter."
 NO_PAGE = "No such page."
+NOT_JSON = "The body is not JSON by its `Content-Type` (`unsupported_media_type`)."
 REFUSED = "The row's current state does not allow this change (`invalid_transition`)."
 THROTTLED = "Too many requests with this token (`throttled`)."
 URI_TOO_LONG = (
@@ -92,6 +94,8 @@ class ManagementSchema(AutoSchema):
             and "minLength" not in schema
         ):
             schema["minLength"] = 1
+        if direction == "request" and isinstance(field, StrictManyRelatedField):
+            schema["maxItems"] = field.MAX_ITEMS
         return schema
 
     def _errors(self, operation: dict) -> list[tuple[int, str, dict | None]]:
@@ -106,6 +110,7 @@ class ManagementSchema(AutoSchema):
         errors.append((429, THROTTLED, {"Retry-After": RETRY_AFTER}))
         if "requestBody" in operation:
             errors.append((400, INVALID, None))
+            errors.append((415, NOT_JSON, None))
         elif listing and any(parameter["in"] == "query" for parameter in parameters):
             errors.append((400, INVALID_FILTER, None))
         if any(parameter["in"] == "path" for parameter in parameters):

@@ -14,6 +14,9 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, filters, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
@@ -33,8 +36,9 @@ from ...models import (
 from . import filters as api_filters
 from . import serializers as api
 from .authentication import BearerTokenAuthentication
-from .errors import JSONParser, handle_exception
+from .errors import handle_exception
 from .pagination import Pages
+from .parsers import JSONParser
 from .permissions import TokenScope
 from .schema import ManagementSchema
 
@@ -46,13 +50,24 @@ class TokenRateThrottle(ScopedRateThrottle):
     cache = limits.fallback_cache
 
 
+class AlwaysJSON(DefaultContentNegotiation):
+    """JSON whatever the request's Accept header or `?format=` asks for: one kind of
+    answer, documented, and never a 406 or a 404 for having asked."""
+
+    def select_renderer(self, request: Request, renderers: list, format_suffix: str | None = None) -> tuple:
+        return renderers[0], renderers[0].media_type
+
+
 class ManagementView:
     """What every management endpoint shares: bearer tokens, read-only tokens limited to
     reading, throttling, and errors in one JSON shape."""
 
     authentication_classes = [BearerTokenAuthentication]
-    # JSON only: forms cannot say null, a list or an object the way the schema does.
+    # JSON only, both ways: forms cannot say null, a list or an object the way the schema
+    # does, and an API answers no HTML (DRF's browsable pages included), errors neither.
     parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = AlwaysJSON
     permission_classes = [TokenScope]
     throttle_classes = [TokenRateThrottle]
     throttle_scope = "management"

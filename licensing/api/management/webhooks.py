@@ -6,7 +6,7 @@ from typing import Any
 
 import django_filters as filters
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -14,12 +14,12 @@ from ... import representations, services
 from ...models import WebhookDelivery, WebhookEndpoint
 from ...representations.webhooks import WebhookEndpointWithSecretSerializer
 from .filters import Filters, TimestampedFilters
-from .serializers import InputSerializer, StrictChoiceField
+from .serializers import InputSerializer, StrictChoiceField, StrictListField
 from .views import ManagementViewSet, RecordViewSet
 
 
 class WebhookEndpointInputSerializer(InputSerializer):
-    event_types = serializers.ListField(
+    event_types = StrictListField(
         child=StrictChoiceField(choices=representations.EVENT_TYPES),
         required=False,
         max_length=len(representations.EVENT_TYPES),

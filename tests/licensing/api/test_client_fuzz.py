@@ -265,3 +265,13 @@ def test_any_other_path_or_method_is_answered_signed(app, world):
         assert_answered_and_signed(response, key)
 
     send()
+
+
+@pytest.mark.parametrize("length", ["²", "-1", "1e3", "9" * 40, " 12", "١٢"])
+def test_an_odd_content_length_is_refused_signed(app, world, length):
+    body = json.dumps({"product": PRODUCT, "hardware_id": "hw-new", "license_key": world["license_key"]})
+    response = app.http.generic(
+        "POST", "/api/v4/activate_license", body, "application/json", headers=app.headers(), CONTENT_LENGTH=length
+    )
+    assert_answered_and_signed(response, public_key())
+    assert (response.status_code, response.json()["code"]) == (413, "request_too_large")

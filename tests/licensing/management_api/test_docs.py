@@ -75,7 +75,7 @@ def test_the_error_shape_is_one_component_with_errors_only_for_invalid_input(sch
 )
 def test_a_switch_documents_every_error_it_can_answer_in_the_one_shape(schema, method, path):
     answer = operation(schema, method, path)
-    assert error_statuses(answer) == {"400", "401", "403", "404", "409", "429"}
+    assert error_statuses(answer) == {"400", "401", "403", "404", "409", "415", "429"}
     assert answer["responses"]["401"]["headers"]["WWW-Authenticate"]["required"] is True
     assert "Retry-After" in answer["responses"]["429"]["headers"]
 
@@ -86,11 +86,11 @@ def test_a_switch_documents_every_error_it_can_answer_in_the_one_shape(schema, m
         ("get", "/api/v1/customers", {"400", "401", "404", "429"}),  # bad filter, page past the last
         ("get", "/api/v1/customers/{id}", {"401", "404", "429"}),
         ("get", "/api/v1/audit-events/{id}", {"401", "404", "429"}),
-        ("post", "/api/v1/products", {"400", "401", "403", "429"}),
-        ("put", "/api/v1/products/{id}", {"400", "401", "403", "404", "429"}),
-        ("patch", "/api/v1/license-users/{id}", {"400", "401", "403", "404", "429"}),
+        ("post", "/api/v1/products", {"400", "401", "403", "415", "429"}),
+        ("put", "/api/v1/products/{id}", {"400", "401", "403", "404", "415", "429"}),
+        ("patch", "/api/v1/license-users/{id}", {"400", "401", "403", "404", "415", "429"}),
         # Fewer seats than licenses hold, or another product: refused as invalid input.
-        ("put", "/api/v1/entitlements/{id}", {"400", "401", "403", "404", "429"}),
+        ("put", "/api/v1/entitlements/{id}", {"400", "401", "403", "404", "415", "429"}),
     ],
 )
 def test_other_operations_document_only_the_errors_they_can_answer(schema, method, path, errors):

@@ -102,6 +102,50 @@ def test_features_are_a_json_object(api, features):
     assert "features" in response.json()["errors"]
 
 
+@pytest.mark.parametrize(
+    "features",
+    [
+        json.loads('{"a":' * 306 + "1" + "}" * 306),  # deeper than features go, not past the parser
+        {"name": "\ud800"},  # an unpaired surrogate half, which PostgreSQL's jsonb refuses
+        {"\udfff": True},
+        {"name": "a\u0000b"},
+    ],
+)
+def test_features_the_database_cannot_store_are_refused_by_name(api, features):
+    from tests.factories import CustomerFactory, ProductFactory
+
+    body = {"customer": str(CustomerFactory().pk), "product": str(ProductFactory().pk), "features": features}
+    # As a client sends it: JSON escapes a lone surrogate (\ud800), which the parser reads back.
+    response = api.post("/api/v1/entitlements", json.dumps(body), content_type="application/json")
+    assert_json_error(response, 400, "invalid")
+    assert list(response.json()["errors"]) == ["features"]
+
+
+def test_a_list_far_longer_than_a_field_takes_is_refused_at_once_in_one_message(api):
+    body = {"url": "https://hooks.example.com/in", "event_types": [0] * 100_000}
+    response = api.post("/api/v1/webhook-endpoints", body, format="json")
+    assert_json_error(response, 400, "invalid")
+    assert len(response.json()["errors"]["event_types"]) == 1
+
+
+def test_errors_of_many_items_are_summed_up_not_each_echoed(api):
+    body = {"url": "https://hooks.example.com/in", "event_types": [f"no.such.event.{n}" for n in range(25)]}
+    response = api.post("/api/v1/webhook-endpoints", body, format="json")
+    assert_json_error(response, 400, "invalid")
+    messages = response.json()["errors"]["event_types"]
+    assert len(messages) == 21 and messages[-1] == "More errors like these were left out."
+
+
+@pytest.mark.parametrize(("query", "accept"), [("", "text/html"), ("?format=api", "*/*"), ("", "application/xml")])
+def test_answers_are_json_whatever_the_client_asks_for(api, query, accept):
+    listed = api.get(f"/api/v1/customers{query}", HTTP_ACCEPT=accept)
+    assert (listed.status_code, listed["Content-Type"]) == (200, "application/json")
+    refused = api.post("/api/v1/customers", {"name": 5}, format="json", HTTP_ACCEPT=accept)
+    assert_json_error(refused, 400, "invalid")
+    anonymous = Client().get("/api/v1/customers", HTTP_ACCEPT=accept)
+    assert_json_error(anonymous, 401, "not_authenticated")
+
+
 def test_a_list_of_links_must_be_a_list(api):
     from tests.factories import LicenseUserFactory
 
