@@ -54,6 +54,7 @@ class FallbackCache:
             try:
                 answer = getattr(cache, method)(*args)
             except (ValueError, TypeError):  # the cache's own answers (incr of a missing key)
+                self._answered()
                 raise
             except Exception:
                 self._went_down()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 import uuid
 from collections.abc import Iterable
 
@@ -71,15 +72,25 @@ def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
+# After the broker fails, changes leave their deliveries to the periodic re-queue for a
+# while instead of each trying it (and, if it hangs, each waiting out its timeout).
+PUBLISH_PAUSE_SECONDS = 5.0
+_publish_paused_until = 0.0
+
+
 def queue(delivery_ids: Iterable[uuid.UUID]) -> None:
     """Ask for these deliveries to be tried now. Never raises: if the broker is down the
     deliveries stay pending in the database and the periodic re-queue sends them."""
+    global _publish_paused_until
     if settings.LICENSING_WEBHOOKS_INLINE:
         webhooks.inline_dispatcher().wake()
+        return
+    if time.monotonic() < _publish_paused_until:
         return
     for delivery_id in delivery_ids:
         try:
             current_app.send_task(DELIVER_TASK, (str(delivery_id),))
         except Exception:  # the broker's errors vary by transport; all mean "later"
+            _publish_paused_until = time.monotonic() + PUBLISH_PAUSE_SECONDS
             logger.warning("could not queue webhook delivery %s; the re-queue will send it", delivery_id)
             return

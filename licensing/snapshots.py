@@ -26,7 +26,9 @@ a change that commits in between is always seen by the next check.
 The check-ins themselves are written in bulk by `services.checkins`.
 
 If the cache cannot be reached, nothing is cached and every check reads the database;
-after a failure the cache is left alone for a second, so an outage costs no timeouts.
+after a failure one request a second tries the cache again, so a cache that hangs costs
+one request its timeout, not every check. What this process remembered is dropped when
+the cache answers again.
 Snapshots also expire after LICENSING_SNAPSHOT_MAX_SECONDS whatever the versions: if
 a bump is ever lost (a server cut off from Redis while it disables a customer), that
 bounds how long another server may answer from memory. Leases already let a device
@@ -227,7 +229,49 @@ class _Store:
 
 _store = _Store()
 _cache_down_until = 0.0
+_cache_down = False
+_health = threading.Lock()
 CACHE_RETRY_SECONDS = 1.0
+
+
+def _may_use_cache() -> bool:
+    """Whether to go to the cache now. While it is down, one caller a second tries it
+    again and the others go without, so a cache that hangs rather than refuses holds
+    up that one request, not every check."""
+    global _cache_down_until
+    if time.monotonic() < _cache_down_until:
+        return False
+    if not _cache_down:
+        return True
+    with _health:
+        now = time.monotonic()
+        if now < _cache_down_until:
+            return False
+        _cache_down_until = now + CACHE_RETRY_SECONDS  # this caller tries
+        return True
+
+
+def _cache_failed() -> None:
+    global _cache_down, _cache_down_until
+    with _health:
+        first, _cache_down = not _cache_down, True
+        _cache_down_until = time.monotonic() + CACHE_RETRY_SECONDS
+    if first:
+        logger.warning("cache unavailable; client checks read the database", exc_info=True)
+
+
+def _cache_answered() -> None:
+    global _cache_down
+    if not _cache_down:
+        return
+    with _health:
+        recovered, _cache_down = _cache_down, False
+    if recovered:
+        # Bumps made meanwhile were lost: what this process remembered from before the
+        # outage is not to be trusted.
+        credentials.clear()
+        licenses.clear()
+        logger.warning("cache available again; client checks use remembered chains")
 
 
 class Versions:
@@ -242,15 +286,16 @@ class Versions:
 
     @classmethod
     def read(cls, keys: list[str]) -> Versions:
-        global _cache_down_until
-        if time.monotonic() < _cache_down_until:
+        if not _may_use_cache():
             return cls(None)
         try:
-            return cls(_store.read(keys) if keys else {})
+            values = _store.read(keys) if keys else {}
         except Exception:  # any cache failure means: do not trust snapshots
-            _cache_down_until = time.monotonic() + CACHE_RETRY_SECONDS
-            logger.warning("cache unavailable; client checks read the database", exc_info=True)
+            _cache_failed()
             return cls(None)
+        if keys:
+            _cache_answered()
+        return cls(values)
 
     @property
     def available(self) -> bool:
@@ -283,10 +328,14 @@ def bump(*rows: Any) -> None:
 
 
 def _bump(keys: list[str]) -> None:
+    if not _may_use_cache():
+        return  # lost, as it would be by failing; LICENSING_SNAPSHOT_MAX_SECONDS bounds it
     try:
         _store.bump(keys)
     except Exception:
-        logger.warning("could not bump snapshot versions", exc_info=True)
+        _cache_failed()
+        return
+    _cache_answered()
 
 
 class SnapshotCache:

@@ -1,9 +1,20 @@
 import pytest
 
+from licensing import limits, outbox, snapshots
 from licensing.actors import Actor
 from licensing.roles import LICENSING_ADMIN, SUPPORT, sync_roles
 from tests.factories import StaffUserFactory
 from tests.licensing.webhooks.receiver import Receiver
+
+
+@pytest.fixture(autouse=True)
+def no_outage_carried_over(monkeypatch):
+    """A dependency a test took down (a Redis of its own stopped or hung) leaves no
+    pause or fallback count behind for the next test."""
+    monkeypatch.setattr(outbox, "_publish_paused_until", 0.0)
+    monkeypatch.setattr(snapshots, "_cache_down", False)
+    monkeypatch.setattr(snapshots, "_cache_down_until", 0.0)
+    limits.fallback_cache.reset()
 
 
 @pytest.fixture

@@ -111,8 +111,22 @@ class HungRedis:
             connection.close()
 
 
-def test_a_hung_redis_is_tried_by_one_caller_at_a_time_while_the_rest_count_in_memory(settings, monkeypatch):
-    hung = HungRedis()
+@pytest.fixture
+def hung():
+    server = HungRedis()
+    yield server
+    server.close()
+
+
+def all_at_once(call, times: int = 8) -> None:
+    threads = [threading.Thread(target=call) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def test_a_hung_redis_is_tried_by_one_caller_at_a_time_while_the_rest_count_in_memory(hung, settings, monkeypatch):
     settings.CACHES = redis_cache(hung.url)
     settings.CACHES["default"]["OPTIONS"] |= {"socket_timeout": 0.2, "socket_connect_timeout": 0.2}
     monkeypatch.setattr(limits.FallbackCache, "RETRY_SECONDS", 1.0)
@@ -122,20 +136,77 @@ def test_a_hung_redis_is_tried_by_one_caller_at_a_time_while_the_rest_count_in_m
         tried_once = hung.connections
         assert tried_once >= 1
 
-        def eight_at_once() -> None:
-            threads = [threading.Thread(target=limits.fallback_cache.incr, args=("k",)) for _ in range(8)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-
-        eight_at_once()  # within the retry pause: none of them tries Redis
+        all_at_once(lambda: limits.fallback_cache.incr("k"))  # within the retry pause: none tries Redis
         assert hung.connections == tried_once
         time.sleep(1.1)
-        eight_at_once()  # the pause over: one of them tries, the others do not wait for it
+        all_at_once(lambda: limits.fallback_cache.incr("k"))  # the pause over: one tries, the others go on
         assert hung.connections <= 2 * tried_once
         assert limits.fallback_cache.get("k") == 17
     finally:
         caches["default"].close()
-        hung.close()
         limits.fallback_cache.reset()
+
+
+def test_client_checks_try_a_hung_redis_once_a_second_not_each(hung, settings, monkeypatch):
+    settings.REDIS_URL = hung.url
+    monkeypatch.setattr(snapshots, "_store", snapshots._Store())
+    assert not snapshots.Versions.read(["licensing:v:any"]).available  # waited out its timeout
+    tried_once = hung.connections
+    assert tried_once >= 1
+
+    all_at_once(lambda: snapshots.Versions.read(["licensing:v:any"]))
+    assert hung.connections == tried_once
+    time.sleep(snapshots.CACHE_RETRY_SECONDS + 0.1)
+    all_at_once(lambda: snapshots.Versions.read(["licensing:v:any"]))
+    assert hung.connections <= 2 * tried_once
+
+
+def test_the_client_rate_limit_settles_with_a_hung_redis_once_a_second_not_per_key(hung):
+    from django.core.cache.backends.redis import RedisCache
+
+    from licensing.api.client.throttling import WindowCounts
+
+    now = [1000.0]
+    counts = WindowCounts(
+        cache=RedisCache(hung.url, {"OPTIONS": {"socket_timeout": 0.2, "socket_connect_timeout": 0.2}}),
+        clock=lambda: now[0],
+    )
+    keys = [("key", str(n)) for n in range(8)]
+    for key in keys:
+        counts.hit(key, limit=100, duration=60)  # each key's window starts: nothing to settle yet
+    now[0] += 1.5
+    counts.hit(keys[0], limit=100, duration=60)  # due: tries the cache, waits out its timeout
+    tried_once = hung.connections
+    assert tried_once >= 1
+
+    now[0] += 0.5
+    for key in keys[1:]:
+        assert counts.hit(key, limit=100, duration=60) is None  # allowed, counted here
+    assert hung.connections == tried_once
+    now[0] += 1.0
+    due = iter(keys[1:])
+    # Seven keys due at once: one of them tries again, not each.
+    all_at_once(lambda: counts.hit(next(due), limit=100, duration=60), times=len(keys) - 1)
+    assert hung.connections <= 2 * tried_once
+
+
+def test_a_hung_broker_holds_up_one_change_and_the_next_ones_leave_it_to_the_requeue(hung, settings):
+    from celery import Celery
+
+    from config import celery_app
+    from licensing import outbox
+
+    settings.LICENSING_WEBHOOKS_INLINE = False
+    publisher = Celery("publisher", set_as_current=True)
+    publisher.config_from_object("django.conf:settings", namespace="CELERY")
+    publisher.conf.broker_url = hung.url
+    try:
+        outbox.queue(["00000000-0000-4000-8000-000000000001"])  # tries, and gives up after its timeouts
+        tried_once = hung.connections
+        assert tried_once >= 1
+        for _ in range(5):
+            outbox.queue(["00000000-0000-4000-8000-000000000002"])
+        assert hung.connections == tried_once
+    finally:
+        publisher.close()
+        celery_app.set_current()

@@ -121,6 +121,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # gives up quickly, and the periodic re-queue sends the delivery later (licensing/webhooks.py).
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# ... and a broker that accepts connections but never answers gives up as quickly.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 2, "socket_connect_timeout": 2}
 CELERY_BEAT_SCHEDULE = {
     "requeue-webhook-deliveries": {
         "task": "licensing.tasks.requeue_webhook_deliveries",

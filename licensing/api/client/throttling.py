@@ -79,8 +79,8 @@ class WindowCounts:
     Memory is bounded: keys are kept in least-recently-used order, those of past windows
     are dropped as new keys come, and at MAX_KEYS the least recently used go.
 
-    If the cache fails, this worker counts alone (and says so in the log) and tries
-    the cache again a second later.
+    If the cache fails, this worker counts alone (and says so in the log once) and
+    one request a second tries the cache again.
     """
 
     SETTLE_SECONDS = 1.0
@@ -98,7 +98,7 @@ class WindowCounts:
         self.max_keys = max_keys or self.MAX_KEYS
         self._entries: OrderedDict[tuple[str, ...], _Window] = OrderedDict()
         self._lock = threading.Lock()
-        self._cache_down_until = 0.0
+        self._cache_down, self._cache_down_until = False, 0.0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -125,7 +125,7 @@ class WindowCounts:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
-            self._cache_down_until = 0.0
+            self._cache_down, self._cache_down_until = False, 0.0
 
     def _entry(self, key: tuple[str, ...], window: int, duration: int, now: float) -> _Window:
         # Called with the lock held.
@@ -150,23 +150,34 @@ class WindowCounts:
             self._entries.popitem(last=False)
 
     def _settle_due(self, entry: _Window, now: float) -> bool:
+        # Called with the lock held.
         if entry.settling or now < self._cache_down_until:
             return False
         # A clock that went back (an NTP step) makes it due too, rather than never.
-        return not 0 <= now - entry.settled_at < self.SETTLE_SECONDS
+        due = not 0 <= now - entry.settled_at < self.SETTLE_SECONDS
+        if due and self._cache_down:
+            # While the cache is down, one settle a second tries it; a cache that hangs
+            # then holds up that one request, not every key's.
+            self._cache_down_until = now + self.SETTLE_SECONDS
+        return due
 
     def _settle(self, entry: _Window, delta: int, duration: int, now: float) -> None:
         cache = self._cache if self._cache is not None else default_cache
         try:
             total = self._add(cache, entry, delta, duration)
         except Exception:
-            logger.warning("rate-limit counts could not be settled with the cache; counting locally", exc_info=True)
             with self._lock:
-                self._cache_down_until = now + self.SETTLE_SECONDS
+                if not self._cache_down:
+                    logger.warning(
+                        "rate-limit counts could not be settled with the cache; counting locally", exc_info=True
+                    )
+                # From when the failure came back, which may be a timeout later.
+                self._cache_down, self._cache_down_until = True, self._clock() + self.SETTLE_SECONDS
                 entry.unsettled += delta
                 entry.in_flight, entry.settling, entry.settled_at = 0, False, now
             return
         with self._lock:
+            self._cache_down = False
             entry.known = total
             entry.in_flight, entry.settling, entry.settled_at = 0, False, now
 
