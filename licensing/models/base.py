@@ -17,6 +17,9 @@ class PublicModel(models.Model):
     # What this kind of record is called in audit actions and webhook event types
     # (`activation_code.revoked`), in the vendor's words rather than Django's model name.
     resource_name: ClassVar[str]
+    # The relations its label (`str()`, which the audit trail keeps) reads: fetched with
+    # the row wherever a change re-reads it under lock (`services.recording.lock_row`).
+    label_relations: ClassVar[tuple[str, ...]] = ()
 
     class Meta:
         abstract = True

@@ -84,6 +84,8 @@ class Entitlement(SwitchedModel):
         ]
         permissions = [("disable_entitlement", "Can disable and enable entitlements")]
 
+    label_relations = ("product", "customer")
+
     def __str__(self) -> str:
         return f"{self.product} for {self.customer}" if self.product_id and self.customer_id else "New entitlement"
 

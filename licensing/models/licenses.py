@@ -147,6 +147,8 @@ class License(SwitchedModel):
             ("revoke_license", "Can revoke licenses"),
         ]
 
+    label_relations = ("device", "entitlement__product", "entitlement__customer")
+
     def __str__(self) -> str:
         return f"{self.device} on {self.entitlement}" if self.device_id and self.entitlement_id else "New license"
 

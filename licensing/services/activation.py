@@ -20,9 +20,10 @@ from ..audit import field_values
 from ..errors import Refusal, TryLater, refusal_for
 from ..models import ActivationCode, Device, Entitlement, License, LicenseUser, Product
 from ..selectors import (
-    activation_code_for_client,
+    client_licenses,
     license_for_device,
     license_user_for_client,
+    normalize_code,
     product_for_client,
 )
 from .recording import record_change
@@ -69,35 +70,65 @@ def license_activate(
     signed: Signed = UNSIGNED,
 ) -> License:
     """Activate a device on the entitlement a key or a license user grants, taking a
-    seat; activating an already active device again returns its license unchanged."""
+    seat; activating an already active device again returns its license unchanged.
+
+    One transaction, from the first read to the license as a client answer needs it
+    (`selectors.client_licenses`)."""
     target = None
     try:
-        product = product_for_client(product_code)
-        target = product
-        code, user = None, None
-        if product.authorization_method == Product.AuthorizationMethod.LICENSE_KEY:
-            if not license_key:
-                raise Refusal("missing_parameters", "license_key is required for this product.")
-            code = target = activation_code_for_client(product, license_key)
-            entitlement_id = code.entitlement_id
-        else:
-            if not username or not password:
-                raise Refusal("missing_parameters", "username and password are required for this product.")
-            _count_password_attempt(username)
-            try:
-                user = target = license_user_for_client(product, username)
-            except Refusal:
-                accounts.password_matches(None, password)  # an unknown user costs what a wrong password does
-                raise
-            if not accounts.password_matches(user, password):
-                raise Refusal("invalid_credentials", "Wrong username or password.")
-            limits.PASSWORD_GUESSES.reset(username)
-            entitlement_id = _user_entitlement(user, product).pk
-        license = _activate(entitlement_id, hardware_id, code, user, facts or {}, actor, signed)
+        with transaction.atomic():
+            # By key: the code and its entitlement found and locked in one query.
+            code = _locked_code(product_code, license_key) if license_key else None
+            product = target = code.entitlement.product if code is not None else product_for_client(product_code)
+            user = None
+            if product.authorization_method == Product.AuthorizationMethod.LICENSE_KEY:
+                if not license_key:
+                    raise Refusal("missing_parameters", "license_key is required for this product.")
+                if code is None:
+                    raise Refusal("license_not_found", "No such license key for this product.")
+                target, entitlement = code, code.entitlement
+            else:
+                code = None  # a product activated by user takes no key
+                if not username or not password:
+                    raise Refusal("missing_parameters", "username and password are required for this product.")
+                _count_password_attempt(username)
+                user = target = _license_user(product, username, password)
+                if not accounts.password_matches(user, password):
+                    raise Refusal("invalid_credentials", "Wrong username or password.")
+                limits.PASSWORD_GUESSES.reset(username)
+                entitlement = _locked_entitlement(_user_entitlement(user, product).pk)
+            license = _activate(entitlement, hardware_id, code, user, facts or {}, actor, signed)
+            return client_licenses().get(pk=license.pk)
     except Refusal as refusal:
         _record_refusal(actor, "license.activation_refused", refusal, target, hardware_id)
         raise
-    return license
+
+
+def _locked_code(product_code: str, license_key: str) -> ActivationCode | None:
+    """The product's code for this key, locked with its entitlement (the seats' lock),
+    with everything the rules read above them; None if there is no such code."""
+    return (
+        ActivationCode.objects.select_for_update(of=("self", "entitlement"))
+        .select_related("entitlement__customer", "entitlement__transaction", "entitlement__product")
+        .filter(code=normalize_code(license_key), entitlement__product__code=product_code)
+        .first()
+    )
+
+
+def _locked_entitlement(entitlement_id) -> Entitlement:
+    return (
+        Entitlement.objects.select_for_update(of=("self",))
+        .select_related("customer", "transaction", "product")
+        .get(pk=entitlement_id)
+    )
+
+
+def _license_user(product: Product, username: str, password: str) -> LicenseUser:
+    try:
+        return license_user_for_client(product, username)
+    except Refusal:
+        accounts.password_matches(None, password)  # an unknown user costs what a wrong password does
+        raise
 
 
 def _count_password_attempt(username: str) -> None:
@@ -120,7 +151,7 @@ def _user_entitlement(user: LicenseUser, product: Product) -> Entitlement:
 
 
 def _activate(
-    entitlement_id,
+    entitlement: Entitlement,
     hardware_id: str,
     code: ActivationCode | None,
     user: LicenseUser | None,
@@ -128,58 +159,51 @@ def _activate(
     actor: Actor,
     signed: Signed,
 ) -> License:
+    """The activation itself, with the entitlement (and the code, if any) locked by the
+    caller: seats are counted under the entitlement's lock, which every activation of
+    it takes first, and a revoke of the code (which locks only the code) lands either
+    before this read or after this change."""
     now = timezone.now()
-    with transaction.atomic():
-        entitlement = (
-            Entitlement.objects.select_for_update(of=("self",))
-            .select_related("customer", "transaction", "product")
-            .get(pk=entitlement_id)
-        )
-        if code is not None:
-            # Locked too: a revoke of the code (which locks only the code) must not land
-            # between this read and the new license. Entitlement first, then code: the
-            # same order everywhere, and switches lock one row, so no deadlock.
-            code = ActivationCode.objects.select_for_update().get(pk=code.pk)
-        if user is not None and not user.entitlements.filter(pk=entitlement.pk).exists():
-            # Removed from the entitlement since it was looked up; the removal locks the
-            # entitlement too, so one of the two waits for the other (license_user_update).
-            raise Refusal("license_not_found", "No such license user for this product.")
-        chain = entitlement.chain(code_status=code.status if code else None)
-        verdict = rules.evaluate(chain, now)
-        if not verdict.is_active:
-            raise refusal_for(verdict)
+    if user is not None and not user.entitlements.filter(pk=entitlement.pk).exists():
+        # Removed from the entitlement since it was looked up; the removal locks the
+        # entitlement too, so one of the two waits for the other (license_user_update).
+        raise Refusal("license_not_found", "No such license user for this product.")
+    chain = entitlement.chain(code_status=code.status if code else None)
+    verdict = rules.evaluate(chain, now)
+    if not verdict.is_active:
+        raise refusal_for(verdict)
 
-        device = _device(entitlement.customer_id, hardware_id, facts)
-        # Locked last (entitlement, code, license): a revoke of this license, which
-        # locks only its row, either lands before this read or waits for this change.
-        license = License.objects.select_for_update().filter(entitlement=entitlement, device=device).first()
-        signed.check_after(license)
-        if license is not None and license.status not in (License.Status.ACTIVE, License.Status.DEACTIVATED):
-            raise refusal_for(rules.evaluate(dataclasses.replace(chain, license_status=license.status), now))
-        if license is not None and license.status == License.Status.ACTIVE:
-            if (license.activation_code_id, license.license_user_id) == (_pk(code), _pk(user)):
-                return _renew(license, entitlement, now, signed)  # same device, same grant: no new seat
-            _check_code_cap(code)  # re-pointed to another code or user: it keeps its seat
-        else:
-            _check_entitlement_seats(entitlement)
-            _check_code_cap(code)
+    device = _device(entitlement.customer_id, hardware_id, facts)
+    # Locked last (entitlement, code, license): a revoke of this license, which
+    # locks only its row, either lands before this read or waits for this change.
+    license = License.objects.select_for_update().filter(entitlement=entitlement, device=device).first()
+    signed.check_after(license)
+    if license is not None and license.status not in (License.Status.ACTIVE, License.Status.DEACTIVATED):
+        raise refusal_for(rules.evaluate(dataclasses.replace(chain, license_status=license.status), now))
+    if license is not None and license.status == License.Status.ACTIVE:
+        if (license.activation_code_id, license.license_user_id) == (_pk(code), _pk(user)):
+            return _renew(license, entitlement, now, signed)  # same device, same grant: no new seat
+        _check_code_cap(code)  # re-pointed to another code or user: it keeps its seat
+    else:
+        _check_entitlement_seats(entitlement)
+        _check_code_cap(code)
 
-        before = field_values(license, LICENSE_STATE) if license else {}
-        license = license or License(entitlement=entitlement, device=device)
-        license.activation_code, license.license_user = code, user
-        license.status, license.status_reason, license.status_changed_at = License.Status.ACTIVE, "", now
-        license.activated_at, license.deactivated_at = now, None
-        license.lease_expires_at = lease_until(entitlement, now)
-        license.last_check_in_at = now
-        license.client_signed_at = signed.at
-        license.save()
-        record_change(
-            actor=actor,
-            action="license.activated",
-            target=license,
-            before=before,
-            after=field_values(license, LICENSE_STATE),
-        )
+    before = field_values(license, LICENSE_STATE) if license else {}
+    license = license or License(entitlement=entitlement, device=device)
+    license.activation_code, license.license_user = code, user
+    license.status, license.status_reason, license.status_changed_at = License.Status.ACTIVE, "", now
+    license.activated_at, license.deactivated_at = now, None
+    license.lease_expires_at = lease_until(entitlement, now)
+    license.last_check_in_at = now
+    license.client_signed_at = signed.at
+    license.save()
+    record_change(
+        actor=actor,
+        action="license.activated",
+        target=license,
+        before=before,
+        after=field_values(license, LICENSE_STATE),
+    )
     return license
 
 
@@ -255,26 +279,33 @@ def license_release(
     disabled customer may still free a device); refused for a suspended or revoked one."""
     license = None
     try:
-        license = license_for_device(
-            product_code=product_code,
-            hardware_id=hardware_id,
-            license_key=license_key,
-            username=username,
-            license_id=license_id,
-        )
+        with transaction.atomic():  # one transaction, from the first read
+            license = license_for_device(
+                product_code=product_code,
+                hardware_id=hardware_id,
+                license_key=license_key,
+                username=username,
+                license_id=license_id,
+            )
 
-        def releasable(locked: License) -> None:
-            # Read under the lock: of two requests releasing the same device at once, the
-            # second finds it deactivated and is told so (device_not_found), as any later
-            # request would be.
-            if locked.status != License.Status.ACTIVE:
-                own = rules.Chain(license_status=locked.status)  # only the license's own switch matters here
-                raise refusal_for(rules.evaluate(own, timezone.now()))
-            signed.check_after(locked)
+            def releasable(locked: License) -> None:
+                # Read under the lock: of two requests releasing the same device at once, the
+                # second finds it deactivated and is told so (device_not_found), as any later
+                # request would be.
+                if locked.status != License.Status.ACTIVE:
+                    own = rules.Chain(license_status=locked.status)  # only the license's own switch matters here
+                    raise refusal_for(rules.evaluate(own, timezone.now()))
+                signed.check_after(locked)
 
-        return switch(
-            license, LICENSE_DEACTIVATE, actor=actor, reason="", guard=releasable, also={"client_signed_at": signed.at}
-        )
+            return switch(
+                license,
+                LICENSE_DEACTIVATE,
+                actor=actor,
+                reason="",
+                guard=releasable,
+                also={"client_signed_at": signed.at},
+                savepoint=False,  # a refusal ends this transaction anyway
+            )
     except Refusal as refusal:
         _record_refusal(actor, "license.deactivation_refused", refusal, license, hardware_id)
         raise

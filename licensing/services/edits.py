@@ -21,7 +21,7 @@ from ..audit import field_values
 from ..errors import InvalidEdit
 from ..models import ActivationCode, Customer, Device, Entitlement, License, LicenseTransaction, LicenseUser, Product
 from .passwords import portal_password_set
-from .recording import record_change
+from .recording import lock_row, record_change
 from .switches import LICENSE_USER_REMOVED, switch
 
 M = TypeVar("M", bound=models.Model)
@@ -68,7 +68,7 @@ def update_record(
     plain = {name: value for name, value in data.items() if name not in links}
     linked = {name: list(rows) for name, rows in data.items() if name in links}
     with transaction.atomic():
-        locked = model.objects.select_for_update().get(pk=row.pk)
+        locked = lock_row(model, row.pk)
         _refuse_moves(locked, plain, fixed)
         before = {**field_values(locked, plain), **_link_ids(locked, linked)}
         for name, value in plain.items():

@@ -41,7 +41,7 @@ from ..clientauth import MAX_CLOCK_SKEW, offline_message, parse_http_date, verif
 from ..errors import Refusal, TryLater
 from ..license_body import license_file_payload
 from ..models import OfflineRequest
-from ..selectors import client_identity, client_licenses
+from ..selectors import client_identity
 from .activation import Signed, license_activate, license_release
 
 MAX_REQUEST_BYTES = 64 * 1024
@@ -163,11 +163,11 @@ def answer(fields: dict[str, str], *, expected: str, ip: str | None, actor: Acto
     actor = actor or Actor.client(credential, ip)
 
     fingerprint = _fingerprint(fields)
-    earlier = OfflineRequest.objects.filter(request_id=fields["request_id"]).first()
-    if earlier is not None:
-        return _stored(earlier, credential.id, fingerprint)
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # one transaction, from the first read
+            earlier = OfflineRequest.objects.filter(request_id=fields["request_id"]).first()
+            if earlier is not None:
+                return _stored(earlier, credential.id, fingerprint)
             result = _carry_out(fields, actor, signed)
             OfflineRequest.objects.create(
                 request_id=fields["request_id"],
@@ -213,7 +213,6 @@ def _carry_out(fields: dict[str, str], actor: Actor, signed: Signed) -> Outcome:
                 actor=actor,
                 signed=signed,
             )
-            license = client_licenses().get(pk=license.pk)
             return Outcome(license_file=signing.license_file(license_file_payload(license, now=timezone.now())))
         license_release(**identity, actor=actor, signed=signed)
         return Outcome()

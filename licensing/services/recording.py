@@ -3,13 +3,22 @@ that the change and its records commit or roll back together."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import models
 
 from .. import audit, outbox, snapshots
 from ..actors import Actor
 from ..models import AuditEvent, License
+
+M = TypeVar("M", bound=models.Model)
+
+
+def lock_row(model: type[M], pk: Any) -> M:
+    """The row, locked for the rest of the transaction, with the relations its label
+    reads (joined, not locked): what a change records, in one query."""
+    related = getattr(model, "label_relations", ())
+    return model.objects.select_for_update(of=("self",)).select_related(*related).get(pk=pk)
 
 
 def record_change(

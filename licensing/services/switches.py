@@ -14,7 +14,7 @@ from ..actors import Actor
 from ..audit import field_values
 from ..errors import InvalidTransition
 from ..models import ActivationCode, Customer, Entitlement, License, LicenseTransaction
-from .recording import record_change
+from .recording import lock_row, record_change
 
 M = TypeVar("M", bound=models.Model)
 
@@ -100,15 +100,17 @@ def switch(
     reason: str,
     guard: Callable[[M], None] | None = None,
     also: Mapping[str, Any] | None = None,
+    savepoint: bool = True,
 ) -> M:
     """Flip one status switch under a row lock and record it. `guard` may refuse the
     change first, from the locked row; `also` sets bookkeeping fields with it (not
-    audited)."""
+    audited). A caller whose own transaction ends with any refusal may spare the
+    savepoint (`savepoint=False`)."""
     model = type(instance)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=savepoint):
         # Re-read under lock: the caller's copy may be stale, and two staff members
         # clicking at once must not both pass the state check.
-        locked = model.objects.select_for_update().get(pk=instance.pk)
+        locked = lock_row(model, instance.pk)
         if guard is not None:  # the caller's own refusal, if it has a more precise one
             guard(locked)
         if not transition.allows(locked.status):

@@ -23,7 +23,7 @@ from ...actors import Actor, client_ip
 from ...clientauth import parse_http_date
 from ...errors import SERVER_ERROR, DomainError, Refusal
 from ...license_body import license_body
-from ...selectors import client_identity, client_licenses
+from ...selectors import client_identity
 from ...services import offline
 from ...signing import current_signer
 from .authentication import authenticate
@@ -201,7 +201,6 @@ class ActivateLicense(ClientView):
             actor=self.actor(),
             signed=services.Signed(at=self.signed_at()),
         )
-        license = client_licenses().get(pk=license.pk)
         return signed_json(license_body(license, now=timezone.now(), nonce=data.get("nonce")))
 
 
