@@ -88,3 +88,23 @@ def test_production_settings_never_allow_webhooks_to_internal_addresses_or_http_
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_production_reuses_connections_without_a_round_trip_per_request_unless_asked():
+    """A health check is one more statement, and transaction, before every request's
+    first query; it is the deployment's choice."""
+    env = (
+        _clean_environ()
+        | PRODUCTION_ENV
+        | {"DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "LICENSING_SECRETS_KEY": secrets.token_urlsafe(32)}
+    )
+    code = (
+        "from django.conf import settings; d = settings.DATABASES['default']; "
+        "print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])"
+    )
+
+    by_default = _manage("shell", "-v", "0", "-c", code, env=env)
+    asked = _manage("shell", "-v", "0", "-c", code, env=env | {"DATABASE_HEALTH_CHECKS": "true"})
+
+    assert by_default.stdout.split() == ["60", "False"], by_default.stderr
+    assert asked.stdout.split() == ["60", "True"], asked.stderr

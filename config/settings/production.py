@@ -8,7 +8,10 @@ SECRET_KEY = env("DJANGO_SECRET_KEY")
 LICENSING_SECRETS_KEY = env("LICENSING_SECRETS_KEY")
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A health check is a `SELECT 1` round trip, and a transaction, before each request's
+# first query: off by default. Without it, after the database restarts each web worker
+# fails one request on its stale connection (a 500, which clients retry) and reconnects.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_HEALTH_CHECKS", default=False)
 # Server-side parameter binding: parameters travel apart from the SQL text, so psycopg
 # does not rebuild long queries in Python on every call, and statements a connection
 # repeats are prepared (planned once). Behind a pooler in transaction mode that cannot
