@@ -72,52 +72,68 @@ def license_activate(
     """Activate a device on the entitlement a key or a license user grants, taking a
     seat; activating an already active device again returns its license unchanged.
 
-    One transaction, from the first read to the license as a client answer needs it
-    (`selectors.client_licenses`)."""
+    By key, one transaction from the first read to the license as a client answer
+    needs it (`selectors.client_licenses`). By user, the password is checked first, in
+    no transaction (hashing takes a while, and SQLite's transactions here lock the
+    whole database), and the activation is then one transaction."""
     target = None
     try:
-        with transaction.atomic():
-            # By key: the code and its entitlement found and locked in one query.
-            code = _locked_code(product_code, license_key) if license_key else None
-            product = target = code.entitlement.product if code is not None else product_for_client(product_code)
-            user = None
-            if product.authorization_method == Product.AuthorizationMethod.LICENSE_KEY:
-                if not license_key:
-                    raise Refusal("missing_parameters", "license_key is required for this product.")
-                if code is None:
-                    raise Refusal("license_not_found", "No such license key for this product.")
-                target, entitlement = code, code.entitlement
-            else:
-                code = None  # a product activated by user takes no key
-                if not username or not password:
+        if license_key is None and username is not None:
+            product = target = product_for_client(product_code)
+            if product.authorization_method == Product.AuthorizationMethod.USER:
+                if not password:
                     raise Refusal("missing_parameters", "username and password are required for this product.")
                 _count_password_attempt(username)
                 user = target = _license_user(product, username, password)
                 if not accounts.password_matches(user, password):
                     raise Refusal("invalid_credentials", "Wrong username or password.")
                 limits.PASSWORD_GUESSES.reset(username)
-                entitlement = _locked_entitlement(_user_entitlement(user, product).pk)
-            license = _activate(entitlement, hardware_id, code, user, facts or {}, actor, signed)
+                with transaction.atomic():
+                    entitlement = _locked_entitlement(_user_entitlement(user, product).pk)
+                    license = _activate(entitlement, hardware_id, None, user, facts or {}, actor, signed)
+                    return client_licenses().get(pk=license.pk)
+        with transaction.atomic():
+            # By key: the code and its entitlement found and locked in one query.
+            code = _locked_code(product_code, license_key) if license_key else None
+            product = target = code.entitlement.product if code is not None else product_for_client(product_code)
+            if product.authorization_method == Product.AuthorizationMethod.USER:
+                raise Refusal("missing_parameters", "username and password are required for this product.")
+            if not license_key:
+                raise Refusal("missing_parameters", "license_key is required for this product.")
+            if code is None:
+                raise Refusal("license_not_found", "No such license key for this product.")
+            target = code
+            license = _activate(code.entitlement, hardware_id, code, None, facts or {}, actor, signed)
             return client_licenses().get(pk=license.pk)
     except Refusal as refusal:
         _record_refusal(actor, "license.activation_refused", refusal, target, hardware_id)
         raise
 
 
+# Rows are locked FOR NO KEY UPDATE, as Django's own UPDATEs of them lock them: that
+# still queues every activation, switch and edit of the row, but not the foreign-key
+# checks of rows that point at it (a license inserted for a user being edited).
+
+
 def _locked_code(product_code: str, license_key: str) -> ActivationCode | None:
-    """The product's code for this key, locked with its entitlement (the seats' lock),
-    with everything the rules read above them; None if there is no such code."""
+    """The code for this key of a product activated by key, locked with its entitlement
+    (the seats' lock), with everything the rules read above them; None if there is no
+    such code."""
     return (
-        ActivationCode.objects.select_for_update(of=("self", "entitlement"))
+        ActivationCode.objects.select_for_update(of=("self", "entitlement"), no_key=True)
         .select_related("entitlement__customer", "entitlement__transaction", "entitlement__product")
-        .filter(code=normalize_code(license_key), entitlement__product__code=product_code)
+        .filter(
+            code=normalize_code(license_key),
+            entitlement__product__code=product_code,
+            entitlement__product__authorization_method=Product.AuthorizationMethod.LICENSE_KEY,
+        )
         .first()
     )
 
 
 def _locked_entitlement(entitlement_id) -> Entitlement:
     return (
-        Entitlement.objects.select_for_update(of=("self",))
+        Entitlement.objects.select_for_update(of=("self",), no_key=True)
         .select_related("customer", "transaction", "product")
         .get(pk=entitlement_id)
     )

@@ -268,7 +268,12 @@ def _release_licenses(user: LicenseUser, *, removed: set[str], actor: Actor) -> 
     # The entitlements are locked first, in the order activations lock them: an
     # activation of this user racing the removal either committed before (its license
     # is released below) or waits, and then finds the user no longer linked.
-    list(Entitlement.objects.select_for_update().filter(pk__in=removed).order_by("pk").values_list("pk", flat=True))
+    list(
+        Entitlement.objects.select_for_update(no_key=True)
+        .filter(pk__in=removed)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     held = License.objects.filter(license_user=user, entitlement_id__in=removed).holding_seat().order_by("pk")
     for license in held:
         switch(license, LICENSE_USER_REMOVED, actor=actor, reason="The license user was removed from the entitlement.")

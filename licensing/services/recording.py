@@ -16,9 +16,15 @@ M = TypeVar("M", bound=models.Model)
 
 def lock_row(model: type[M], pk: Any) -> M:
     """The row, locked for the rest of the transaction, with the relations its label
-    reads (joined, not locked): what a change records, in one query."""
+    reads (joined, not locked): what a change records, in one query.
+
+    FOR NO KEY UPDATE, the lock Django's UPDATE of the row takes anyway: it queues other
+    changes of the row but not the foreign-key checks of rows pointing at it. (FOR
+    UPDATE made editing a license user deadlock with that user's activations: the edit
+    held the user and waited for the entitlement; the activation held the entitlement
+    and its new license's check waited for the user.)"""
     related = getattr(model, "label_relations", ())
-    return model.objects.select_for_update(of=("self",)).select_related(*related).get(pk=pk)
+    return model.objects.select_for_update(of=("self",), no_key=True).select_related(*related).get(pk=pk)
 
 
 def record_change(

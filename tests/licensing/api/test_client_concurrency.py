@@ -3,16 +3,20 @@ connection, never take more seats than the entitlement has, and concurrent activ
 of one device make one license. Concurrent deactivations of one device free its seat
 once, and the others are told what any later request would be."""
 
+import itertools
 import threading
+import time
 from collections import Counter
 
 import pytest
 from django.db import connection
 from django.test import Client
 
-from licensing.models import AuditEvent, License
+from licensing import services
+from licensing.actors import Actor
+from licensing.models import AuditEvent, License, LicenseUser, Product
 from licensing.signing import current_signer
-from tests.factories import ActivationCodeFactory
+from tests.factories import ActivationCodeFactory, EntitlementFactory, LicenseUserFactory, ProductFactory
 
 from .conftest import ClientApp, verify_response
 
@@ -123,3 +127,58 @@ def test_concurrent_offline_deactivations_of_one_device_free_its_seat_once(app):
         assert not License.objects.holding_seat().exists()
 
     assert outcomes == {(200, "ok"): 10, (400, "device_not_found"): 30}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_editing_a_license_user_while_their_devices_activate_never_deadlocks(app):
+    """The edit locks the user and then touches the entitlements; an activation locks an
+    entitlement and then inserts a license pointing at the user. Neither may wait on
+    the other's lock for good (PostgreSQL would end one of them with a deadlock)."""
+    product = ProductFactory(code="suite", authorization_method=Product.AuthorizationMethod.USER)
+    user = LicenseUserFactory(username="ada@customer.example", raw_password="correct horse")
+    kept, toggled = (EntitlementFactory(product=product, customer=user.customer, seats=10_000) for _ in range(2))
+    user.entitlements.add(kept, toggled)
+    current_signer()
+    deadline = time.monotonic() + 4
+    answers: Counter = Counter()
+    failures: list[BaseException] = []
+
+    def activate(worker: int) -> None:
+        client = ClientApp(http=Client(), api_key=app.api_key, shared_key=app.shared_key)
+        try:
+            for n in itertools.count():
+                if time.monotonic() > deadline:
+                    return
+                body = {"product": "suite", "hardware_id": f"hw-{worker}-{n}", "username": user.username}
+                answers[outcome(client.post("activate_license", body | {"password": "correct horse"}))] += 1
+        except BaseException as error:
+            failures.append(error)
+        finally:
+            connection.close()
+
+    def edit() -> None:
+        try:
+            for n in itertools.count():
+                if time.monotonic() > deadline:
+                    return
+                links = [kept] if n % 2 else [kept, toggled]
+                services.license_user_update(
+                    license_user=LicenseUser.objects.get(pk=user.pk),
+                    data={"entitlements": links},
+                    actor=Actor.system("t"),
+                )
+                answers["edit"] += 1
+        except BaseException as error:
+            failures.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=activate, args=(n,)) for n in range(3)] + [threading.Thread(target=edit)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert not failures, failures
+    assert set(answers) <= {(200, "ok"), (400, "license_not_found"), "edit"}, answers
+    assert answers[(200, "ok")] > 0 and answers["edit"] > 0, answers

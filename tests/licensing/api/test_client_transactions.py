@@ -49,14 +49,16 @@ def test_activating_an_active_device_again_is_one_transaction(warm_app, code):
     assert (cost.transactions, cost.queries) == (1, 5), cost
 
 
-def test_activating_as_a_license_user_is_one_transaction(warm_app):
+def test_activating_as_a_license_user_checks_the_password_outside_its_one_transaction(warm_app):
     product = ProductFactory(code="suite", authorization_method=Product.AuthorizationMethod.USER)
     user = LicenseUserFactory(username="ada@customer.example", raw_password="correct horse")
     user.entitlements.add(EntitlementFactory(product=product, customer=user.customer))
     body = {"product": "suite", "hardware_id": "hw-u", "username": "ada@customer.example", "password": "correct horse"}
     with tally() as cost:
         assert warm_app.post("activate_license", body).status_code == 200
-    assert cost.transactions == 1, cost
+    # The product and the user are read, and the password checked, before the activation's
+    # one transaction opens: none is open while the password hashes.
+    assert cost.autocommitted == 2 and cost.ended == 1, cost
 
 
 def test_deactivating_is_one_transaction(warm_app, code):
