@@ -27,7 +27,14 @@ CONCURRENCY = int(os.environ.get("BENCH_WEBHOOK_CONCURRENCY", "4"))
 POOL = os.environ.get("BENCH_WEBHOOK_POOL", "prefork")
 REDIS_URL = "redis://127.0.0.1:6379/14"
 
-ENV = server_env(DB_NAME, REDIS_URL, settings="config.settings.bench")
+# The receiver is a plain-HTTP server on loopback, which production refuses by default.
+ENV = server_env(
+    DB_NAME,
+    REDIS_URL,
+    settings="config.settings.bench",
+    LICENSING_WEBHOOK_ALLOW_HTTP="true",
+    LICENSING_WEBHOOK_ALLOW_INTERNAL="true",
+)
 
 RECEIVER = """
 import sys
