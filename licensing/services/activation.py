@@ -20,7 +20,7 @@ from ..audit import field_values
 from ..errors import Refusal, TryLater, refusal_for
 from ..models import ActivationCode, Device, Entitlement, License, LicenseUser, Product
 from ..selectors import (
-    client_licenses,
+    client_license,
     license_for_device,
     license_user_for_client,
     normalize_code,
@@ -73,7 +73,7 @@ def license_activate(
     seat; activating an already active device again returns its license unchanged.
 
     By key, one transaction from the first read to the license as a client answer
-    needs it (`selectors.client_licenses`). By user, the password is checked first, in
+    needs it (`selectors.client_license`). By user, the password is checked first, in
     no transaction (hashing takes a while, and SQLite's transactions here lock the
     whole database), and the activation is then one transaction."""
     target = None
@@ -91,7 +91,9 @@ def license_activate(
                 with transaction.atomic():
                     entitlement = _locked_entitlement(_user_entitlement(user, product).pk)
                     license = _activate(entitlement, hardware_id, None, user, facts or {}, actor, signed)
-                    return client_licenses().get(pk=license.pk)
+                    return client_license(
+                        license, product_code=product_code, hardware_id=hardware_id, license_key=None, username=username
+                    )
         with transaction.atomic():
             # By key: the code and its entitlement found and locked in one query.
             code = _locked_code(product_code, license_key) if license_key else None
@@ -104,7 +106,9 @@ def license_activate(
                 raise Refusal("license_not_found", "No such license key for this product.")
             target = code
             license = _activate(code.entitlement, hardware_id, code, None, facts or {}, actor, signed)
-            return client_licenses().get(pk=license.pk)
+            return client_license(
+                license, product_code=product_code, hardware_id=hardware_id, license_key=license_key, username=None
+            )
     except Refusal as refusal:
         _record_refusal(actor, "license.activation_refused", refusal, target, hardware_id)
         raise
@@ -302,6 +306,7 @@ def license_release(
                 license_key=license_key,
                 username=username,
                 license_id=license_id,
+                seat_counts=False,  # a deactivation answers no seat count
             )
 
             def releasable(locked: License) -> None:

@@ -44,6 +44,8 @@ STATS_FLUSH_SECONDS = 11
 # few hundred).
 RUN_SECONDS = int(DURATION[:-1]) * {"s": 1, "m": 60}[DURATION[-1]]
 RELEASABLE_PER_THREAD = 2_000 * RUN_SECONDS
+SPREAD = 100
+SCENARIOS = os.environ.get("BENCH_SCENARIOS", "warm,elsewhere,cold,activate,deactivate").split(",")
 
 ENV = server_env(
     DB_NAME,
@@ -65,19 +67,27 @@ entitlement = Entitlement.objects.create(customer=customer, product=product, sea
 code = ActivationCode.objects.create(entitlement=entitlement)
 devices = Device.objects.bulk_create(Device(customer=customer, hardware_id=f"bench-hw-{{n}}") for n in range({DEVICES}))
 License.objects.bulk_create(License(entitlement=entitlement, device=d, activation_code=code) for d in devices)
-# Activations, each of a new device, and deactivations, each of a different one: an
-# entitlement of their own each, with seats to spare.
-grows = Entitlement.objects.create(customer=customer, product=product, seats=10_000_000)
-grows_code = ActivationCode.objects.create(entitlement=grows)
-shrinks = Entitlement.objects.create(customer=customer, product=product, seats=10_000_000)
-shrinks_code = ActivationCode.objects.create(entitlement=shrinks)
+# Activations, each of a new device, and deactivations, each of a different one, over
+# {SPREAD} entitlements of their own each (a release day touches many customers' at once;
+# activations of one entitlement queue on its lock), with seats to spare.
+def spread(name):
+    entitlements = Entitlement.objects.bulk_create(
+        Entitlement(customer=customer, product=product, seats=10_000_000) for _ in range({SPREAD})
+    )
+    return ActivationCode.objects.bulk_create(ActivationCode(entitlement=e) for e in entitlements)
+grows, shrinks = spread("grows"), spread("shrinks")
 releasable = Device.objects.bulk_create(
     Device(customer=customer, hardware_id=f"release-{{run}}-{{thread}}-{{n}}")
     for run in range({ROUNDS}) for thread in (1, 2) for n in range(1, {RELEASABLE_PER_THREAD} + 1)
 )
-License.objects.bulk_create(License(entitlement=shrinks, device=d, activation_code=shrinks_code) for d in releasable)
+License.objects.bulk_create(
+    License(entitlement=code.entitlement, device=d, activation_code=code)
+    for d in releasable
+    for code in [shrinks[int(d.hardware_id.rsplit("-", 1)[1]) % {SPREAD}]]
+)
 credential, shared_key = services.client_credential_create(name="bench", actor=Actor.system("bench"))
-print(credential.api_key, shared_key, code.code, entitlement.pk, grows_code.code, shrinks_code.code)
+print(credential.api_key, shared_key, code.code, entitlement.pk)
+print(",".join(c.code for c in grows), ",".join(c.code for c in shrinks))
 """
 
 
@@ -210,27 +220,32 @@ LABELS = {
 
 
 def main() -> None:
-    api_key, shared_key, code, entitlement, grows_code, shrinks_code = prepare_database()
+    api_key, shared_key, code, entitlement, grows_codes, shrinks_codes = prepare_database()
     device = f'"hardware_id=bench-hw-" .. (counter % {DEVICES})'
     check_script = lua_script(
         f'"/api/v4/check_license?product=bench&license_key={code}&" .. {device}', api_key, shared_key
     )
     baseline_script = lua_script(f'"/bench/baseline?" .. {device}', api_key, shared_key)
 
-    def posting(endpoint: str, key: str, hardware_id: str):
-        body = f"""'{{"product": "bench", "license_key": "{key}", "hardware_id": "' .. {hardware_id} .. '"}}'"""
+    def posting(endpoint: str, codes: str, hardware_id: str):
+        # The n-th request of a thread uses code n % SPREAD, as the seed licensed the
+        # n-th releasable device of each thread.
+        key = f'({{"{codes.replace(",", chr(34) + "," + chr(34))}"}})[counter % {SPREAD} + 1]'
+        body = (
+            f"""'{{"product": "bench", "license_key": "' .. {key} .. '", "hardware_id": "' .. {hardware_id} .. '"}}'"""
+        )
         return lua_script(f'"/api/v4/{endpoint}"', api_key, shared_key, body_expression=body)
 
     scripts = {
         "activate": lambda round_: posting(
-            "activate_license", grows_code, f'"new-{round_}-" .. thread .. "-" .. counter'
+            "activate_license", grows_codes, f'"new-{round_}-" .. thread .. "-" .. counter'
         ),
         "deactivate": lambda round_: posting(
-            "deactivate_license", shrinks_code, f'"release-{round_}-" .. thread .. "-" .. counter'
+            "deactivate_license", shrinks_codes, f'"release-{round_}-" .. thread .. "-" .. counter'
         ),
     }
     results = {}
-    for scenario in ("warm", "elsewhere", "cold", "activate", "deactivate"):
+    for scenario in SCENARIOS:
         server, base = start_gunicorn(ENV, WORKERS, ready_path="/bench/baseline")
         churn = None
         try:

@@ -67,6 +67,8 @@ def test_deactivating_is_one_transaction(warm_app, code):
     with tally() as cost:
         assert warm_app.post("deactivate_license", body).status_code == 200
     assert (cost.transactions, cost.queries) == (1, 5), cost
+    # Its answer shows no seat count: none is counted (a site license has thousands).
+    assert not any("COUNT(" in sql.upper() for sql in cost.statements), cost
 
 
 def test_a_check_that_must_read_reads_once_and_writes_nothing(warm_app, code):
