@@ -117,6 +117,11 @@ def license_activate(
 # Rows are locked FOR NO KEY UPDATE, as Django's own UPDATEs of them lock them: that
 # still queues every activation, switch and edit of the row, but not the foreign-key
 # checks of rows that point at it (a license inserted for a user being edited).
+# Lock order: an activation by key locks its code and entitlement in one statement
+# (PostgreSQL takes them in the order the query names them, the same every time), then
+# the device's license; one by user locks the entitlement, then the license. Switches
+# and edits lock one row, and a user's edit its entitlements in id order, so no two
+# of these wait on each other in a circle.
 
 
 def _locked_code(product_code: str, license_key: str) -> ActivationCode | None:
