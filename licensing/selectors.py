@@ -135,33 +135,22 @@ def _device_licenses(
     return queryset
 
 
-def _lookups(seat_counts: bool) -> tuple[CompiledQuery, CompiledQuery]:
-    """What a check (or a release) runs when worker memory misses, compiled once
-    (licensing/compiled.py): by key, and by user. Several entitlements of one product
+def _lookup(by: str, seat_counts: bool) -> CompiledQuery:
+    """What a check (or a release) runs when worker memory misses, by "key" or by
+    "user", compiled once (licensing/compiled.py). Several entitlements of one product
     may cover a device: the ten latest are enough."""
-    extra = SEAT_COUNTS if seat_counts else ()
-    return (
-        CompiledQuery(
-            License,
-            CLIENT_RELATIONS,
-            extra,
-            lambda product, hardware_id, key: _device_licenses(
-                product, hardware_id, key, None, seat_counts=seat_counts
-            )[:10],
-        ),
-        CompiledQuery(
-            License,
-            CLIENT_RELATIONS,
-            extra,
-            lambda product, hardware_id, user: _device_licenses(
-                product, hardware_id, None, user, seat_counts=seat_counts
-            )[:10],
-            prepare={"user": lambda connection, value: normalize_address(value)},
-        ),
+    return CompiledQuery(
+        License,
+        CLIENT_RELATIONS,
+        SEAT_COUNTS if seat_counts else (),
+        lambda product, hardware_id, **by_value: _device_licenses(
+            product, hardware_id, by_value.get("key"), by_value.get("user"), seat_counts=seat_counts
+        )[:10],
+        prepare={"user": lambda connection, value: normalize_address(value)} if by == "user" else None,
     )
 
 
-_LOOKUPS = {True: _lookups(seat_counts=True), False: _lookups(seat_counts=False)}
+_LOOKUPS = {counted: (_lookup("key", counted), _lookup("user", counted)) for counted in (True, False)}
 _licenses_by_key, _licenses_by_user = _LOOKUPS[True]
 
 

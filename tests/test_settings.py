@@ -31,6 +31,12 @@ def _clean_environ() -> dict[str, str]:
     }
 
 
+def _deployment_env() -> dict[str, str]:
+    """A complete production environment, strong secrets included."""
+    secrets_env = {"DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "LICENSING_SECRETS_KEY": secrets.token_urlsafe(32)}
+    return _clean_environ() | PRODUCTION_ENV | secrets_env
+
+
 def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -62,11 +68,7 @@ def test_production_settings_refuse_to_start_without_their_own_secrets_key():
 
 
 def test_production_settings_pass_deploy_checks_with_a_strong_secret_key():
-    env = (
-        _clean_environ()
-        | PRODUCTION_ENV
-        | {"DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "LICENSING_SECRETS_KEY": secrets.token_urlsafe(32)}
-    )
+    env = _deployment_env()
 
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
 
@@ -74,11 +76,7 @@ def test_production_settings_pass_deploy_checks_with_a_strong_secret_key():
 
 
 def test_production_settings_never_allow_webhooks_to_internal_addresses_or_http_by_default():
-    env = (
-        _clean_environ()
-        | PRODUCTION_ENV
-        | {"DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "LICENSING_SECRETS_KEY": secrets.token_urlsafe(32)}
-    )
+    env = _deployment_env()
     code = (
         "from django.conf import settings; "
         "print(settings.LICENSING_WEBHOOK_ALLOW_INTERNAL, settings.LICENSING_WEBHOOK_ALLOW_HTTP)"
@@ -93,11 +91,7 @@ def test_production_settings_never_allow_webhooks_to_internal_addresses_or_http_
 def test_production_reuses_connections_without_a_round_trip_per_request_unless_asked():
     """A health check is one more statement, and transaction, before every request's
     first query; it is the deployment's choice."""
-    env = (
-        _clean_environ()
-        | PRODUCTION_ENV
-        | {"DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "LICENSING_SECRETS_KEY": secrets.token_urlsafe(32)}
-    )
+    env = _deployment_env()
     code = (
         "from django.conf import settings; d = settings.DATABASES['default']; "
         "print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])"
