@@ -154,6 +154,18 @@ def test_a_list_of_links_must_be_a_list(api):
     assert_json_error(response, 400, "invalid")
 
 
+def test_a_list_of_more_links_than_a_request_may_name_is_refused_as_such(api):
+    import uuid
+
+    from tests.factories import LicenseUserFactory
+
+    user = LicenseUserFactory()
+    ids = [str(uuid.uuid4()) for _ in range(1001)]  # each would cost a query to find
+    response = api.patch(f"/api/v1/license-users/{user.pk}", {"entitlements": ids}, format="json")
+    assert_json_error(response, 400, "invalid")
+    assert response.json()["errors"]["entitlements"] == ["At most 1000 ids."]
+
+
 @pytest.mark.parametrize("path", ["/api/v1/customers", "/api/v1/nothing-here"])
 def test_a_host_the_server_does_not_serve_is_refused_in_the_apis_shape(db, path):
     response = Client(HTTP_HOST="evil.example").get(path)
