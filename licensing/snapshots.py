@@ -26,9 +26,10 @@ a change that commits in between is always seen by the next check.
 The check-ins themselves are written in bulk by `services.checkins`.
 
 If the cache cannot be reached, nothing is cached and every check reads the database;
-after a failure one request a second tries the cache again, so a cache that hangs costs
-one request its timeout, not every check. What this process remembered is dropped when
-the cache answers again.
+after a failure one check a second tries the cache again, so a cache that hangs costs
+one request its timeout, not every check (a change always tries: its bumps are how the
+other servers learn of it). What this process remembered is dropped when the cache
+answers again.
 Snapshots also expire after LICENSING_SNAPSHOT_MAX_SECONDS whatever the versions: if
 a bump is ever lost (a server cut off from Redis while it disables a customer), that
 bounds how long another server may answer from memory. Leases already let a device
@@ -328,8 +329,10 @@ def bump(*rows: Any) -> None:
 
 
 def _bump(keys: list[str]) -> None:
-    if not _may_use_cache():
-        return  # lost, as it would be by failing; LICENSING_SNAPSHOT_MAX_SECONDS bounds it
+    # Always tried, even in the second after a failure: a bump skipped while the cache
+    # answers again would leave other servers answering from the old chain (for up to
+    # LICENSING_SNAPSHOT_MAX_SECONDS). Changes are few; a cache that hangs costs each
+    # its timeout, not each check.
     try:
         _store.bump(keys)
     except Exception:

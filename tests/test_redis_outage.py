@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from config.settings.base import redis_cache
 from licensing import limits, services, snapshots
 from licensing.actors import Actor
-from tests.factories import ActivationCodeFactory, CustomerContactFactory
+from tests.factories import ActivationCodeFactory, CustomerContactFactory, CustomerFactory
 from tests.licensing.api.conftest import ClientApp
 from tests.servers import RedisServer
 
@@ -159,6 +159,22 @@ def test_client_checks_try_a_hung_redis_once_a_second_not_each(hung, settings, m
     time.sleep(snapshots.CACHE_RETRY_SECONDS + 0.1)
     all_at_once(lambda: snapshots.Versions.read(["licensing:v:any"]))
     assert hung.connections <= 2 * tried_once
+
+
+def test_a_change_reaches_redis_in_the_second_after_a_failed_read(settings):
+    """Checks leave Redis alone for a second after it failed them; a change may not: the
+    other servers learn of it only through its version bump."""
+    import redis
+
+    customer = CustomerFactory()
+    key = snapshots.version_key(customer)
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    before = client.get(key)
+    snapshots._cache_failed()  # a read failed a moment ago; Redis answers again
+
+    snapshots.bump(customer)
+
+    assert client.get(key) != before
 
 
 def test_the_client_rate_limit_settles_with_a_hung_redis_once_a_second_not_per_key(hung):
