@@ -21,9 +21,6 @@ def license_body(
     """`verdict`: the license's at `now`, when the caller has just evaluated it."""
     entitlement = license.entitlement
     verdict = verdict or license.verdict(now)
-    seats_used = getattr(license, "seats_used", None)
-    if seats_used is None:  # not annotated (fresh from an activation): count once
-        seats_used = entitlement.seats_in_use()
     lease_seconds = int(entitlement.lease_period.total_seconds())
     body: dict[str, Any] = {
         "id": str(license.pk),
@@ -42,7 +39,7 @@ def license_body(
         "validity_period": entitlement.valid_until,
         "valid_from": entitlement.valid_from,
         "max_activations": entitlement.seats,
-        "times_activated": seats_used,
+        "times_activated": entitlement.seats_used,
         "features": entitlement.features,
         "lease_expires_at": license.lease_expires_at,
         "refresh_interval": max(MIN_REFRESH_SECONDS, lease_seconds // REFRESH_SHARE_OF_LEASE),
@@ -53,7 +50,7 @@ def license_body(
     }
     if license.activation_code_id and license.activation_code.max_activations is not None:
         body["key_max_activations"] = license.activation_code.max_activations
-        body["key_times_activated"] = getattr(license, "code_activations", None)
+        body["key_times_activated"] = license.activation_code.seats_used
     if nonce is not None:
         body["nonce"] = nonce
     return body

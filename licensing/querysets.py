@@ -10,8 +10,6 @@ import datetime as dt
 
 from django.apps import apps
 from django.db import models
-from django.db.models import Count, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import rules
@@ -75,35 +73,12 @@ class CustomerQuerySet(EffectiveStatusQuerySet):
         return self.exclude(status=rules.DISABLED)
 
 
-def _seat_holding_q(prefix: str = "") -> Q:
-    return Q(**{f"{prefix}status__in": _model("License").SEAT_HOLDING})
-
-
-def seats_held(by: str, outer: str) -> Coalesce:
-    """How many licenses hold a seat with `by` (a License foreign key) equal to the outer
-    row's `outer`. A correlated subquery rather than a JOIN + GROUP BY, so it composes
-    with other annotations and select_related."""
-    held = (
-        _model("License")
-        .objects.filter(_seat_holding_q(), **{by: OuterRef(outer)})
-        .order_by()
-        .values(by)
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(held), Value(0))
-
-
 class EntitlementQuerySet(EffectiveStatusQuerySet):
     chain_paths = ENTITLEMENT_PATHS
 
     def for_account(self, account: PortalAccount) -> EntitlementQuerySet:
         mine = self.filter(customer_id=account.customer_id)
         return mine if sees_whole_customer(account) else mine.filter(license_users=account)
-
-    def with_seats_used(self) -> EntitlementQuerySet:
-        """Annotate `seats_used`: licenses holding a seat."""
-        return self.annotate(seats_used=seats_held("entitlement", "pk"))
 
 
 class ActivationCodeQuerySet(EffectiveStatusQuerySet):
@@ -124,4 +99,4 @@ class LicenseQuerySet(EffectiveStatusQuerySet):
         return mine if sees_whole_customer(account) else mine.filter(license_user=account)
 
     def holding_seat(self) -> LicenseQuerySet:
-        return self.filter(_seat_holding_q())
+        return self.filter(status__in=_model("License").SEAT_HOLDING)

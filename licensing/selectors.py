@@ -10,7 +10,7 @@ from .compiled import CompiledQuery
 from .errors import Refusal
 from .models import ActivationCode, AuditEvent, Entitlement, License, LicenseUser, Product
 from .models.base import PortalAccount, normalize_address
-from .querysets import seats_held, sees_whole_customer
+from .querysets import sees_whole_customer
 
 
 def normalize_code(text: str) -> str:
@@ -45,16 +45,13 @@ CLIENT_RELATIONS = (
     "activation_code",
     "license_user",
 )
-SEAT_COUNTS = ("seats_used", "code_activations")
 
 
 def client_licenses() -> QuerySet[License]:
     """Licenses with everything a client answer needs, in one query: the chain for the
-    access rules, and the seat counts for `times_activated`."""
-    return License.objects.select_related(*CLIENT_RELATIONS).annotate(
-        seats_used=seats_held("entitlement", "entitlement_id"),
-        code_activations=seats_held("activation_code", "activation_code_id"),
-    )
+    access rules, and the seat counts (kept on the entitlement and the code) for
+    `times_activated`."""
+    return License.objects.select_related(*CLIENT_RELATIONS)
 
 
 def client_identity(fields: dict) -> dict:
@@ -75,24 +72,20 @@ def license_for_device(
     license_key: str | None = None,
     username: str | None = None,
     license_id: str | None = None,
-    seat_counts: bool = True,
 ) -> License:
-    """The license a device holds for a product through a key or a user; with the seat
-    counts a client answer shows (`times_activated`) unless `seat_counts` is false,
-    which spares counting a large entitlement's licenses when no answer needs them.
+    """The license a device holds for a product through a key or a user, as a client
+    answer shows it (`client_licenses`).
 
     One query when found. When nothing matches, a few more tell the client precisely why
     (unknown product, unknown key, or no license on this device), off the hot path.
     """
-    by_key, by_user = _LOOKUPS[seat_counts]
     if license_id is not None:  # one of several licenses on this device
         key = normalize_code(license_key) if license_key is not None else None
-        found = _device_licenses(product_code, hardware_id, key, username, seat_counts=seat_counts)
-        candidates = list(found.filter(pk=license_id))
+        candidates = list(_device_licenses(product_code, hardware_id, key, username).filter(pk=license_id))
     elif license_key is not None:
-        candidates = by_key(product=product_code, hardware_id=hardware_id, key=normalize_code(license_key))
+        candidates = _licenses_by_key(product=product_code, hardware_id=hardware_id, key=normalize_code(license_key))
     else:
-        candidates = by_user(product=product_code, hardware_id=hardware_id, user=username or "")
+        candidates = _licenses_by_user(product=product_code, hardware_id=hardware_id, user=username or "")
     for license in candidates:
         if license.verdict().is_active:
             return license
@@ -112,22 +105,18 @@ def client_license(
     """`license`, which this device holds through this key or user, as a client answer
     shows it (`client_licenses`): read with the query a check runs, compiled once,
     rather than compiling the eight-table query again for each activation."""
-    by_key, by_user = _LOOKUPS[True]
     if license_key is not None:
-        candidates = by_key(product=product_code, hardware_id=hardware_id, key=normalize_code(license_key))
+        candidates = _licenses_by_key(product=product_code, hardware_id=hardware_id, key=normalize_code(license_key))
     else:
-        candidates = by_user(product=product_code, hardware_id=hardware_id, user=username or "")
+        candidates = _licenses_by_user(product=product_code, hardware_id=hardware_id, user=username or "")
     found = next((c for c in candidates if c.pk == license.pk), None)
     return found if found is not None else client_licenses().get(pk=license.pk)
 
 
-def _device_licenses(
-    product: str, hardware_id: str, key: str | None, user: str | None, *, seat_counts: bool = True
-) -> QuerySet[License]:
+def _device_licenses(product: str, hardware_id: str, key: str | None, user: str | None) -> QuerySet[License]:
     """The licenses of a device for a product through a key or a user, newest first."""
     match = Q(entitlement__product__code=product, device__hardware_id=hardware_id)
-    licenses = client_licenses() if seat_counts else License.objects.select_related(*CLIENT_RELATIONS)
-    queryset = licenses.order_by("-activated_at")
+    queryset = client_licenses().order_by("-activated_at")
     if key is not None:
         queryset = queryset.filter(match, activation_code__code=key)
     else:  # usernames are stored normalized (any case matches), and matched exactly
@@ -135,23 +124,22 @@ def _device_licenses(
     return queryset
 
 
-def _lookup(by: str, seat_counts: bool) -> CompiledQuery:
+def _lookup(by: str) -> CompiledQuery:
     """What a check (or a release) runs when worker memory misses, by "key" or by
     "user", compiled once (licensing/compiled.py). Several entitlements of one product
     may cover a device: the ten latest are enough."""
     return CompiledQuery(
         License,
         CLIENT_RELATIONS,
-        SEAT_COUNTS if seat_counts else (),
+        (),
         lambda product, hardware_id, **by_value: _device_licenses(
-            product, hardware_id, by_value.get("key"), by_value.get("user"), seat_counts=seat_counts
+            product, hardware_id, by_value.get("key"), by_value.get("user")
         )[:10],
         prepare={"user": lambda connection, value: normalize_address(value)} if by == "user" else None,
     )
 
 
-_LOOKUPS = {counted: (_lookup("key", counted), _lookup("user", counted)) for counted in (True, False)}
-_licenses_by_key, _licenses_by_user = _LOOKUPS[True]
+_licenses_by_key, _licenses_by_user = _lookup("key"), _lookup("user")
 
 
 def product_for_client(code: str) -> Product:
@@ -194,7 +182,6 @@ def portal_entitlements(account: PortalAccount) -> QuerySet[Entitlement]:
         Entitlement.objects.for_account(account)
         .select_related("customer", "product", "transaction")
         .with_effective_status()
-        .with_seats_used()
         .order_by("product__name", "valid_from", "pk")
     )
 
@@ -222,7 +209,6 @@ def portal_activation_codes(account: PortalAccount, entitlement: Entitlement) ->
         ActivationCode.objects.for_account(account)
         .filter(entitlement=entitlement)
         .with_effective_status()
-        .annotate(activations=seats_held("activation_code", "pk"))
         .order_by("created_at", "pk")
     )
 

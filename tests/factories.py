@@ -17,6 +17,7 @@ from licensing.models import (
     WebhookEndpoint,
 )
 from licensing.models.webhooks import generate_secret
+from licensing.services import seats
 
 
 class ProductFactory(factory.django.DjangoModelFactory):
@@ -115,6 +116,17 @@ class LicenseFactory(factory.django.DjangoModelFactory):
     activation_code = factory.SubFactory(ActivationCodeFactory)
     entitlement = factory.SelfAttribute("activation_code.entitlement")
     device = factory.SubFactory(DeviceFactory, customer=factory.SelfAttribute("..entitlement.customer"))
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        """Counted as an activation counts it: the seat counts include the new license."""
+        license = super()._create(model_class, *args, **kwargs)
+        if license.holds_seat:
+            seats.taken(license.entitlement_id, license.activation_code_id)
+            for counted in (license.entitlement, license.activation_code):
+                if counted is not None:
+                    counted.refresh_from_db(fields=["seats_used"])
+        return license
 
 
 class StaffUserFactory(factory.django.DjangoModelFactory):

@@ -110,13 +110,7 @@ class EntitlementAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdmin)
 
     def get_queryset(self, request):
         # customer and product: __str__ prints them (change page, autocomplete results).
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("customer", "product")
-            .with_effective_status()
-            .with_seats_used()
-        )
+        return super().get_queryset(request).select_related("customer", "product").with_effective_status()
 
     @admin.display(description="Seats used")
     def seats_display(self, obj: Entitlement) -> str:

@@ -55,6 +55,9 @@ class Entitlement(SwitchedModel):
         LicenseTransaction, on_delete=models.PROTECT, related_name="entitlements", null=True, blank=True
     )
     seats = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    # Licenses holding one of the seats now, kept by every change that takes or gives
+    # one back (licensing/services/seats.py), under this row's lock.
+    seats_used = models.PositiveIntegerField(default=0, editable=False)
     valid_from = models.DateTimeField(default=timezone.now)
     valid_until = models.DateTimeField(null=True, blank=True, help_text="Empty for a perpetual entitlement.")
     features = models.JSONField(default=dict, blank=True, help_text='For example {"export": true, "max_projects": 10}.')
@@ -81,6 +84,7 @@ class Entitlement(SwitchedModel):
                 name="entitlement_valid_until_after_valid_from",
             ),
             models.CheckConstraint(condition=Q(seats__gte=1), name="entitlement_has_a_seat"),
+            models.CheckConstraint(condition=Q(seats_used__lte=F("seats")), name="entitlement_seats_used_within_seats"),
         ]
         permissions = [("disable_entitlement", "Can disable and enable entitlements")]
 
@@ -99,19 +103,12 @@ class Entitlement(SwitchedModel):
             errors["features"] = 'Features must be a JSON object, for example {"export": true}.'
         elif problem := _unstorable(self.features):
             errors["features"] = problem
-        if not self._state.adding and self.seats is not None:
-            in_use = self.seats_in_use()
-            if self.seats < in_use:
-                errors["seats"] = (
-                    f"{in_use} seats are in use; deactivate licenses before lowering seats to {self.seats}."
-                )
+        if self.seats is not None and self.seats < self.seats_used:
+            errors["seats"] = (
+                f"{self.seats_used} seats are in use; deactivate licenses before lowering seats to {self.seats}."
+            )
         if errors:
             raise ValidationError(errors)
-
-    def seats_in_use(self) -> int:
-        """Licenses holding a seat now (one query). Exact only under the entitlement's
-        row lock, which every activation takes before it counts."""
-        return self.licenses.holding_seat().count()
 
     def within_validity(self, moment: dt.datetime) -> dt.datetime:
         """`moment`, but never past the end of the entitlement."""
@@ -194,12 +191,20 @@ class ActivationCode(SwitchedModel):
         validators=[MinValueValidator(1)],
         help_text="This code's own cap on active devices. Empty: only the entitlement's seats limit it.",
     )
+    # Devices holding a seat through this code now, kept as the entitlement's count is.
+    seats_used = models.PositiveIntegerField(default=0, editable=False)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE, editable=False)
 
     objects = ActivationCodeQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_activations__isnull=True) | Q(seats_used__lte=F("max_activations")),
+                name="activation_code_seats_used_within_cap",
+            )
+        ]
         permissions = [
             ("disable_activationcode", "Can disable and enable activation codes"),
             ("revoke_activationcode", "Can revoke activation codes"),
@@ -208,20 +213,14 @@ class ActivationCode(SwitchedModel):
     def __str__(self) -> str:
         return self.masked_code
 
-    def seats_in_use(self) -> int:
-        """Devices holding a seat through this code now (one query)."""
-        return self.licenses.holding_seat().count()
-
     def clean(self) -> None:
-        if not self._state.adding and self.max_activations is not None:
-            in_use = self.seats_in_use()
-            if self.max_activations < in_use:
-                raise ValidationError(
-                    {
-                        "max_activations": f"{in_use} devices are active with this code; deactivate some before "
-                        f"lowering its cap to {self.max_activations}."
-                    }
-                )
+        if self.max_activations is not None and self.max_activations < self.seats_used:
+            raise ValidationError(
+                {
+                    "max_activations": f"{self.seats_used} devices are active with this code; deactivate some "
+                    f"before lowering its cap to {self.max_activations}."
+                }
+            )
 
     @property
     def masked_code(self) -> str:

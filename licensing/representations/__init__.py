@@ -34,7 +34,6 @@ from ..models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from ..querysets import seats_held
 from . import resources, webhooks
 from .events import EVENT_TYPES, EVENTS
 from .transactions import TRANSACTION_LICENSES_SCHEMA, transaction_licenses
@@ -56,11 +55,11 @@ class Resource:
 
 
 def _entitlements() -> QuerySet:
-    return Entitlement.objects.with_effective_status().with_seats_used()
+    return Entitlement.objects.with_effective_status()
 
 
 def _activation_codes() -> QuerySet:
-    return ActivationCode.objects.with_effective_status().annotate(seats_used=seats_held("activation_code", "pk"))
+    return ActivationCode.objects.with_effective_status()
 
 
 def _license_users() -> QuerySet:

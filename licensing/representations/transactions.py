@@ -14,7 +14,7 @@ from ..models import LicenseTransaction
 
 def transaction_licenses(transaction: LicenseTransaction) -> dict[str, Any]:
     """`{"transaction": {"id", "externalId", "processed", "status", "items": [...]}}`."""
-    entitlements = transaction.entitlements.with_effective_status().with_seats_used().order_by("created_at", "pk")
+    entitlements = transaction.entitlements.with_effective_status().order_by("created_at", "pk")
     return {
         "transaction": {
             "id": str(transaction.pk),

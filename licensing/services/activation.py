@@ -1,8 +1,8 @@
 """Client activations: activate a device, give the seat back.
 
 Seats are guarded by a lock on the entitlement row: every activation of an entitlement
-takes it before counting seats, so concurrent activations queue and none can see a seat
-that another is about to take.
+takes it before reading its seat count (licensing/services/seats.py), so concurrent
+activations queue and none can see a seat that another is about to take.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from ..selectors import (
     normalize_code,
     product_for_client,
 )
+from . import seats
 from .recording import record_change
 from .switches import LICENSE_DEACTIVATE, switch
 
@@ -117,19 +118,20 @@ def license_activate(
 # Rows are locked FOR NO KEY UPDATE, as Django's own UPDATEs of them lock them: that
 # still queues every activation, switch and edit of the row, but not the foreign-key
 # checks of rows that point at it (a license inserted for a user being edited).
-# Lock order: an activation by key locks its code and entitlement in one statement
-# (PostgreSQL takes them in the order the query names them, the same every time), then
-# the device's license; one by user locks the entitlement, then the license. Switches
-# and edits lock one row, and a user's edit its entitlements in id order, so no two
-# of these wait on each other in a circle.
+# Lock order: the entitlement first, then its code (an activation by key locks both in one
+# statement, which PostgreSQL locks in the order its FOR UPDATE OF names them), then the
+# device's license, then any other code whose seat count moves. A release locks the
+# entitlement before the license too (switches.switch); other switches and edits
+# lock one row, and a user's edit its entitlements in id order, so no two of these wait
+# on each other in a circle.
 
 
 def _locked_code(product_code: str, license_key: str) -> ActivationCode | None:
-    """The code for this key of a product activated by key, locked with its entitlement
+    """The code for this key of a product activated by key, locked after its entitlement
     (the seats' lock), with everything the rules read above them; None if there is no
     such code."""
     return (
-        ActivationCode.objects.select_for_update(of=("self", "entitlement"), no_key=True)
+        ActivationCode.objects.select_for_update(of=("entitlement", "self"), no_key=True)
         .select_related("entitlement__customer", "entitlement__transaction", "entitlement__product")
         .filter(
             code=normalize_code(license_key),
@@ -185,9 +187,9 @@ def _activate(
     signed: Signed,
 ) -> License:
     """The activation itself, with the entitlement (and the code, if any) locked by the
-    caller: seats are counted under the entitlement's lock, which every activation of
-    it takes first, and a revoke of the code (which locks only the code) lands either
-    before this read or after this change."""
+    caller: seat counts are read and moved under the entitlement's lock, which every
+    activation of it takes first, and a revoke of the code (which locks only the code)
+    lands either before this read or after this change."""
     now = timezone.now()
     if user is not None and not user.entitlements.filter(pk=entitlement.pk).exists():
         # Removed from the entitlement since it was looked up; the removal locks the
@@ -209,9 +211,11 @@ def _activate(
         if (license.activation_code_id, license.license_user_id) == (_pk(code), _pk(user)):
             return _renew(license, entitlement, now, signed)  # same device, same grant: no new seat
         _check_code_cap(code)  # re-pointed to another code or user: it keeps its seat
+        seats.moved(license.activation_code_id, _pk(code))
     else:
         _check_entitlement_seats(entitlement)
         _check_code_cap(code)
+        seats.taken(entitlement.pk, _pk(code))
 
     before = field_values(license, LICENSE_STATE) if license else {}
     license = license or License(entitlement=entitlement, device=device)
@@ -255,12 +259,12 @@ def _known(facts: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in facts.items() if k in DEVICE_FACTS and v is not None}
 
 
-# Both seat checks run under the entitlement's lock, which every activation of this
-# entitlement (and so of each of its codes) takes first.
+# Both seat checks read counts locked with the entitlement, which every activation of
+# this entitlement (and so of each of its codes) takes first.
 
 
 def _check_entitlement_seats(entitlement: Entitlement) -> None:
-    if entitlement.seats_in_use() >= entitlement.seats:
+    if entitlement.seats_used >= entitlement.seats:
         raise Refusal(
             "license_activated_max_times",
             f"All {entitlement.seats} seats are taken; deactivate a device to free one.",
@@ -269,7 +273,7 @@ def _check_entitlement_seats(entitlement: Entitlement) -> None:
 
 def _check_code_cap(code: ActivationCode | None) -> None:
     cap = code.max_activations if code is not None else None
-    if cap is not None and code.seats_in_use() >= cap:
+    if cap is not None and code.seats_used >= cap:
         raise Refusal(
             "license_activated_max_times",
             f"This key may be active on {cap} device(s) at most; deactivate one to free it.",
@@ -311,7 +315,6 @@ def license_release(
                 license_key=license_key,
                 username=username,
                 license_id=license_id,
-                seat_counts=False,  # a deactivation answers no seat count
             )
 
             def releasable(locked: License) -> None:

@@ -14,17 +14,19 @@ from ..models import AuditEvent, License
 M = TypeVar("M", bound=models.Model)
 
 
-def lock_row(model: type[M], pk: Any) -> M:
+def lock_row(model: type[M], pk: Any, *, after: tuple[str, ...] = ()) -> M:
     """The row, locked for the rest of the transaction, with the relations its label
-    reads (joined, not locked): what a change records, in one query.
+    reads (joined, not locked): what a change records, in one query. The relations named
+    in `after` are locked too, and first (PostgreSQL locks in the order FOR UPDATE OF
+    names them): the order in which others lock them.
 
     FOR NO KEY UPDATE, the lock Django's UPDATE of the row takes anyway: it queues other
     changes of the row but not the foreign-key checks of rows pointing at it. (FOR
     UPDATE made editing a license user deadlock with that user's activations: the edit
     held the user and waited for the entitlement; the activation held the entitlement
     and its new license's check waited for the user.)"""
-    related = getattr(model, "label_relations", ())
-    return model.objects.select_for_update(of=("self",), no_key=True).select_related(*related).get(pk=pk)
+    related = {*getattr(model, "label_relations", ()), *after}
+    return model.objects.select_for_update(of=(*after, "self"), no_key=True).select_related(*related).get(pk=pk)
 
 
 def record_change(

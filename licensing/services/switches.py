@@ -14,6 +14,7 @@ from ..actors import Actor
 from ..audit import field_values
 from ..errors import InvalidTransition
 from ..models import ActivationCode, Customer, Entitlement, License, LicenseTransaction
+from . import seats
 from .recording import lock_row, record_change
 
 M = TypeVar("M", bound=models.Model)
@@ -31,6 +32,7 @@ class Transition:
     sources: tuple[str, ...]
     target: str
     stamps: str | None = None  # a date field the switch also sets, e.g. "deactivated_at"
+    gives_back_seat: bool = False  # a license's switch that may end its hold on a seat
 
     def allows(self, status: str) -> bool:
         return status in self.sources
@@ -73,11 +75,17 @@ LICENSE_REVOKE = Transition(
     "revoke",
     (License.Status.ACTIVE, License.Status.SUSPENDED, License.Status.DEACTIVATED),
     License.Status.REVOKED,
+    gives_back_seat=True,
 )
 # Only an active license can be deactivated: a suspended one must not free itself and
 # come back active through a fresh activation.
 LICENSE_DEACTIVATE = Transition(
-    "license.deactivated", "deactivate", (License.Status.ACTIVE,), License.Status.DEACTIVATED, stamps="deactivated_at"
+    "license.deactivated",
+    "deactivate",
+    (License.Status.ACTIVE,),
+    License.Status.DEACTIVATED,
+    stamps="deactivated_at",
+    gives_back_seat=True,
 )
 
 
@@ -89,6 +97,7 @@ LICENSE_USER_REMOVED = Transition(
     (License.Status.ACTIVE, License.Status.SUSPENDED),
     License.Status.DEACTIVATED,
     stamps="deactivated_at",
+    gives_back_seat=True,
 )
 
 
@@ -109,13 +118,16 @@ def switch(
     model = type(instance)
     with transaction.atomic(savepoint=savepoint):
         # Re-read under lock: the caller's copy may be stale, and two staff members
-        # clicking at once must not both pass the state check.
-        locked = lock_row(model, instance.pk)
+        # clicking at once must not both pass the state check. A seat's release locks
+        # the entitlement (the seat count's lock) first, as activations do.
+        locked = lock_row(model, instance.pk, after=("entitlement",) if transition.gives_back_seat else ())
         if guard is not None:  # the caller's own refusal, if it has a more precise one
             guard(locked)
         if not transition.allows(locked.status):
             raise InvalidTransition(_refusal(locked, transition))
         before = field_values(locked, SWITCH_FIELDS)
+        if transition.gives_back_seat and locked.holds_seat:
+            seats.given_back(locked)
         now = timezone.now()
         locked.status = transition.target
         locked.status_reason = reason

@@ -15,6 +15,7 @@ OUTCOMES = ("licensing", "0007_offline_request_outcome")
 BEFORE_OUTCOMES = ("licensing", "0006_license_username_any_case")
 DEVICES = ("licensing", "0008_devices_per_customer_and_signed_dates")
 BLANK_CRM_IDS = ("licensing", "0009_blank_crm_ids_are_none")
+SEAT_COUNTERS = ("licensing", "0010_seat_counters")
 
 
 class Migrator:
@@ -132,3 +133,31 @@ def test_blank_crm_ids_become_none_and_others_stay(migrator):
 
     stored = dict(Customer.objects.values_list("pk", "external_id"))
     assert stored == {blank.pk: None, spaces.pk: None, kept.pk: "CRM-1"}
+
+
+def test_seat_counts_start_from_the_licenses_holding_a_seat(migrator):
+    apps = migrator.to(BLANK_CRM_IDS)
+    Customer, Product, Entitlement, ActivationCode, Device, License = (
+        apps.get_model("licensing", name)
+        for name in ("Customer", "Product", "Entitlement", "ActivationCode", "Device", "License")
+    )
+    customer = Customer.objects.create(name="Acme")
+    product = Product.objects.create(code="studio", name="Studio")
+    busy, idle = (
+        Entitlement.objects.create(customer=customer, product=product, seats=5, valid_from=timezone.now())
+        for _ in range(2)
+    )
+    codes = [ActivationCode.objects.create(entitlement=busy, code=f"CODE-{n}") for n in range(2)]
+    statuses = ["active", "suspended", "deactivated", "revoked", "active"]
+    for n, status in enumerate(statuses):
+        device = Device.objects.create(customer=customer, hardware_id=f"hw-{n}")
+        License.objects.create(entitlement=busy, device=device, activation_code=codes[n % 2], status=status)
+
+    apps = migrator.to(SEAT_COUNTERS)
+
+    counted = {
+        name: dict(apps.get_model("licensing", name).objects.values_list("pk", "seats_used"))
+        for name in ("Entitlement", "ActivationCode")
+    }
+    # Active and suspended licenses hold seats: hw-0, hw-1 and hw-4 (codes 0, 1, 0).
+    assert counted == {"Entitlement": {busy.pk: 3, idle.pk: 0}, "ActivationCode": {codes[0].pk: 2, codes[1].pk: 1}}

@@ -169,7 +169,7 @@ def test_suspended_license_cannot_free_itself_by_deactivating(actor):
 
 def test_deactivating_frees_the_seat_at_once(actor):
     license = LicenseFactory()
-    entitlement = Entitlement.objects.with_seats_used()
+    entitlement = Entitlement.objects
     assert entitlement.get(pk=license.entitlement_id).seats_used == 1
     services.license_deactivate(license=license, actor=actor)
     assert entitlement.get(pk=license.entitlement_id).seats_used == 0

@@ -121,7 +121,7 @@ def test_unknown_ids_are_404(portal, pk):
 
 
 def test_entitlement_page_renders_in_constant_queries(portal, holdings, django_assert_num_queries):
-    entitlement = holdings[0]
+    entitlement = services.entitlement_update(entitlement=holdings[0], data={"seats": 20}, actor=VENDOR)
     services.entitlement_disable(entitlement=entitlement, actor=VENDOR)
     with django_assert_num_queries(7) as few:  # session, account, settings, entitlement, codes, seats, history
         page_of(portal, entitlement)

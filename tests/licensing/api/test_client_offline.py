@@ -5,6 +5,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from licensing import services
+from licensing.actors import Actor
 from licensing.models import AuditEvent, License
 from tests.factories import ActivationCodeFactory
 from tests.licensing.api.conftest import read_license_file, verify_response
@@ -79,7 +81,7 @@ def test_refused_offline_answer_is_also_final_for_its_request_id(app, code):
     )
     refused = app.post_raw("activate_offline", full)
     assert refused.json()["code"] == "license_activated_max_times"
-    License.objects.update(status=License.Status.DEACTIVATED)
+    services.license_deactivate(license=License.objects.get(), actor=Actor.system("test"))  # a seat is free now
     assert app.post_raw("activate_offline", full).content == refused.content
 
 
