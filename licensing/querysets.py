@@ -45,8 +45,30 @@ class EffectiveStatusQuerySet(models.QuerySet):
         """Annotate `effective_status` and `effective_reason` (licensing/rules.py) in SQL."""
         return self.annotate(**rules.effective_status_annotations(self.chain_paths, now or timezone.now()))
 
-    def effectively(self, status: str, now: dt.datetime | None = None) -> EffectiveStatusQuerySet:
-        return self.with_effective_status(now).filter(effective_status=status)
+    def effectively(
+        self, status: str | None = None, *, reason: str | None = None, now: dt.datetime | None = None
+    ) -> EffectiveStatusQuerySet:
+        """Rows of this effective status (or reason), on the `with_effective_status`
+        annotation (added if missing). Every status but active is decided by rules, each on
+        one indexed fact: the rows come from those facts' indexes (a union of one lookup
+        per rule), not from evaluating the whole chain on every row of a large table."""
+        now = now or timezone.now()
+        rows = self if "effective_status" in self.query.annotations else self.with_effective_status(now)
+        rows = rows.filter(effective_reason=reason) if reason else rows.filter(effective_status=status)
+        if reason is None and status == rules.EffectiveStatus.ACTIVE:
+            return rows  # no rule decides it: most rows, found soon in any order
+        deciding = [
+            rule
+            for rule in rules.RULES
+            if rule.fact in self.chain_paths and (rule.reason == reason if reason else rule.status == status)
+        ]
+        if not deciding:
+            return rows.none()
+        found = [
+            self.model._base_manager.filter(rule.condition(self.chain_paths[rule.fact], now)).order_by().values("pk")
+            for rule in deciding
+        ]
+        return rows.filter(pk__in=found[0].union(*found[1:]))
 
 
 def _model(name: str) -> type[models.Model]:

@@ -15,6 +15,7 @@ from django.template.loader import render_to_string
 from ..actors import Actor
 from ..errors import DomainError
 from ..models import AuditEvent, Entitlement, License
+from ..pages import LimitedCountPaginator
 
 AUDIT_HISTORY_ROWS = 25
 
@@ -34,7 +35,13 @@ def _for_display(model, queryset=None):
 
 
 class SafeAdminMixin:
-    """Bad ids in a bulk action and rows printed by related widgets, handled once."""
+    """Bad ids in a bulk action, rows printed by related widgets, and lists of a million
+    rows, handled once."""
+
+    # Lists count their rows up to a limit, once (not again unfiltered for "N total"):
+    # a full count of a million licenses costs many times the page.
+    paginator = LimitedCountPaginator
+    show_full_result_count = False
 
     def response_action(self, request, queryset):
         # Django filters `pk__in` with the posted ids, which raises on a malformed UUID.

@@ -1,5 +1,6 @@
 from django.contrib import admin
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 
 from .. import services
 from ..models import Customer, Entitlement
@@ -74,7 +75,11 @@ class CustomerAdmin(ObjectActionsMixin, LicensingAdmin):
     has_disable_permission = model_permission("licensing.disable_customer")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(entitlement_total=Count("entitlements"))
+        # Counted for each row of the page (a subquery), not for every customer before
+        # the page is cut (a JOIN and GROUP BY over all their entitlements).
+        entitlements = Entitlement.objects.filter(customer=OuterRef("pk")).order_by().values("customer")
+        total = Subquery(entitlements.annotate(n=Count("pk")).values("n"))
+        return super().get_queryset(request).annotate(entitlement_total=Coalesce(total, 0))
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: Customer) -> str:

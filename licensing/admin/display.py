@@ -32,5 +32,5 @@ class EffectiveStatusFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() in rules.EffectiveStatus.values:
-            return queryset.filter(effective_status=self.value())
+            return queryset.effectively(self.value())
         return queryset

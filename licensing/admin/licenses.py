@@ -1,6 +1,6 @@
 from django import forms
 from django.contrib import admin
-from django.db.models import Max
+from django.db.models import OuterRef, Subquery
 
 from .. import services
 from ..actors import Actor
@@ -86,7 +86,14 @@ class DeviceAdmin(LicensingAdmin):
     service_argument = "device"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(last_check_in_at=Max("licenses__last_check_in_at"))
+        # The latest of the device's licenses' check-ins, read for each row of the page
+        # (a subquery), not grouped over every device's licenses before the page is cut.
+        latest = License.objects.filter(device=OuterRef("pk"), last_check_in_at__isnull=False)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(last_check_in_at=Subquery(latest.order_by("-last_check_in_at").values("last_check_in_at")[:1]))
+        )
 
     @admin.display(description="Last check-in", ordering="last_check_in_at")
     def last_check_in(self, obj: Device):

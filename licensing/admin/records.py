@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
@@ -12,14 +13,57 @@ from .actions import ObjectAction, ObjectActionsMixin
 from .base import LicensingAdmin, SafeAdminMixin
 
 
+class IndexedValuesFilter(admin.SimpleListFilter):
+    """A filter offering the values an indexed column holds, found by walking its index
+    from one value to the next (a handful of reads per value), where Django's own reads
+    every row of the table for its DISTINCT."""
+
+    field: str
+
+    def lookups(self, request, model_admin):
+        return [(value, value) for value in distinct_values(model_admin.model, self.field)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(**{self.field: self.value()}) if self.value() is not None else queryset
+
+
+class ActionFilter(IndexedValuesFilter):
+    title = parameter_name = field = "action"
+
+
+class TargetTypeFilter(IndexedValuesFilter):
+    title = "target type"
+    parameter_name = field = "target_type"
+
+
+def distinct_values(model, field: str) -> list[str]:
+    """The non-empty values of an indexed column, in order: each the smallest past the
+    last (a recursive query both PostgreSQL and SQLite run off the index)."""
+    quote = connection.ops.quote_name
+    table, column = quote(model._meta.db_table), quote(model._meta.get_field(field).column)
+    # Names from the model's own metadata, quoted; no value from a request is in the text.
+    sql = f"""
+        WITH RECURSIVE walk(value) AS (
+            SELECT MIN({column}) FROM {table} WHERE {column} > ''
+            UNION ALL
+            SELECT (SELECT MIN({column}) FROM {table} WHERE {column} > walk.value)
+            FROM walk WHERE walk.value IS NOT NULL
+        )
+        SELECT value FROM walk WHERE value IS NOT NULL
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return [value for (value,) in cursor.fetchall()]
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(SafeAdminMixin, admin.ModelAdmin):
     """Read-only: history is appended by services, never edited."""
 
     list_display = ["occurred_at", "action", "target_repr", "target_type", "actor_label", "actor_type", "reason"]
-    list_filter = ["action", "actor_type", "target_type"]
+    # No date hierarchy: its year, month and day links are a DISTINCT over every event.
+    list_filter = [("occurred_at", admin.DateFieldListFilter), ActionFilter, "actor_type", TargetTypeFilter]
     search_fields = ["=target_id", "target_repr", "actor_label", "reason"]
-    date_hierarchy = "occurred_at"
 
     def has_add_permission(self, request):
         return False

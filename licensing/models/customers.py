@@ -28,7 +28,13 @@ class Customer(SwitchedModel):
 
     class Meta:
         ordering = ["name"]
-        indexes = [models.Index(fields=["status"]), models.Index(fields=["email"])]
+        indexes = [
+            models.Index(fields=["status"]),
+            models.Index(fields=["email"]),
+            # The orders lists page through: the admin's (adding -pk) and the API's.
+            models.Index(fields=["name", "-id"]),
+            models.Index(fields=["created_at", "id"]),
+        ]
         permissions = [("disable_customer", "Can disable and enable customers")]
 
     def __str__(self) -> str:

@@ -29,6 +29,7 @@ class LicenseTransaction(SwitchedModel):
     class Meta:
         ordering = ["-processed_at"]
         verbose_name = "license transaction"
+        indexes = [models.Index(fields=["status"]), models.Index(fields=["processed_at", "id"])]
         permissions = [("suspend_licensetransaction", "Can suspend and resume license transactions")]
 
     def __str__(self) -> str:
@@ -77,7 +78,15 @@ class Entitlement(SwitchedModel):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["customer", "status"])]
+        indexes = [
+            models.Index(fields=["customer", "status"]),
+            # Each fact an effective status is decided by, for its filters.
+            models.Index(fields=["status"]),
+            models.Index(fields=["valid_from"]),
+            models.Index(fields=["valid_until"]),
+            # The order lists page through (the admin adds -pk).
+            models.Index(fields=["created_at", "id"]),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(valid_until__isnull=True) | Q(valid_until__gt=F("valid_from")),
@@ -199,6 +208,7 @@ class ActivationCode(SwitchedModel):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status"]), models.Index(fields=["created_at", "id"])]
         constraints = [
             models.CheckConstraint(
                 condition=Q(max_activations__isnull=True) | Q(seats_used__lte=F("max_activations")),

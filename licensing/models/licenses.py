@@ -26,6 +26,7 @@ class LicenseUser(PortalAccount):
     class Meta:
         ordering = ["username"]
         verbose_name = "license user"
+        indexes = [models.Index(fields=["created_at", "id"])]  # the API's order
         constraints = [
             # Usernames are matched whatever their case (clients send them as typed), so two
             # that differ only in case would name one person in two customers.
@@ -88,7 +89,12 @@ class Device(PublicModel):
         constraints = [
             models.UniqueConstraint(fields=["customer", "hardware_id"], name="device_one_per_customer_and_hardware_id")
         ]
-        indexes = [models.Index(fields=["hardware_id"])]
+        indexes = [
+            models.Index(fields=["hardware_id"]),
+            # The orders lists page through: the admin's (adding -pk) and the API's.
+            models.Index(fields=["hostname", "hardware_id", "-id"]),
+            models.Index(fields=["created_at", "id"]),
+        ]
 
     def __str__(self) -> str:
         return self.hostname or self.hardware_id
@@ -140,7 +146,13 @@ class License(SwitchedModel):
                 name="license_through_code_or_user",
             ),
         ]
-        indexes = [models.Index(fields=["entitlement", "status"]), models.Index(fields=["activation_code", "status"])]
+        indexes = [
+            models.Index(fields=["entitlement", "status"]),
+            models.Index(fields=["activation_code", "status"]),
+            models.Index(fields=["status"]),
+            # The order lists page through (the admin adds -pk).
+            models.Index(fields=["activated_at", "id"]),
+        ]
         permissions = [
             ("suspend_license", "Can suspend and resume licenses"),
             ("deactivate_license", "Can deactivate licenses"),

@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from licensing import services
+from licensing import rules, services
 from licensing.models import ActivationCode, Entitlement, License
 from licensing.rules import EffectiveStatus, Reason
 from tests.factories import EntitlementFactory, LicenseFactory, LicenseTransactionFactory, LicenseUserFactory
@@ -226,3 +226,42 @@ def test_effective_status_filter_matches_rule(license, actor):
     disabled = Entitlement.objects.effectively(EffectiveStatus.DISABLED)
     assert list(disabled.values_list("pk", flat=True)) == [license.entitlement_id]
     assert not Entitlement.objects.effectively(EffectiveStatus.ACTIVE).exists()
+
+
+def test_the_status_and_reason_filters_find_exactly_the_rows_the_rules_decide(actor):
+    """Every rule decides some license here, some behind an earlier rule that outranks
+    it; filtering by each status and by each reason (through the facts' indexes) finds
+    exactly the rows Python's evaluation puts there, for licenses, codes and entitlements."""
+    now = timezone.now()
+    licenses = [
+        LicenseFactory(activation_code__entitlement__transaction=LicenseTransactionFactory()) for _ in range(11)
+    ]
+    entitlements = [license.entitlement for license in licenses]
+    services.customer_disable(customer=entitlements[0].customer, actor=actor)
+    services.entitlement_disable(entitlement=entitlements[0], actor=actor)  # outranked by its customer
+    services.entitlement_disable(entitlement=entitlements[1], actor=actor)
+    services.transaction_suspend(license_transaction=entitlements[2].transaction, actor=actor)
+    Entitlement.objects.filter(pk=entitlements[3].pk).update(valid_from=now + DAY, valid_until=now + 2 * DAY)
+    Entitlement.objects.filter(pk=entitlements[4].pk).update(valid_from=now - 2 * DAY, valid_until=now - DAY)
+    services.activation_code_disable(activation_code=licenses[5].activation_code, actor=actor)
+    services.activation_code_revoke(activation_code=licenses[6].activation_code, actor=actor)
+    services.license_suspend(license=licenses[6], actor=actor)  # outranked by its code
+    services.license_suspend(license=licenses[7], actor=actor)
+    services.license_revoke(license=licenses[8], actor=actor)
+    services.license_deactivate(license=licenses[9], actor=actor)
+
+    def code_verdict(code, now):
+        return rules.evaluate(code.entitlement.chain(code_status=code.status), now)
+
+    for model, relations, verdict in [
+        (License, ["entitlement__customer", "entitlement__transaction", "activation_code"], License.verdict),
+        (ActivationCode, ["entitlement__customer", "entitlement__transaction"], code_verdict),
+        (Entitlement, ["customer", "transaction"], Entitlement.verdict),
+    ]:
+        verdicts = {row.pk: verdict(row, now) for row in model.objects.select_related(*relations)}
+        for status in EffectiveStatus:
+            expected = {pk for pk, verdict in verdicts.items() if verdict.status == status}
+            assert set(model.objects.effectively(status, now=now).values_list("pk", flat=True)) == expected
+        for reason in Reason:
+            expected = {pk for pk, verdict in verdicts.items() if verdict.reason == reason}
+            assert set(model.objects.effectively(reason=reason, now=now).values_list("pk", flat=True)) == expected

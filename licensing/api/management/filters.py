@@ -63,10 +63,15 @@ class TimestampedFilters(Filters):
 
 
 class EffectiveStatusFilters(TimestampedFilters):
-    """`effective_status` and `effective_reason`, on the list query's annotation."""
+    """`effective_status` and `effective_reason`, on the list query's annotation, through
+    the indexes of the facts that decide them (`effectively`)."""
 
-    effective_status = filters.ChoiceFilter(choices=rules.EffectiveStatus.choices)
-    effective_reason = filters.ChoiceFilter(choices=rules.Reason.choices)
+    effective_status = filters.ChoiceFilter(choices=rules.EffectiveStatus.choices, method="effectively")
+    effective_reason = filters.ChoiceFilter(choices=rules.Reason.choices, method="effectively")
+
+    def effectively(self, queryset, name, value):
+        by = {"reason": value} if name == "effective_reason" else {"status": value}
+        return queryset.effectively(**by)
 
 
 class ProductFilters(TimestampedFilters):

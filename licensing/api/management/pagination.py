@@ -1,12 +1,23 @@
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
+from rest_framework.response import Response
+
+from licensing.pages import COUNT_LIMIT, LimitedCountPaginator
+
+COUNT_DESCRIPTION = (
+    f"How many rows match, when at most {COUNT_LIMIT:,}; null when more do (counting them all would cost "
+    "more than the page): follow `next` to the end, or filter to narrow the list."
+)
 
 
 class Pages(PageNumberPagination):
     """Pages of 50, or `page_size` rows, at most 100 (a larger size gives 100). A page
-    size that is not a whole number from 1 up is refused (400), not silently replaced."""
+    size that is not a whole number from 1 up is refused (400), not silently replaced.
+    Rows are counted up to a limit (licensing/pages.py), so that a list of a million
+    licenses answers as fast as one of a thousand."""
 
+    django_paginator_class = LimitedCountPaginator
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 100
@@ -30,3 +41,14 @@ class Pages(PageNumberPagination):
                     f"Rows per page: {self.page_size} unless given, at most {self.max_page_size}."
                 )
         return parameters
+
+    def get_paginated_response(self, data) -> Response:
+        response = super().get_paginated_response(data)
+        if self.page.paginator.more:
+            response.data["count"] = None
+        return response
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["properties"]["count"] = {"type": "integer", "nullable": True, "description": COUNT_DESCRIPTION}
+        return paginated

@@ -1,0 +1,70 @@
+"""Pages of a list that may hold millions of rows, for the admin and the management API.
+
+Django's paginator counts every matching row before it shows a page, and on a table of a
+million licenses that count costs many times the page itself. This paginator counts at most
+COUNT_LIMIT rows: below it, the count is exact, as always; past it, `more` is true, the
+count stops at the limit, and pages are still served in order to the end, each telling
+whether another follows by reading one row more.
+"""
+
+from __future__ import annotations
+
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
+from django.utils.functional import cached_property
+
+COUNT_LIMIT = 10_000
+
+
+class LimitedCountPaginator(Paginator):
+    limit_shown = f"{COUNT_LIMIT:,}"
+    _past_limit = False
+
+    @cached_property
+    def count(self) -> int:
+        counted = self.object_list[: COUNT_LIMIT + 1].count()
+        self._past_limit = counted > COUNT_LIMIT
+        return min(counted, COUNT_LIMIT)
+
+    @property
+    def more(self) -> bool:
+        """Whether more rows match than the count says (it stopped at COUNT_LIMIT)."""
+        return self.count == COUNT_LIMIT and self._past_limit
+
+    def validate_number(self, number) -> int:
+        if not self.more:
+            return super().validate_number(number)
+        # No last page is known: any whole number from 1.
+        try:
+            if isinstance(number, float) and not number.is_integer():
+                raise ValueError
+            number = int(number)
+        except (TypeError, ValueError):
+            raise PageNotAnInteger("That page number is not an integer") from None
+        if number < 1:
+            raise EmptyPage("That page number is less than 1")
+        return number
+
+    def page(self, number) -> Page:
+        number = self.validate_number(number)
+        if not self.more:
+            return super().page(number)
+        bottom = (number - 1) * self.per_page
+        rows = list(self.object_list[bottom : bottom + self.per_page + 1])  # one more: does a page follow?
+        if not rows:
+            raise EmptyPage("That page contains no results")
+        return OpenEndedPage(rows[: self.per_page], number, self, followed=len(rows) > self.per_page)
+
+
+class OpenEndedPage(Page):
+    """A page of a list counted only up to the limit: whether another page follows is
+    known from the rows read, not from the count."""
+
+    def __init__(self, object_list, number, paginator, *, followed: bool) -> None:
+        super().__init__(object_list, number, paginator)
+        self.followed = followed
+
+    def has_next(self) -> bool:
+        return self.followed
+
+    def end_index(self) -> int:
+        return (self.number - 1) * self.paginator.per_page + len(self.object_list)
