@@ -33,7 +33,9 @@ class CompiledQuery:
     """`build(**values)` must return `model.objects...select_related(*relations)` with
     `extra` annotations, filtered by `values` (strings). `prepare` maps a value's name
     to what the lookup does to it before it reaches the database (`iexact` escapes it
-    for LIKE on some backends): (connection, value) -> value."""
+    for LIKE on some backends): (connection, value) -> value. `lock` names rows to lock
+    FOR NO KEY UPDATE, in that order ("" for the model's own, else a relation), where
+    the database locks rows (run it inside a transaction)."""
 
     def __init__(
         self,
@@ -42,9 +44,11 @@ class CompiledQuery:
         extra: tuple[str, ...],
         build: Callable,
         prepare: dict[str, Callable] | None = None,
+        lock: tuple[str, ...] = (),
     ):
         self.model, self.relations, self.extra, self.build = model, relations, extra, build
         self.prepare = prepare or {}
+        self.lock = lock
         self._plans: dict[str, _Plan] = {}
 
     def __call__(self, **values: str) -> list[Model]:
@@ -81,7 +85,20 @@ class CompiledQuery:
         if missing:
             raise ValueError(f"values not found in the compiled query: {missing}")
         converters = compiler.get_converters([col for col, _, _ in compiler.select])
+        if self.lock and connections[using].features.has_select_for_update_of:
+            sql = f"{sql} {self._for_update(compiler, using)}"
         return _Plan(sql, params, compiler, converters, tuple(slices), self.extra)
+
+    def _for_update(self, compiler, using: str) -> str:
+        """FOR NO KEY UPDATE OF the locked rows' tables, as the query names them: Django
+        compiles a lock of values_list() rows without OF, which would lock every join."""
+        models = dict(self._models())
+        tables = [models[path]._meta.db_table for path in self.lock]
+        aliases = [join.table_name for join in compiler.query.alias_map.values()]
+        if any(aliases.count(table) != 1 for table in tables):
+            raise ValueError(f"each locked table must be joined once: {tables}")
+        quote = connections[using].ops.quote_name
+        return connections[using].ops.for_update_sql(of=[quote(table) for table in tables], no_key=True)
 
     def _models(self) -> list[tuple[str, type[Model]]]:
         found = [("", self.model)]

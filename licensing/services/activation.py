@@ -11,12 +11,15 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, models, router, transaction
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from .. import accounts, audit, limits, rules
 from ..actors import Actor
 from ..audit import field_values
+from ..compiled import CompiledQuery
 from ..errors import Refusal, TryLater, refusal_for
 from ..models import ActivationCode, Device, Entitlement, License, LicenseUser, Product
 from ..selectors import (
@@ -130,16 +133,27 @@ def _locked_code(product_code: str, license_key: str) -> ActivationCode | None:
     """The code for this key of a product activated by key, locked after its entitlement
     (the seats' lock), with everything the rules read above them; None if there is no
     such code."""
-    return (
-        ActivationCode.objects.select_for_update(of=("entitlement", "self"), no_key=True)
-        .select_related("entitlement__customer", "entitlement__transaction", "entitlement__product")
+    found = _codes_by_key(product=product_code, key=normalize_code(license_key))
+    return found[0] if found else None
+
+
+_CODE_RELATIONS = ("entitlement", "entitlement__customer", "entitlement__transaction", "entitlement__product")
+# Compiled once (licensing/compiled.py): every activation by key runs it.
+_codes_by_key = CompiledQuery(
+    ActivationCode,
+    _CODE_RELATIONS,
+    (),
+    lambda product, key: (
+        ActivationCode.objects.select_related(*_CODE_RELATIONS)
         .filter(
-            code=normalize_code(license_key),
-            entitlement__product__code=product_code,
+            code=key,
+            entitlement__product__code=product,
             entitlement__product__authorization_method=Product.AuthorizationMethod.LICENSE_KEY,
         )
-        .first()
-    )
+        .order_by()
+    ),
+    lock=("entitlement", ""),
+)
 
 
 def _locked_entitlement(entitlement_id) -> Entitlement:
@@ -200,10 +214,13 @@ def _activate(
     if not verdict.is_active:
         raise refusal_for(verdict)
 
-    device = _device(entitlement.customer_id, hardware_id, facts)
-    # Locked last (entitlement, code, license): a revoke of this license, which
-    # locks only its row, either lands before this read or waits for this change.
-    license = License.objects.select_for_update().filter(entitlement=entitlement, device=device).first()
+    device, new = _device(entitlement.customer_id, hardware_id, facts)
+    # Locked last (entitlement, code, license): a revoke of this license, which locks
+    # only its row, either lands before this read or waits for this change. A device
+    # recorded just now, in this transaction, has no license to read.
+    license = None
+    if not new:
+        license = License.objects.select_for_update().filter(entitlement=entitlement, device=device).first()
     signed.check_after(license)
     if license is not None and license.status not in (License.Status.ACTIVE, License.Status.DEACTIVATED):
         raise refusal_for(rules.evaluate(dataclasses.replace(chain, license_status=license.status), now))
@@ -240,19 +257,43 @@ def _pk(obj) -> Any:
     return obj.pk if obj is not None else None
 
 
-def _device(customer_id, hardware_id: str, facts: dict[str, Any]) -> Device:
-    """The customer's own record of this machine: another customer activating the same
-    hardware id has its own, so no customer's activations change what another sees."""
-    # get_or_create retries the read if another activation inserted the device first.
-    device, created = Device.objects.get_or_create(
-        customer_id=customer_id, hardware_id=hardware_id, defaults=_known(facts)
-    )
-    changed = {k: v for k, v in _known(facts).items() if getattr(device, k) != v}
-    if changed and not created:
+def _device(customer_id, hardware_id: str, facts: dict[str, Any]) -> tuple[Device, bool]:
+    """The customer's own record of this machine, and whether it was recorded just now:
+    another customer activating the same hardware id has its own, so no customer's
+    activations change what another sees."""
+    known = _known(facts)
+    try:
+        device = Device.objects.get(customer_id=customer_id, hardware_id=hardware_id)
+    except Device.DoesNotExist:
+        device = Device(customer_id=customer_id, hardware_id=hardware_id, **known)
+        if _inserted(device):
+            return device, True
+        # Another activation recorded it since the read above.
+        device = Device.objects.get(customer_id=customer_id, hardware_id=hardware_id)
+    changed = {k: v for k, v in known.items() if getattr(device, k) != v}
+    if changed:
         for name, value in changed.items():
             setattr(device, name, value)
         device.save(update_fields=[*changed, "updated_at"])
-    return device
+    return device, False
+
+
+def _inserted(row: models.Model) -> bool:
+    """Insert a new row unless one with the same unique values is there (INSERT ... ON
+    CONFLICT DO NOTHING, which PostgreSQL and SQLite both run): whether it went in. One
+    statement, where get_or_create needs a savepoint around its insert to survive the
+    same race."""
+    model = type(row)
+    using = router.db_for_write(model)
+    query = InsertQuery(model, on_conflict=OnConflict.IGNORE)
+    query.insert_values(model._meta.concrete_fields, [row])
+    [(sql, params)] = query.get_compiler(using=using).as_sql()
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        inserted = cursor.rowcount == 1
+    if inserted:
+        row._state.adding, row._state.db = False, using
+    return inserted
 
 
 def _known(facts: dict[str, Any]) -> dict[str, Any]:

@@ -94,3 +94,47 @@ def test_usernames_match_as_at_activation():
     for spelling in ("ada_lovelace@müller.de", "ADA_LOVELACE@MÜLLER.DE"):
         by_activation = list(LicenseUser.objects.filter(username__iexact=spelling))
         assert (selectors._licenses_by_user(**lookup, user=spelling) == [license]) == (by_activation == [user])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_activations_code_lookup_locks_the_entitlement_and_the_code_and_nothing_above():
+    """Compiled with its lock: the customer, product and transaction joined for the rules
+    stay free for others to change (Django would lock every joined row without OF)."""
+    import threading
+
+    from django.db import DatabaseError, connection, transaction
+
+    from licensing.models import ActivationCode, Customer, Entitlement
+    from licensing.services import activation
+
+    transaction_row = LicenseTransactionFactory()
+    code = LicenseFactory(
+        activation_code__entitlement__customer=transaction_row.customer,
+        activation_code__entitlement__transaction=transaction_row,
+    ).activation_code
+    locked: dict[str, bool] = {}
+
+    def try_locks():
+        try:
+            for name, queryset in [
+                ("code", ActivationCode.objects.filter(pk=code.pk)),
+                ("entitlement", Entitlement.objects.filter(pk=code.entitlement_id)),
+                ("customer", Customer.objects.filter(pk=code.entitlement.customer_id)),
+            ]:
+                try:
+                    with transaction.atomic():
+                        list(queryset.select_for_update(nowait=True))
+                    locked[name] = False
+                except DatabaseError:
+                    locked[name] = True
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        found = activation._locked_code(code.entitlement.product.code, code.code)
+        assert found == code
+        other = threading.Thread(target=try_locks)
+        other.start()
+        other.join(timeout=30)
+
+    assert locked == {"code": True, "entitlement": True, "customer": False}

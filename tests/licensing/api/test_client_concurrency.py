@@ -14,7 +14,7 @@ from django.test import Client
 
 from licensing import services
 from licensing.actors import Actor
-from licensing.models import AuditEvent, License, LicenseUser, Product
+from licensing.models import AuditEvent, Device, License, LicenseUser, Product
 from licensing.signing import current_signer
 from tests.factories import ActivationCodeFactory, EntitlementFactory, LicenseUserFactory, ProductFactory
 
@@ -94,6 +94,29 @@ def test_concurrent_activations_of_the_same_device_make_one_license(app):
     assert License.objects.holding_seat().count() == 1
     assert {r.json()["times_activated"] for r in responses} == {1}
     assert AuditEvent.objects.filter(action="license.activated").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_machine_activating_two_products_at_once_is_recorded_once(app):
+    """Activations of two entitlements lock different rows, so nothing queues them: both
+    find no record of the machine and both insert one. The second insert yields to the
+    first (ON CONFLICT DO NOTHING) and uses its row; nothing fails."""
+    first = ActivationCodeFactory(entitlement__product__code=PRODUCT, entitlement__seats=10)
+    second = ActivationCodeFactory(
+        entitlement__product__code="suite", entitlement__customer=first.entitlement.customer, entitlement__seats=10
+    )
+    outcomes = Counter()
+    for round_ in range(10):
+        bodies = [
+            {"product": code.entitlement.product.code, "hardware_id": f"hw-{round_}", "license_key": code.code}
+            for code in (first, second) * 3
+        ]
+        for response in all_at_once(app, bodies):
+            outcomes[outcome(response)] += 1
+
+    assert outcomes == {(200, "ok"): 60}
+    assert Device.objects.count() == 10
+    assert License.objects.count() == 20
 
 
 @pytest.mark.django_db(transaction=True)
