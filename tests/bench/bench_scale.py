@@ -3,8 +3,9 @@
 Seeds two PostgreSQL databases with tests/bench/seeding.py, `licensing_scale_small`
 (1,000 licenses) and `licensing_scale` (SCALE_LICENSES, 1,000,000 unless set; seeding
 takes minutes, and SCALE_REUSE=1 keeps a database that already holds that many licenses
-on the current migrations). Then, for each database in turn, on gunicorn (2 workers,
-bench settings) with Redis:
+on the current migrations). Then serves each database from a gunicorn of its own (2
+workers, bench settings, one Redis), both running, and measures them taking turns, so
+that the machine's drift weighs on both alike:
 
 * admin changelists, signed in as a superuser, and management API lists with a token:
   the time to the first byte of the answer (median and max of 7 requests after 2 to warm
@@ -278,11 +279,22 @@ def first_byte_ms(base: str, path: str, headers: dict[str, str]) -> float:
     return elapsed
 
 
-def time_page(base: str, path: str, headers: dict[str, str]) -> dict[str, float]:
-    for _ in range(WARM_UPS):
-        first_byte_ms(base, path, headers)
-    samples = [first_byte_ms(base, path, headers) for _ in range(SAMPLES)]
-    return {"median": statistics.median(samples), "max": max(samples)}
+def time_pages(servers: list[dict]) -> None:
+    """Each page's time to first byte on every server: WARM_UPS requests each, then
+    SAMPLES rounds that take turns between the servers, so that the machine's drift
+    (and whatever else it runs) weighs on both alike. Sets each server's `times`."""
+    for server in servers:
+        server["times"] = {}
+    for index in range(len(servers[0]["pages"])):
+        for server in servers:
+            for _ in range(WARM_UPS):
+                first_byte_ms(server["base"], *server["requests"][index])
+        samples = [
+            [first_byte_ms(server["base"], *server["requests"][index]) for server in servers] for _ in range(SAMPLES)
+        ]
+        for server, taken in zip(servers, zip(*samples, strict=True), strict=True):
+            label = server["pages"][index][0]
+            server["times"][label] = {"median": statistics.median(taken), "max": max(taken)}
 
 
 def check_script(checks: list[tuple], api_key: str, shared_key: str) -> str:
@@ -297,29 +309,37 @@ def check_script(checks: list[tuple], api_key: str, shared_key: str) -> str:
     return str(script)
 
 
-def measure_checks(database: str, base: str, script: str, entitlements: list[str]) -> dict[str, dict[str, float]]:
-    """check_license's p50 and p99, warm then cold: the median of CHECK_ROUNDS wrk runs each."""
-    bench_check_license.DB_NAME = database  # warm_up counts the commits of this database
-    warm_up(base, script)
-    results = {"warm": [wrk(base + "/", script) for _ in range(CHECK_ROUNDS)]}
-    keys = ",".join(f"licensing:v:licensing.entitlement:{entitlement}" for entitlement in entitlements)
-    churn = subprocess.Popen(
-        [str(BIN / "python"), "-c", CHURN, REDIS_URL, keys], cwd=ROOT, env=environment(database), start_new_session=True
+def measure_checks(servers: list[dict]) -> None:
+    """check_license's p50 and p99 on every server, warm then cold: CHECK_ROUNDS wrk runs
+    each, taking turns between the servers; the median run's figures. Cold, the churn
+    bumps the entitlements of every server's checked licenses throughout, so that its
+    cost weighs on both alike. Sets each server's `checks`."""
+    for server in servers:
+        bench_check_license.DB_NAME = server["database"]  # warm_up counts the commits of this database
+        warm_up(server["base"], server["script"])
+    runs = {"warm": [[wrk(server["base"] + "/", server["script"]) for server in servers] for _ in range(CHECK_ROUNDS)]}
+    keys = ",".join(
+        f"licensing:v:licensing.entitlement:{check[3]}" for server in servers for check in server["checked"]
     )
+    churn = subprocess.Popen([str(BIN / "python"), "-c", CHURN, REDIS_URL, keys], cwd=ROOT, start_new_session=True)
     try:
         time.sleep(1)
-        results["cold"] = [wrk(base + "/", script) for _ in range(CHECK_ROUNDS)]
+        runs["cold"] = [
+            [wrk(server["base"] + "/", server["script"]) for server in servers] for _ in range(CHECK_ROUNDS)
+        ]
     finally:
         os.killpg(churn.pid, signal.SIGTERM)
         churn.wait(timeout=30)
-    return {
-        scenario: {stat: statistics.median(run[stat] for run in runs) for stat in ("p50", "p99")}
-        for scenario, runs in results.items()
-    }
+    for index, server in enumerate(servers):
+        server["checks"] = {
+            scenario: {stat: statistics.median(run[index][stat] for run in rounds) for stat in ("p50", "p99")}
+            for scenario, rounds in runs.items()
+        }
 
 
-def run_database(database: str, explain: bool) -> dict:
-    flush_redis()
+def prepare_run(database: str, explain: bool) -> dict:
+    """What a database's measurements need: a superuser's session, a token and a client
+    credential of this run, the pages (with the queries each runs) and the checks."""
     credentials = last_json_line(
         manage(
             environment(database),
@@ -329,21 +349,42 @@ def run_database(database: str, explain: bool) -> dict:
             "import json; from tests.bench.seeding import credentials; print(json.dumps(credentials()))",
         ).stdout
     )
-    checks = query(database, CHECKABLE)
-    customer = checks[len(checks) // 2][4]
+    checked = query(database, CHECKABLE)
+    customer = checked[len(checked) // 2][4]
     pages = [(label, path.format(customer=customer)) for label, path in ADMIN_PAGES + API_PAGES]
     inspected = inspect(database, pages, credentials["token"], explain)
     admin = {"Cookie": f"sessionid={inspected['session']}"}
     api = {"Authorization": f"Bearer {credentials['token']}"}
-    script = check_script(checks, credentials["api_key"], credentials["shared_key"])
-    server, base = start_gunicorn(environment(database), WORKERS, ready_path="/bench/baseline")
+    return {
+        "database": database,
+        "pages": pages,
+        "inspected": inspected["pages"],
+        "requests": [(path, admin if path.startswith("/admin/") else api) for _, path in pages],
+        "checked": checked,
+        "count": len(checked),
+        "script": check_script(checked, credentials["api_key"], credentials["shared_key"]),
+    }
+
+
+def measure(servers: list[dict]) -> tuple[float, float]:
+    """Both databases' pages and checks, each on a gunicorn of its own, started side by
+    side (an idle one costs nothing). Returns the load average before and after."""
+    load = os.getloadavg()[0]
+    started = []
     try:
-        times = {label: time_page(base, path, admin if path.startswith("/admin/") else api) for label, path in pages}
-        checked = measure_checks(database, base, script, [str(check[3]) for check in checks])
+        for server in servers:
+            process, server["base"] = start_gunicorn(
+                environment(server["database"]), WORKERS, ready_path="/bench/baseline"
+            )
+            started.append(process)
+        time_pages(servers)
+        measure_checks(servers)
     finally:
-        stop(server)
-        os.unlink(script)
-    return {"pages": pages, "inspected": inspected["pages"], "times": times, "checks": checked, "count": len(checks)}
+        for process in started:
+            stop(process)
+        for server in servers:
+            os.unlink(server["script"])
+    return load, os.getloadavg()[0]
 
 
 def size(licenses: int) -> str:
@@ -352,7 +393,8 @@ def size(licenses: int) -> str:
     return f"{licenses // 1_000}k" if licenses % 1_000 == 0 else str(licenses)
 
 
-def print_plans(database: str, run: dict) -> None:
+def print_plans(run: dict) -> None:
+    database = run["database"]
     for label, path in run["pages"]:
         plans = run["inspected"][label]["plans"]
         if not plans:
@@ -364,7 +406,9 @@ def print_plans(database: str, run: dict) -> None:
             print(plan["plan"])
 
 
-def print_table(small: dict, large: dict, names: tuple[str, str], seeded: dict[str, str]) -> None:
+def print_table(
+    small: dict, large: dict, names: tuple[str, str], seeded: dict[str, str], load: tuple[float, float]
+) -> None:
     one, other = names
     print()
     for database, summary in seeded.items():
@@ -372,8 +416,10 @@ def print_table(small: dict, large: dict, names: tuple[str, str], seeded: dict[s
     print(
         f"gunicorn {WORKERS} workers; pages: time to first byte, median of {SAMPLES} after {WARM_UPS} to warm up; "
         f"check_license: wrk 2 threads x {bench_check_license.CONNECTIONS} connections, {bench_check_license.DURATION}"
-        f" per run, median of {CHECK_ROUNDS} runs, over {small['count']} and {large['count']} licenses"
+        f" per run, median of {CHECK_ROUNDS} runs, over {small['count']} and {large['count']} licenses; "
+        "both servers side by side, taking turns"
     )
+    print(f"load average (1 min) of the machine: {load[0]:.2f} before, {load[1]:.2f} after")
     print(
         f"{'':42}{one + ' ms':>9}{other + ' ms':>9}{'ratio':>7}{'q ' + one:>7}{'q ' + other:>7}"
         f"{one + ' max':>9}{other + ' max':>9}  verdict"
@@ -415,14 +461,14 @@ def main() -> None:
     )
     arguments = parser.parse_args()
     seeded = {database: prepare(database, licenses) for database, licenses in (SMALL, LARGE)}
-    runs = {}
-    for database, _ in (SMALL, LARGE):
-        print(f"measuring {database}", flush=True)
-        runs[database] = run_database(database, arguments.explain)
+    flush_redis()
+    small, large = (prepare_run(database, arguments.explain) for database, _ in (SMALL, LARGE))
+    print("measuring", flush=True)
+    load = measure([small, large])
     if arguments.explain:
-        for database, run in runs.items():
-            print_plans(database, run)
-    print_table(runs[SMALL[0]], runs[LARGE[0]], (size(SMALL[1]), size(LARGE[1])), seeded)
+        for run in (small, large):
+            print_plans(run)
+    print_table(small, large, (size(SMALL[1]), size(LARGE[1])), seeded, load)
 
 
 if __name__ == "__main__":
