@@ -366,9 +366,10 @@ def prepare_run(database: str, explain: bool) -> dict:
     }
 
 
-def measure(servers: list[dict]) -> tuple[float, float]:
+def measure(servers: list[dict]) -> float:
     """Both databases' pages and checks, each on a gunicorn of its own, started side by
-    side (an idle one costs nothing). Returns the load average before and after."""
+    side (an idle one costs nothing). Returns the machine's load average before: what
+    else it was running (during, this benchmark is most of the load)."""
     load = os.getloadavg()[0]
     started = []
     try:
@@ -384,7 +385,7 @@ def measure(servers: list[dict]) -> tuple[float, float]:
             stop(process)
         for server in servers:
             os.unlink(server["script"])
-    return load, os.getloadavg()[0]
+    return load
 
 
 def size(licenses: int) -> str:
@@ -406,9 +407,7 @@ def print_plans(run: dict) -> None:
             print(plan["plan"])
 
 
-def print_table(
-    small: dict, large: dict, names: tuple[str, str], seeded: dict[str, str], load: tuple[float, float]
-) -> None:
+def print_table(small: dict, large: dict, names: tuple[str, str], seeded: dict[str, str], load: float) -> None:
     one, other = names
     print()
     for database, summary in seeded.items():
@@ -419,7 +418,7 @@ def print_table(
         f" per run, median of {CHECK_ROUNDS} runs, over {small['count']} and {large['count']} licenses; "
         "both servers side by side, taking turns"
     )
-    print(f"load average (1 min) of the machine: {load[0]:.2f} before, {load[1]:.2f} after")
+    print(f"load average (1 min) of the machine before measuring: {load:.2f}")
     print(
         f"{'':42}{one + ' ms':>9}{other + ' ms':>9}{'ratio':>7}{'q ' + one:>7}{'q ' + other:>7}"
         f"{one + ' max':>9}{other + ' max':>9}  verdict"
