@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run worker test bench bench-webhooks fuzz lint format chromium clean
+.PHONY: run worker test bench bench-scale bench-webhooks fuzz lint format chromium clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,13 @@ bench: $(VENV)/.installed-dev
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python tests/bench/bench_check_license.py
 	$(BIN)/python tests/bench/bench_webhooks.py
+
+# Admin pages, API lists and check_license with 1,000,000 licenses against 1,000 (seeding takes
+# minutes; SCALE_REUSE=1 keeps a seeded database). BENCH_SCALE_ARGS=--explain prints slow plans.
+bench-scale: $(VENV)/.installed-dev
+	@command -v wrk >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
+	$(BIN)/python tests/bench/bench_scale.py $(BENCH_SCALE_ARGS)
 
 # Webhook deliveries per second to a local receiver, two Celery workers, PostgreSQL and Redis.
 bench-webhooks: $(VENV)/.installed-dev
