@@ -12,16 +12,20 @@ from __future__ import annotations
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.utils.functional import cached_property
 
-COUNT_LIMIT = 10_000
+COUNT_LIMIT = 1_000
 
 
 class LimitedCountPaginator(Paginator):
     limit_shown = f"{COUNT_LIMIT:,}"
+    page_read: Page | None = None  # the last page read past the count, if any
     _past_limit = False
 
     @cached_property
     def count(self) -> int:
-        counted = self.object_list[: COUNT_LIMIT + 1].count()
+        rows = self.object_list
+        if hasattr(rows, "values"):  # a queryset: count ids in any order, not the rows as shown
+            rows = rows.order_by().values("pk")
+        counted = rows[: COUNT_LIMIT + 1].count()
         self._past_limit = counted > COUNT_LIMIT
         return min(counted, COUNT_LIMIT)
 
@@ -52,7 +56,8 @@ class LimitedCountPaginator(Paginator):
         rows = list(self.object_list[bottom : bottom + self.per_page + 1])  # one more: does a page follow?
         if not rows:
             raise EmptyPage("That page contains no results")
-        return OpenEndedPage(rows[: self.per_page], number, self, followed=len(rows) > self.per_page)
+        self.page_read = OpenEndedPage(rows[: self.per_page], number, self, followed=len(rows) > self.per_page)
+        return self.page_read
 
 
 class OpenEndedPage(Page):

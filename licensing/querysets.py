@@ -54,21 +54,24 @@ class EffectiveStatusQuerySet(models.QuerySet):
         per rule), not from evaluating the whole chain on every row of a large table."""
         now = now or timezone.now()
         rows = self if "effective_status" in self.query.annotations else self.with_effective_status(now)
-        rows = rows.filter(effective_reason=reason) if reason else rows.filter(effective_status=status)
+        decided = {"effective_reason": reason} if reason else {"effective_status": status}
         if reason is None and status == rules.EffectiveStatus.ACTIVE:
-            return rows  # no rule decides it: most rows, found soon in any order
-        deciding = [
-            rule
-            for rule in rules.RULES
-            if rule.fact in self.chain_paths and (rule.reason == reason if reason else rule.status == status)
-        ]
+            return rows.filter(**decided)  # no rule decides it: most rows, found soon in any order
+        applicable = [rule for rule in rules.RULES if rule.fact in self.chain_paths]
+        deciding = [rule for rule in applicable if (rule.reason == reason if reason else rule.status == status)]
         if not deciding:
             return rows.none()
         found = [
             self.model._base_manager.filter(rule.condition(self.chain_paths[rule.fact], now)).order_by().values("pk")
             for rule in deciding
         ]
-        return rows.filter(pk__in=found[0].union(*found[1:]))
+        candidates = rows.filter(pk__in=found[0].union(*found[1:]))
+        # A row that fails a deciding rule may still owe its status to an earlier rule, and
+        # then the annotation decides. When every earlier rule decides this same status,
+        # the candidates are the answer and no row needs its whole chain evaluated.
+        last = applicable.index(deciding[-1])
+        outranked = any(rule not in deciding for rule in applicable[:last])
+        return candidates.filter(**decided) if outranked else candidates
 
 
 def _model(name: str) -> type[models.Model]:

@@ -127,9 +127,19 @@ class _TrackedReads:
     def _ask(self, connection, keys: list[str]) -> dict[str, Any]:
         """One round trip: the values of `keys`, or a PING for none."""
         connection.send_command(*(("MGET", *keys) if keys else ("PING",)))
-        reply = connection.read_response()
+        reply = self._reply(connection)
         self._last_round_trip = time.monotonic()
         return dict(zip(keys, reply, strict=True)) if keys else {}
+
+    @staticmethod
+    def _reply(connection) -> Any:
+        """The reply to the command sent last, after the pushes that came before it, each
+        taken in as it is read. (redis-py, asked for a reply, reads each push before it
+        one call deeper: a few thousand changes pushed during one round trip would
+        exhaust Python's stack.)"""
+        while (reply := connection.read_response(push_request=True)) is _PUSHED:
+            pass
+        return reply
 
     def forget(self, keys: list[str]) -> None:
         """Drop what this process knows of `keys` (it is changing them itself)."""
@@ -180,13 +190,17 @@ class _TrackedReads:
         # redis-py's own client-side cache hooks in the same way.
         connection._parser.set_invalidation_push_handler(self._on_invalidation)
         connection.send_command("CLIENT", "TRACKING", "ON")
-        connection.read_response()
+        self._reply(connection)
         self._last_round_trip = time.monotonic()
 
-    def _on_invalidation(self, message: list) -> None:
+    def _on_invalidation(self, message: list) -> object:
         # ["invalidate", [key, ...]], or ["invalidate", None] when the database was flushed;
         # it arrives inside read(), which holds the lock.
         self._drop(message[1])
+        return _PUSHED
+
+
+_PUSHED = object()  # what reading a push returns, told apart from a reply
 
 
 class _Store:

@@ -3,6 +3,7 @@ any audited change is seen by the very next check, and without the cache every c
 simply reads the database."""
 
 import datetime as dt
+import time
 
 import pytest
 import redis
@@ -190,3 +191,27 @@ def test_without_tracking_every_check_reads_the_versions(app, code, warm, settin
     assert calls() > before
     _disable_customer_from_another_server(settings, code.entitlement.customer)
     assert check(app, code).json()["reason"] == "customer_disabled"
+
+
+def test_thousands_of_changes_pushed_during_one_round_trip_are_all_taken_in(app, code, warm, settings, monkeypatch):
+    """A busy server changing many entitlements at once: every change this process tracks
+    is pushed to it, and those that arrive while a read waits for its reply come before
+    the reply. redis-py read each such push one call deeper, so a few thousand of them
+    overflowed Python's stack and dropped the cache for every check of the worker."""
+    tracked = snapshots._store.tracked
+    keys = [f"licensing:v:test:{n}" for n in range(3000)]
+    client = _redis(settings)
+    client.mset(dict.fromkeys(keys, 1))
+    tracked.read(keys)  # remembered, and tracked
+    with client.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.incr(key)
+        pipe.execute()
+    assert tracked._connection.can_read(timeout=1)
+    # The pushes are waiting when the read's round trip begins, as if they came during it.
+    monkeypatch.setattr(snapshots._TrackedReads, "LIVENESS_SECONDS", 0.0)
+    monkeypatch.setattr(tracked._connection, "can_read", lambda timeout=0: False)
+    time.sleep(0.2)
+
+    assert {int(value) for value in tracked.read(keys).values()} == {2}
+    assert tracked._connection is not None  # no failure on the way: the connection is kept

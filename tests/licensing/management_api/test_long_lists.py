@@ -61,3 +61,17 @@ def test_the_admin_says_when_a_list_is_longer_than_it_counted(client, superuser,
     CustomerFactory._meta.model.objects.order_by("created_at").first().delete()
     page = client.get(reverse("admin:licensing_customer_changelist")).content.decode()
     assert f"{LIMIT} customers" in page and "More than" not in page
+
+
+def test_the_admin_pages_on_past_the_count_to_the_last_row(client, superuser, small_limit, monkeypatch):
+    from licensing.admin.customers import CustomerAdmin
+
+    monkeypatch.setattr(CustomerAdmin, "list_per_page", 3)
+    names = {customer.name for customer in CustomerFactory.create_batch(3 * LIMIT)}
+    client.force_login(superuser)
+    url, seen = reverse("admin:licensing_customer_changelist"), []
+    for page in range(1, 6):
+        html = client.get(url, {"p": page}).content.decode()
+        seen += [name for name in names if f">{name}<" in html]
+        assert ("Next ›" in html) == (page < 5)
+    assert sorted(seen) == sorted(names)
