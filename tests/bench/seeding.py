@@ -10,8 +10,8 @@ Rows are numbered, and each id is the md5 of its kind and number, so every refer
 computed from numbers and no insert joins another table, except the audit events, which
 read the rows they describe. What varies from row to row (ages, statuses) comes from
 md5 as well: the same `licenses` always gives the same data, dated back from when it
-runs. Where entitlements and activation codes count their seats (`seats_used`, when
-the schema has it), the counts are set from the licenses at the end.
+runs. The seat counts of entitlements and activation codes (`seats_used`) are set from
+the licenses at the end.
 
 `credentials()` adds what a run signs in with, through the project's own code (needs
 Django set up on the same database).
@@ -73,11 +73,6 @@ def seed(cursor, *, licenses: int) -> dict[str, float]:
     users = licenses // LICENSES_PER_USER
     steps: dict[str, float] = {}
     columns = _columns(cursor)
-    seats_column = {
-        table
-        for table in ("licensing_entitlement", "licensing_activationcode")
-        if "seats_used" in columns.get(table, {})
-    }
 
     def run(step: str, sql: str) -> None:
         started = time.monotonic()
@@ -111,10 +106,8 @@ def seed(cursor, *, licenses: int) -> dict[str, float]:
             "licensing_product": PRODUCT_COLUMNS,
             "licensing_customer": CUSTOMER_COLUMNS,
             "licensing_licensetransaction": TRANSACTION_COLUMNS,
-            "licensing_entitlement": ENTITLEMENT_COLUMNS
-            + (["seats_used"] if "licensing_entitlement" in seats_column else []),
-            "licensing_activationcode": CODE_COLUMNS
-            + (["seats_used"] if "licensing_activationcode" in seats_column else []),
+            "licensing_entitlement": ENTITLEMENT_COLUMNS,
+            "licensing_activationcode": CODE_COLUMNS,
             "licensing_device": DEVICE_COLUMNS,
             "licensing_license": LICENSE_COLUMNS,
             "licensing_licenseuser": USER_COLUMNS,
@@ -165,11 +158,10 @@ def seed(cursor, *, licenses: int) -> dict[str, float]:
     )
     # Two per customer over the products; one in 89 disabled, one in 31 expired, a third
     # with an end date to come, the others perpetual.
-    seats = ", seats_used" if "licensing_entitlement" in seats_column else ""
     run(
         "entitlements",
         f"""
-        INSERT INTO licensing_entitlement ({", ".join(ENTITLEMENT_COLUMNS)}{seats})
+        INSERT INTO licensing_entitlement ({", ".join(ENTITLEMENT_COLUMNS)})
         SELECT {_uuid("entitlement", "e")}, created, created,
                CASE WHEN disabled THEN 'Contract ended' ELSE '' END,
                CASE WHEN disabled THEN created + (now() - created) * 0.5 END,
@@ -181,8 +173,7 @@ def seed(cursor, *, licenses: int) -> dict[str, float]:
                CASE WHEN disabled THEN 'disabled' ELSE 'active' END,
                {_uuid("customer", "(e + 1) / 2")},
                CASE WHEN (e + 1) / 2 % 30 = 0 THEN {_uuid("transaction", "(e + 1) / 2")} END,
-               {_uuid("product", f"(e - 1) % {len(PRODUCTS)} + 1")}
-               {", 0" if seats else ""}
+               {_uuid("product", f"(e - 1) % {len(PRODUCTS)} + 1")}, 0
         FROM (SELECT e, {entitlement_created("e")} AS created, e % 89 = 0 AS disabled
               FROM generate_series(1, {entitlements}) AS e OFFSET 0) AS en
         """,
@@ -192,18 +183,16 @@ def seed(cursor, *, licenses: int) -> dict[str, float]:
         f"substr('{CODE_ALPHABET}', get_byte(h, {i}) % 32 + 1, 1)" + (" || '-'" if i in (3, 7, 11) else "")
         for i in range(16)
     )
-    seats = ", seats_used" if "licensing_activationcode" in seats_column else ""
     run(
         "activation codes",
         f"""
-        INSERT INTO licensing_activationcode ({", ".join(CODE_COLUMNS)}{seats})
+        INSERT INTO licensing_activationcode ({", ".join(CODE_COLUMNS)})
         SELECT {_uuid("code", "e")}, created, created,
                CASE WHEN e % 71 = 0 THEN 'Leaked' WHEN e % 53 = 0 THEN 'On hold' ELSE '' END,
                CASE WHEN e % 71 = 0 OR e % 53 = 0 THEN created + (now() - created) * 0.5 END,
                {letters}, NULL,
                CASE WHEN e % 71 = 0 THEN 'revoked' WHEN e % 53 = 0 THEN 'disabled' ELSE 'active' END,
-               {_uuid("entitlement", "e")}
-               {", 0" if seats else ""}
+               {_uuid("entitlement", "e")}, 0
         FROM (SELECT e, {entitlement_created("e")} AS created, decode(md5('code-key-' || e), 'hex') AS h
               FROM generate_series(1, {entitlements}) AS e OFFSET 0) AS c
         """,
@@ -265,7 +254,7 @@ def seed(cursor, *, licenses: int) -> dict[str, float]:
         """,
     )
     _audit(run)
-    for table in sorted(seats_column):
+    for table in ("licensing_activationcode", "licensing_entitlement"):
         key = "entitlement_id" if table == "licensing_entitlement" else "activation_code_id"
         run(
             "seats used",
@@ -365,8 +354,9 @@ ENTITLEMENT_COLUMNS = [
     "customer_id",
     "transaction_id",
     "product_id",
+    "seats_used",
 ]
-CODE_COLUMNS = [*SWITCHED, "code", "max_activations", "status", "entitlement_id"]
+CODE_COLUMNS = [*SWITCHED, "code", "max_activations", "status", "entitlement_id", "seats_used"]
 DEVICE_COLUMNS = [
     *PUBLIC,
     "hardware_id",
