@@ -60,6 +60,7 @@ ENV = server_env(
 SEED = f"""
 from licensing import services
 from licensing.actors import Actor
+from licensing.services import seats
 from licensing.models import ActivationCode, Customer, Device, Entitlement, License, Product
 product = Product.objects.create(code="bench", name="Bench")
 customer = Customer.objects.create(name="Bench customer")
@@ -85,6 +86,7 @@ License.objects.bulk_create(
     for d in releasable
     for code in [shrinks[int(d.hardware_id.rsplit("-", 1)[1]) % {SPREAD}]]
 )
+seats.recount()  # the licenses above were written around the services
 credential, shared_key = services.client_credential_create(name="bench", actor=Actor.system("bench"))
 print(credential.api_key, shared_key, code.code, entitlement.pk)
 print(",".join(c.code for c in grows), ",".join(c.code for c in shrinks))

@@ -14,6 +14,7 @@ from licensing import services
 from licensing.actors import Actor
 from licensing.errors import InvalidTransition, Refusal
 from licensing.models import ActivationCode, Entitlement, License, Product
+from licensing.services import seats
 from tests.factories import ActivationCodeFactory, EntitlementFactory, LicenseUserFactory
 
 pytestmark = pytest.mark.django_db
@@ -165,4 +166,18 @@ def test_counts_stay_exact_and_nothing_deadlocks_when_every_change_races():
 
     assert not failures, failures
     assert done["activated"] > 20 and done["switched"] > 5, done
+    assert_counts_exact()
+
+
+def test_counts_written_around_the_services_are_set_right_by_a_recount(actor):
+    code = ActivationCodeFactory(entitlement__seats=5)
+    activate(code, "hw-1")
+    activate(code, "hw-2")
+    services.license_deactivate(license=License.objects.get(device__hardware_id="hw-2"), actor=actor)
+    Entitlement.objects.update(seats_used=4)  # as a bulk load or a hand repair might leave them
+    ActivationCode.objects.update(seats_used=0)
+
+    seats.recount()
+
+    assert seats_used(code.entitlement, code) == (1, 1)
     assert_counts_exact()
