@@ -1,9 +1,9 @@
 """A query compiled once per process and run again with new values.
 
 Django compiles a queryset to SQL on every evaluation. For the client check that misses
-worker memory, that is most of the work: its query joins eight tables and counts seats
-twice, and compiling it costs milliseconds, several times what PostgreSQL needs to run
-it. The SQL text does not depend on the values looked up, so `CompiledQuery` compiles it
+worker memory, that is most of the work: its query joins eight tables, and compiling it
+costs milliseconds, several times what PostgreSQL needs to run it. The SQL text does not
+depend on the values looked up, so `CompiledQuery` compiles it
 once with stand-in values and afterwards only swaps the values in. Rows become model
 instances as the ORM makes them: converted by the compiler's own converters, built with
 `Model.from_db`, related rows attached as select_related attaches them.

@@ -13,6 +13,10 @@ from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.utils.functional import cached_property
 
 COUNT_LIMIT = 1_000
+# Past the count, pages are read with OFFSET: this far and no further (a page number
+# beyond is refused like one past the end), so no request can make the database skip
+# millions of rows, or pass an offset it cannot hold.
+MAX_OFFSET = 100_000
 
 
 class LimitedCountPaginator(Paginator):
@@ -23,9 +27,9 @@ class LimitedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         rows = self.object_list
-        if hasattr(rows, "values"):  # a queryset: count ids in any order, not the rows as shown
-            rows = rows.order_by().values("pk")
-        counted = rows[: COUNT_LIMIT + 1].count()
+        # A queryset counts ids in any order, not the rows as shown; a list, its length.
+        ids = rows.order_by().values("pk")[: COUNT_LIMIT + 1] if hasattr(rows, "values") else rows
+        counted = ids.count() if hasattr(ids, "values") else len(ids)
         self._past_limit = counted > COUNT_LIMIT
         return min(counted, COUNT_LIMIT)
 
@@ -46,6 +50,8 @@ class LimitedCountPaginator(Paginator):
             raise PageNotAnInteger("That page number is not an integer") from None
         if number < 1:
             raise EmptyPage("That page number is less than 1")
+        if (number - 1) * self.per_page > MAX_OFFSET:
+            raise EmptyPage("That page is further than pages are served; filter to narrow the list")
         return number
 
     def page(self, number) -> Page:

@@ -121,12 +121,13 @@ def license_activate(
 # Rows are locked FOR NO KEY UPDATE, as Django's own UPDATEs of them lock them: that
 # still queues every activation, switch and edit of the row, but not the foreign-key
 # checks of rows that point at it (a license inserted for a user being edited).
-# Lock order: the entitlement first, then its code (an activation by key locks both in one
-# statement, which PostgreSQL locks in the order its FOR UPDATE OF names them), then the
-# device's license, then any other code whose seat count moves. A release locks the
-# entitlement before the license too (switches.switch); other switches and edits
-# lock one row, and a user's edit its entitlements in id order, so no two of these wait
-# on each other in a circle.
+# Lock order: every transaction that moves a seat takes the entitlement first. An
+# activation by key locks it and its code in one statement (PostgreSQL locks in the order
+# its FOR UPDATE OF names them), then the device's license, then any other code the seat
+# leaves; a release locks the entitlement with the license (switches.switch), then
+# updates the license's code. Code switches and edits lock the code alone and wait on
+# nothing after it, and a user's edit locks its entitlements in id order, so no two of
+# these wait on each other in a circle.
 
 
 def _locked_code(product_code: str, license_key: str) -> ActivationCode | None:

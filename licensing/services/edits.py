@@ -208,7 +208,7 @@ def entitlement_create(*, entitlement: Entitlement, actor: Actor) -> Entitlement
 def entitlement_update(*, entitlement: Entitlement, data: Mapping[str, Any], actor: Actor) -> Entitlement:
     """Customer and product are fixed: moving them would carry codes and licenses along
     to another customer or product. Seats cannot drop below the licenses holding them
-    (checked under the entitlement's lock, which every activation takes to count seats)."""
+    (checked under the entitlement's lock, which every change of its seat count holds)."""
     return update_record(entitlement, data=data, actor=actor, fixed=("customer", "product"))
 
 
@@ -218,7 +218,7 @@ def activation_code_create(*, activation_code: ActivationCode, actor: Actor) -> 
 
 def activation_code_update(*, activation_code: ActivationCode, data: Mapping[str, Any], actor: Actor) -> ActivationCode:
     """A code stays with its entitlement, and its cap cannot drop below the devices
-    active with it (checked under the code's lock, which activations take to count)."""
+    active with it (checked under the code's lock, which every change of its count takes)."""
     return update_record(activation_code, data=data, actor=actor, fixed=("entitlement",))
 
 

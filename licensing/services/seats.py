@@ -6,8 +6,7 @@ fast as a five-seat one.
 A license holds a seat while it is active or suspended (License.SEAT_HOLDING). The
 counts move only under the entitlement's row lock, which an activation takes before it
 reads them and a seat's release takes before it locks the license: so they are exact
-for whoever holds that lock, and the lock order stays entitlement, code, license
-(services/activation.py).
+for whoever holds that lock; services/activation.py says the lock order.
 """
 
 from __future__ import annotations

@@ -42,6 +42,11 @@ class Pages(PageNumberPagination):
                 )
         return parameters
 
+    def get_page_number(self, request: Request, paginator) -> str:
+        if request.query_params.get(self.page_query_param) in self.last_page_strings and paginator.more:
+            return "0"  # no last page is known past the count: refused as not found
+        return super().get_page_number(request, paginator)
+
     def get_paginated_response(self, data) -> Response:
         response = super().get_paginated_response(data)
         if self.page.paginator.more:

@@ -19,6 +19,7 @@ LIMIT = 5
 def small_limit(monkeypatch):
     monkeypatch.setattr(pages, "COUNT_LIMIT", LIMIT)
     monkeypatch.setattr(pages.LimitedCountPaginator, "limit_shown", str(LIMIT))
+    monkeypatch.setattr(pages, "MAX_OFFSET", 100)
 
 
 def test_a_list_within_the_limit_is_counted_exactly(api, small_limit):
@@ -75,3 +76,11 @@ def test_the_admin_pages_on_past_the_count_to_the_last_row(client, superuser, sm
         seen += [name for name in names if f">{name}<" in html]
         assert ("Next ›" in html) == (page < 5)
     assert sorted(seen) == sorted(names)
+
+
+@pytest.mark.parametrize("page", ["10000", "1" + "0" * 30, "last"])
+def test_pages_far_past_the_count_or_the_last_are_refused_not_searched(api, small_limit, page):
+    """No request makes the database skip millions of rows or overflow its OFFSET, and
+    past the count there is no known last page: each is a 404, as a page past the end."""
+    CustomerFactory.create_batch(LIMIT + 2)
+    assert api.get("/api/v1/customers", {"page_size": 2, "page": page}).status_code == 404
