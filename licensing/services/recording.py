@@ -14,10 +14,10 @@ from ..models import AuditEvent, License
 M = TypeVar("M", bound=models.Model)
 
 
-def lock_row(model: type[M], pk: Any, *, after: tuple[str, ...] = ()) -> M:
+def lock_row(model: type[M], pk: Any, *, first: tuple[str, ...] = ()) -> M:
     """The row, locked for the rest of the transaction, with the relations its label
     reads (joined, not locked): what a change records, in one query. The relations named
-    in `after` are locked too, and first (PostgreSQL locks in the order FOR UPDATE OF
+    in `first` are locked too, and before it (PostgreSQL locks in the order FOR UPDATE OF
     names them): the order in which others lock them.
 
     FOR NO KEY UPDATE, the lock Django's UPDATE of the row takes anyway: it queues other
@@ -25,8 +25,8 @@ def lock_row(model: type[M], pk: Any, *, after: tuple[str, ...] = ()) -> M:
     UPDATE made editing a license user deadlock with that user's activations: the edit
     held the user and waited for the entitlement; the activation held the entitlement
     and its new license's check waited for the user.)"""
-    related = {*getattr(model, "label_relations", ()), *after}
-    return model.objects.select_for_update(of=(*after, "self"), no_key=True).select_related(*related).get(pk=pk)
+    related = {*getattr(model, "label_relations", ()), *first}
+    return model.objects.select_for_update(of=(*first, "self"), no_key=True).select_related(*related).get(pk=pk)
 
 
 def record_change(

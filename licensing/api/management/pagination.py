@@ -3,7 +3,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from licensing.pages import COUNT_LIMIT, LimitedCountPaginator
+from ...pages import COUNT_LIMIT, LimitedCountPaginator
 
 COUNT_DESCRIPTION = (
     f"How many rows match, when at most {COUNT_LIMIT:,}; null when more do (counting them all would cost "

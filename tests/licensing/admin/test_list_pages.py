@@ -189,3 +189,22 @@ def test_saving_a_customer_does_not_revalidate_each_entitlement(client, superuse
     for _ in range(30):
         EntitlementFactory(customer=large, transaction=LicenseTransactionFactory(customer=large))
     assert save(large) == save(small)
+
+
+def test_the_audit_logs_filters_offer_the_actions_and_targets_it_holds_and_filter_by_them(client, superuser, actor):
+    customer = CustomerFactory()
+    services.customer_disable(customer=customer, actor=actor)
+    services.customer_enable(customer=customer, actor=actor)
+    services.entitlement_disable(entitlement=EntitlementFactory(), actor=actor)
+    client.force_login(superuser)
+    url = reverse("admin:licensing_auditevent_changelist")
+
+    page = client.get(url).context
+    offered = {
+        spec.title: [choice["display"] for choice in spec.choices(page["cl"])] for spec in page["cl"].filter_specs
+    }
+
+    assert offered["action"] == ["All", "customer.disabled", "customer.enabled", "entitlement.disabled"]
+    assert offered["target type"] == ["All", "licensing.customer", "licensing.entitlement"]
+    shown = client.get(url, {"action": "customer.enabled"}).context["cl"].result_list
+    assert [event.action for event in shown] == ["customer.enabled"]

@@ -84,3 +84,26 @@ def test_pages_far_past_the_count_or_the_last_are_refused_not_searched(api, smal
     past the count there is no known last page: each is a 404, as a page past the end."""
     CustomerFactory.create_batch(LIMIT + 2)
     assert api.get("/api/v1/customers", {"page_size": 2, "page": page}).status_code == 404
+
+
+def test_a_list_longer_than_its_count_offers_no_select_all_and_refuses_a_forged_one(
+    client, superuser, small_limit, monkeypatch
+):
+    """Django's "Select all" would read "Select all 5 customers" and act on every row
+    that matches, however many: not offered, and refused if posted anyway."""
+    from licensing.admin.customers import CustomerAdmin
+    from licensing.models import Customer
+
+    monkeypatch.setattr(CustomerAdmin, "list_per_page", 2)
+    client.force_login(superuser)
+    url = reverse("admin:licensing_customer_changelist")
+    CustomerFactory.create_batch(LIMIT)
+    assert f"Select all {LIMIT} customers" in client.get(url).content.decode()  # counted: offered
+    seen = CustomerFactory()
+    assert "Select all" + f" {LIMIT} customers" not in client.get(url).content.decode()
+
+    forged = {"action": "disable_selected", "select_across": "1", "index": "0", "_selected_action": [str(seen.pk)]}
+    page = client.post(url, forged, follow=True).content.decode()
+
+    assert f"More than {LIMIT} rows match" in page
+    assert not Customer.objects.disabled().exists()
