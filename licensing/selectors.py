@@ -99,20 +99,6 @@ def license_for_device(
     raise Refusal("device_not_found", "No license for this device; activate it first.")
 
 
-def client_license(
-    license: License, *, product_code: str, hardware_id: str, license_key: str | None, username: str | None
-) -> License:
-    """`license`, which this device holds through this key or user, as a client answer
-    shows it (`client_licenses`): read with the query a check runs, compiled once,
-    rather than compiling the eight-table query again for each activation."""
-    if license_key is not None:
-        candidates = _licenses_by_key(product=product_code, hardware_id=hardware_id, key=normalize_code(license_key))
-    else:
-        candidates = _licenses_by_user(product=product_code, hardware_id=hardware_id, user=username or "")
-    found = next((c for c in candidates if c.pk == license.pk), None)
-    return found if found is not None else client_licenses().get(pk=license.pk)
-
-
 def _device_licenses(product: str, hardware_id: str, key: str | None, user: str | None) -> QuerySet[License]:
     """The licenses of a device for a product through a key or a user, newest first."""
     match = Q(entitlement__product__code=product, device__hardware_id=hardware_id)

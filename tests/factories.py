@@ -122,10 +122,7 @@ class LicenseFactory(factory.django.DjangoModelFactory):
         """Counted as an activation counts it: the seat counts include the new license."""
         license = super()._create(model_class, *args, **kwargs)
         if license.holds_seat:
-            seats.taken(license.entitlement_id, license.activation_code_id)
-            for counted in (license.entitlement, license.activation_code):
-                if counted is not None:
-                    counted.refresh_from_db(fields=["seats_used"])
+            seats.taken(license.entitlement, license.activation_code)
         return license
 
 

@@ -23,7 +23,6 @@ from ..compiled import CompiledQuery
 from ..errors import Refusal, TryLater, refusal_for
 from ..models import ActivationCode, Device, Entitlement, License, LicenseUser, Product
 from ..selectors import (
-    client_license,
     license_for_device,
     license_user_for_client,
     normalize_code,
@@ -76,10 +75,12 @@ def license_activate(
     """Activate a device on the entitlement a key or a license user grants, taking a
     seat; activating an already active device again returns its license unchanged.
 
-    By key, one transaction from the first read to the license as a client answer
-    needs it (`selectors.client_license`). By user, the password is checked first, in
-    no transaction (hashing takes a while, and SQLite's transactions here lock the
-    whole database), and the activation is then one transaction."""
+    The license comes back with everything a client answer shows (the chain its rules
+    read, its device, the seat counts), as read and changed under the locks of the
+    activation: nothing is read again for the answer. By key, one transaction from the
+    first read on. By user, the password is checked first, in no transaction (hashing
+    takes a while, and SQLite's transactions here lock the whole database), and the
+    activation is then one transaction."""
     target = None
     try:
         if license_key is None and username is not None:
@@ -94,10 +95,7 @@ def license_activate(
                 limits.PASSWORD_GUESSES.reset(username)
                 with transaction.atomic():
                     entitlement = _locked_entitlement(_user_entitlement(user, product).pk)
-                    license = _activate(entitlement, hardware_id, None, user, facts or {}, actor, signed)
-                    return client_license(
-                        license, product_code=product_code, hardware_id=hardware_id, license_key=None, username=username
-                    )
+                    return _activate(entitlement, hardware_id, None, user, facts or {}, actor, signed)
         with transaction.atomic():
             # By key: the code and its entitlement found and locked in one query.
             code = _locked_code(product_code, license_key) if license_key else None
@@ -109,10 +107,7 @@ def license_activate(
             if code is None:
                 raise Refusal("license_not_found", "No such license key for this product.")
             target = code
-            license = _activate(code.entitlement, hardware_id, code, None, facts or {}, actor, signed)
-            return client_license(
-                license, product_code=product_code, hardware_id=hardware_id, license_key=license_key, username=None
-            )
+            return _activate(code.entitlement, hardware_id, code, None, facts or {}, actor, signed)
     except Refusal as refusal:
         _record_refusal(actor, "license.activation_refused", refusal, target, hardware_id)
         raise
@@ -222,18 +217,21 @@ def _activate(
     license = None
     if not new:
         license = License.objects.select_for_update().filter(entitlement=entitlement, device=device).first()
+    if license is not None:  # what an answer shows, as locked here
+        license.entitlement, license.device = entitlement, device
     signed.check_after(license)
     if license is not None and license.status not in (License.Status.ACTIVE, License.Status.DEACTIVATED):
         raise refusal_for(rules.evaluate(dataclasses.replace(chain, license_status=license.status), now))
     if license is not None and license.status == License.Status.ACTIVE:
         if (license.activation_code_id, license.license_user_id) == (_pk(code), _pk(user)):
+            license.activation_code, license.license_user = code, user
             return _renew(license, entitlement, now, signed)  # same device, same grant: no new seat
         _check_code_cap(code)  # re-pointed to another code or user: it keeps its seat
-        seats.moved(license.activation_code_id, _pk(code))
+        seats.moved(license.activation_code_id, code)
     else:
         _check_entitlement_seats(entitlement)
         _check_code_cap(code)
-        seats.taken(entitlement.pk, _pk(code))
+        seats.taken(entitlement, code)
 
     before = field_values(license, LICENSE_STATE) if license else {}
     license = license or License(entitlement=entitlement, device=device)

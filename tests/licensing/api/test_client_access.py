@@ -280,6 +280,21 @@ def test_activating_the_same_device_again_returns_the_same_license_and_takes_no_
     assert License.objects.holding_seat().count() == 1
 
 
+def test_an_activation_answers_what_the_database_then_holds(app, code, settings):
+    """The answer is built from the rows the activation locked and changed, not read
+    again: it must say what a check reading the database says."""
+    settings.LICENSING_CLIENT_SNAPSHOTS = False
+    code.max_activations = 3
+    code.save()
+    granted(activate(app, code.code, hardware_id="hw-1"))
+    for answer in (activate(app, code.code, hardware_id="hw-2"), activate(app, code.code, hardware_id="hw-2")):
+        body = granted(answer)
+        read = granted(check(app, code.code, hardware_id="hw-2"))
+        moment = ("server_time", "nonce", "lease_expires_at")
+        assert {k: v for k, v in body.items() if k not in moment} == {k: v for k, v in read.items() if k not in moment}
+        assert (body["times_activated"], body["key_times_activated"]) == (2, 2)
+
+
 def test_deactivation_frees_the_seat_at_once(app, code):
     code.entitlement.seats = 1
     code.entitlement.save()
