@@ -23,6 +23,12 @@ The bump happens twice: at once, and again after the change commits. A remembere
 chain is stored only under versions read *before* the database read that built it, so
 a change that commits in between is always seen by the next check.
 
+When some rows of a remembered chain changed, only those are read again (a row shared
+by many chains, such as a customer or an entitlement, is itself remembered under its
+version in `rows`): a vendor's change to a customer with ten thousand devices costs each
+worker one read of that row, not ten thousand reads of whole chains
+(`services.checks`).
+
 The check-ins themselves are written in bulk by `services.checkins`.
 
 If the cache cannot be reached, nothing is cached and every check reads the database;
@@ -46,7 +52,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Hashable
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
@@ -286,6 +292,7 @@ def _cache_answered() -> None:
         # outage is not to be trusted.
         credentials.clear()
         licenses.clear()
+        rows.clear()
         logger.warning("cache available again; client checks use remembered chains")
 
 
@@ -385,18 +392,40 @@ class SnapshotCache:
             self._entries.move_to_end(identity)
         return entry[3]
 
-    def put(self, identity: Hashable, keys: tuple[str, ...], versions_before: tuple | None, value: Any) -> None:
+    def outdated(self, identity: Hashable) -> Outdated | None:
+        """What is remembered for `identity` whatever the versions, within its lifetime:
+        for rebuilding it from the rows that changed (the caller compares the versions)."""
+        if not settings.LICENSING_CLIENT_SNAPSHOTS:
+            return None
+        with self._lock:
+            entry = self._entries.get(identity)
+        if entry is None or entry[1] is None or entry[3] is None or time.monotonic() >= entry[2]:
+            return None
+        return Outdated(*entry)
+
+    def put(
+        self,
+        identity: Hashable,
+        keys: tuple[str, ...],
+        versions_before: tuple | None,
+        value: Any,
+        *,
+        expires: float | None = None,
+    ) -> None:
         """Remember `value`, built from rows `keys`. `versions_before` must have been
         read before the database read that built it (None if it was not: then only the
-        keys are kept, and the next load can be remembered)."""
+        keys are kept, and the next load can be remembered). `expires`: when it is to be
+        read again at the latest (time.monotonic()), for a value rebuilt partly from rows
+        read earlier."""
         if not settings.LICENSING_CLIENT_SNAPSHOTS:
             return
-        # Each entry lives 50-100% of the maximum, so entries loaded together (a
-        # restart, a burst after a change) are not all read again at once.
-        lifetime = settings.LICENSING_SNAPSHOT_MAX_SECONDS * random.uniform(0.5, 1.0)  # noqa: S311
+        if expires is None:
+            # Each entry lives 50-100% of the maximum, so entries loaded together (a
+            # restart, a burst after a change) are not all read again at once.
+            expires = time.monotonic() + settings.LICENSING_SNAPSHOT_MAX_SECONDS * random.uniform(0.5, 1.0)  # noqa: S311
         remembered = value if versions_before is not None else None
         with self._lock:
-            self._entries[identity] = (keys, versions_before, time.monotonic() + lifetime, remembered)
+            self._entries[identity] = (keys, versions_before, expires, remembered)
             self._entries.move_to_end(identity)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
@@ -406,5 +435,15 @@ class SnapshotCache:
             self._entries.clear()
 
 
+class Outdated(NamedTuple):
+    keys: tuple[str, ...]
+    versions: tuple
+    expires: float
+    value: Any
+
+
 credentials = SnapshotCache(size=1_000)
 licenses = SnapshotCache(size=50_000)
+# Single rows that many remembered licenses share (a customer, an entitlement, a code),
+# read again once per change and process rather than once per license built on them.
+rows = SnapshotCache(size=10_000)

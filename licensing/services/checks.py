@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
+from django.db.models.base import ModelState
 from django.utils import timezone
 
 from .. import snapshots
 from ..errors import refusal_for
 from ..models import License
-from ..selectors import license_for_device, normalize_code
+from ..models.base import normalize_address
+from ..selectors import device_license, normalize_code
 from .activation import lease_until
 from .checkins import check_ins
 
@@ -27,22 +30,25 @@ def license_check(
     lease renewed.
 
     The chain comes from this worker's memory while none of its rows changed since it
-    was read (`licensing.snapshots`), else from one query. The rules are evaluated on every
-    check, at the current time. The renewal is buffered and written in bulk. Not
-    audited: every device does this every refresh interval; the license keeps its last
-    check-in time instead. `versions`: what this request already read, if anything.
+    was read (`licensing.snapshots`). When some did, only those are read again, and a
+    row many licenses share (their customer, entitlement, code) once for all of them;
+    else the chain comes from one query. The rules are evaluated on every check, at the
+    current time. The renewal is buffered and written in bulk. Not audited: every
+    device does this every refresh interval; the license keeps its last check-in time
+    instead. `versions`: what this request already read, if anything.
     """
     identity = check_identity(product_code, hardware_id, license_key, username)
     known_keys = snapshots.licenses.keys_for(identity)
     versions = versions or snapshots.Versions.read(list(known_keys))
-    license = snapshots.licenses.get(identity, versions)
-    if license is None:
+    remembered = snapshots.licenses.get(identity, versions) or _rebuilt(identity, versions)
+    if remembered is None:
         before = versions.of(known_keys) if known_keys else None  # read before the rows
-        license = license_for_device(
+        remembered = device_license(
             product_code=product_code, hardware_id=hardware_id, license_key=license_key, username=username
         )
-        keys = chain_keys(license)
-        snapshots.licenses.put(identity, keys, before if keys == known_keys else None, license)
+        keys = chain_keys(remembered[0])
+        snapshots.licenses.put(identity, keys, before if keys == known_keys else None, remembered)
+    license = remembered[0]  # remembered: the license, and how many the device had to choose from
     now = timezone.now()
     verdict = license.verdict(now)
     if not verdict.is_active:
@@ -63,17 +69,121 @@ def check_identity(product_code: str, hardware_id: str, license_key: str | None,
     return (product_code, key, (username or "").lower(), hardware_id)
 
 
+# The rows a check's answer is built from, by their relation to the license.
+CHAIN = (
+    ("entitlement__customer", "licensing.customer"),
+    ("entitlement", "licensing.entitlement"),
+    ("entitlement__transaction", "licensing.licensetransaction"),
+    ("entitlement__product", "licensing.product"),
+    ("activation_code", "licensing.activationcode"),
+    ("license_user", "licensing.licenseuser"),
+    ("device", "licensing.device"),
+    ("", "licensing.license"),
+)
+# Rows that may be read again alone: the device and the license itself name what the
+# device holds, so a change to either reads the whole chain again.
+SHARED = frozenset(path for path, _ in CHAIN) - {"device", ""}
+
+
 def chain_keys(license: License) -> tuple[str, ...]:
     """The rows a check's answer is built from: a change to any of them retires it."""
+    return tuple(snapshots.version_key(label, pk) for _, label, pk in _chain(license))
+
+
+def _chain(license: License) -> list[tuple[str, str, Any]]:
+    """(relation, model label, id) of each row of the chain, in the order of its keys."""
     entitlement = license.entitlement
-    rows = [
-        ("licensing.customer", entitlement.customer_id),
-        ("licensing.entitlement", entitlement.pk),
-        ("licensing.licensetransaction", entitlement.transaction_id),
-        ("licensing.product", entitlement.product_id),
-        ("licensing.activationcode", license.activation_code_id),
-        ("licensing.licenseuser", license.license_user_id),
-        ("licensing.device", license.device_id),
-        ("licensing.license", license.pk),
-    ]
-    return tuple(snapshots.version_key(label, pk) for label, pk in rows if pk is not None)
+    ids = {
+        "entitlement__customer": entitlement.customer_id,
+        "entitlement": entitlement.pk,
+        "entitlement__transaction": entitlement.transaction_id,
+        "entitlement__product": entitlement.product_id,
+        "activation_code": license.activation_code_id,
+        "license_user": license.license_user_id,
+        "device": license.device_id,
+        "": license.pk,
+    }
+    return [(path, label, ids[path]) for path, label in CHAIN if ids[path] is not None]
+
+
+def _rebuilt(identity: tuple, versions: snapshots.Versions) -> tuple[License, int] | None:
+    """The remembered license of `identity` with the shared rows that changed since read
+    again, each from this worker's memory if another license already read it at its
+    current version; None where the whole chain must be read (the license or device
+    changed, the device held several licenses to choose from, a row now points
+    elsewhere, or what was looked up no longer matches)."""
+    outdated = snapshots.licenses.outdated(identity)
+    if outdated is None or outdated.value[1] != 1:
+        return None
+    current = versions.of(outdated.keys)  # read before any row below
+    if current is None:
+        return None
+    license = outdated.value[0]
+    fresh = {}
+    for (path, label, pk), key, was, now in zip(
+        _chain(license), outdated.keys, outdated.versions, current, strict=True
+    ):
+        if was == now:
+            continue
+        if path not in SHARED:
+            return None
+        row = snapshots.rows.get(key, versions)
+        if row is None:
+            row = apps.get_model(label)._default_manager.filter(pk=pk).first()
+            if row is None:
+                return None
+            snapshots.rows.put(key, (key,), (now,), row)
+        fresh[path] = row
+    rebuilt = _with_rows(license, fresh)
+    if rebuilt is None or not _matches(rebuilt, identity):
+        return None
+    remembered = (rebuilt, 1)
+    # Under the versions read before the rows; read again no later than the rows kept.
+    snapshots.licenses.put(identity, outdated.keys, current, remembered, expires=outdated.expires)
+    return remembered
+
+
+def _with_rows(license: License, fresh: dict[str, Any]) -> License | None:
+    """A copy of `license` and its entitlement with the `fresh` rows in place (shared
+    rows are never changed: other licenses hold them); None if a row it keeps is no
+    longer the one its parent points at."""
+    entitlement = _copied(fresh.get("entitlement", license.entitlement))
+    for name in ("customer", "transaction", "product"):
+        if not _attach(entitlement, name, fresh.get(f"entitlement__{name}", getattr(license.entitlement, name))):
+            return None
+    rebuilt = _copied(license)
+    if not _attach(rebuilt, "entitlement", entitlement):
+        return None
+    for name in ("activation_code", "license_user"):
+        if not _attach(rebuilt, name, fresh.get(name, getattr(license, name))):
+            return None
+    return rebuilt
+
+
+def _copied(instance: Any) -> Any:
+    """A shallow copy of a model instance with its own cache of related rows."""
+    copy = type(instance).__new__(type(instance))
+    copy.__dict__ = {**instance.__dict__}
+    copy._state = ModelState()
+    copy._state.db, copy._state.adding = instance._state.db, instance._state.adding
+    copy._state.fields_cache = {**instance._state.fields_cache}
+    return copy
+
+
+def _attach(instance: Any, name: str, row: Any) -> bool:
+    field = instance._meta.get_field(name)
+    if getattr(instance, field.attname) != (row.pk if row is not None else None):
+        return False
+    field.set_cached_value(instance, row)
+    return True
+
+
+def _matches(license: License, identity: tuple) -> bool:
+    """Whether the rebuilt chain is still what the lookup would find (a product's code
+    or a user's name may have changed)."""
+    product_code, key, username, _ = identity
+    if license.entitlement.product.code != product_code:
+        return False
+    if key is not None:
+        return license.activation_code is not None and license.activation_code.code == key
+    return license.license_user is not None and license.license_user.username == normalize_address(username)

@@ -13,7 +13,7 @@ from redis.retry import Retry
 
 from licensing import services, snapshots
 from licensing.actors import Actor
-from licensing.models import Customer, Entitlement
+from licensing.models import Customer, Entitlement, License
 from tests.factories import ActivationCodeFactory
 
 pytestmark = pytest.mark.django_db
@@ -24,8 +24,8 @@ def code():
     return ActivationCodeFactory(entitlement__product__code="studio")
 
 
-def check(app, code):
-    return app.get("check_license", {"product": "studio", "hardware_id": "hw-1", "license_key": code.code})
+def check(app, code, hardware_id="hw-1"):
+    return app.get("check_license", {"product": "studio", "hardware_id": hardware_id, "license_key": code.code})
 
 
 @pytest.fixture
@@ -215,3 +215,107 @@ def test_thousands_of_changes_pushed_during_one_round_trip_are_all_taken_in(app,
 
     assert {int(value) for value in tracked.read(keys).values()} == {2}
     assert tracked._connection is not None  # no failure on the way: the connection is kept
+
+
+def _warm(app, code, hardware_id: str) -> None:
+    app.post("activate_license", {"product": "studio", "hardware_id": hardware_id, "license_key": code.code})
+    for _ in range(2):  # learns its rows, then remembers them
+        assert check(app, code, hardware_id).status_code == 200
+
+
+def test_a_change_to_a_shared_row_is_read_once_for_every_license_built_on_it(
+    app, code, settings, django_assert_num_queries
+):
+    """A vendor's change to an entitlement sends all its devices' checks to the database;
+    only the changed row is read, and once per worker, not once per device."""
+    settings.LICENSING_CHECKIN_FLUSH_SECONDS = 3600
+    for hardware_id in ("hw-1", "hw-2", "hw-3"):
+        _warm(app, code, hardware_id)
+    services.entitlement_disable(entitlement=code.entitlement, actor=Actor.system("vendor"))
+    with django_assert_num_queries(1):  # the entitlement, alone
+        assert check(app, code, "hw-1").json()["reason"] == "entitlement_disabled"
+    for hardware_id in ("hw-2", "hw-3"):
+        with django_assert_num_queries(0):
+            assert check(app, code, hardware_id).json()["reason"] == "entitlement_disabled"
+    services.entitlement_enable(entitlement=code.entitlement, actor=Actor.system("vendor"))
+    services.customer_disable(customer=code.entitlement.customer, actor=Actor.system("vendor"))
+    with django_assert_num_queries(2):  # the entitlement and the customer
+        assert check(app, code, "hw-2").json()["reason"] == "customer_disabled"
+    with django_assert_num_queries(0):
+        assert check(app, code, "hw-1").json()["reason"] == "customer_disabled"
+
+
+def test_a_chain_rebuilt_from_changed_rows_answers_as_a_fresh_read(app, code, settings):
+    settings.LICENSING_CHECKIN_FLUSH_SECONDS = 3600
+    for hardware_id in ("hw-1", "hw-2"):
+        _warm(app, code, hardware_id)
+    entitlement = Entitlement.objects.get(pk=code.entitlement_id)
+    services.entitlement_update(
+        entitlement=entitlement,
+        data={"valid_until": entitlement.valid_until + dt.timedelta(days=30), "features": {"export": True}},
+        actor=Actor.system("vendor"),
+    )
+    check(app, code, "hw-1")  # reads the entitlement
+    rebuilt = check(app, code, "hw-2").json()  # from the entitlement hw-1's check read
+    snapshots.licenses.clear()
+    snapshots.rows.clear()
+    read = check(app, code, "hw-2").json()
+    moving = {"nonce", "server_time", "last_check_in_at", "lease_expires_at"}
+    assert {k: v for k, v in rebuilt.items() if k not in moving} == {k: v for k, v in read.items() if k not in moving}
+    assert rebuilt["features"] == {"export": True}
+
+
+def test_a_device_with_licenses_to_choose_from_reads_its_whole_chain_again(app):
+    """Which of a device's licenses answers depends on every chain: when one changes, the
+    choice is made again from the database."""
+    from tests.factories import EntitlementFactory, LicenseUserFactory, ProductFactory
+
+    product = ProductFactory(code="team", authorization_method="user")
+    user = LicenseUserFactory()
+    first, second = EntitlementFactory.create_batch(2, customer=user.customer, product=product)
+    user.entitlements.add(first, second)
+    body = {
+        "product": "team",
+        "hardware_id": "hw-1",
+        "username": user.username,
+        "password": "correct horse battery staple",
+    }
+    query = {"product": "team", "hardware_id": "hw-1", "username": user.username}
+    held = app.post("activate_license", body).json()["id"]
+    used = License.objects.get(pk=held).entitlement
+    services.entitlement_disable(entitlement=used, actor=Actor.system("vendor"))
+    newer = app.post("activate_license", body).json()["id"]  # through the other entitlement
+    services.entitlement_enable(entitlement=used, actor=Actor.system("vendor"))
+    for _ in range(3):
+        assert app.get("check_license", query).json()["id"] == newer
+    services.entitlement_disable(entitlement=License.objects.get(pk=newer).entitlement, actor=Actor.system("vendor"))
+    assert app.get("check_license", query).json()["id"] == held
+
+
+def test_an_entitlement_moved_to_another_order_answers_to_that_order(app, code, settings):
+    from tests.factories import LicenseTransactionFactory
+
+    settings.LICENSING_CHECKIN_FLUSH_SECONDS = 3600
+    _warm(app, code, "hw-1")
+    order = LicenseTransactionFactory(customer=code.entitlement.customer)
+    entitlement = Entitlement.objects.get(pk=code.entitlement_id)
+    services.entitlement_update(entitlement=entitlement, data={"transaction": order}, actor=Actor.system("vendor"))
+    for _ in range(2):
+        assert check(app, code).status_code == 200
+    services.transaction_suspend(license_transaction=order, actor=Actor.system("vendor"))
+    assert check(app, code).json()["reason"] == "transaction_suspended"
+
+
+def test_a_renamed_license_user_no_longer_finds_the_license_by_the_old_name(app):
+    from tests.factories import EntitlementFactory, LicenseUserFactory
+
+    user = LicenseUserFactory()
+    entitlement = EntitlementFactory(customer=user.customer, product__code="team", product__authorization_method="user")
+    user.entitlements.add(entitlement)
+    query = {"product": "team", "hardware_id": "hw-1", "username": user.username}
+    app.post("activate_license", query | {"password": "correct horse battery staple"})
+    for _ in range(2):
+        assert app.get("check_license", query).status_code == 200
+    services.license_user_update(license_user=user, data={"username": "renamed@example.com"}, actor=Actor.system("v"))
+    assert app.get("check_license", query).json()["code"] == "license_not_found"  # no such user
+    assert app.get("check_license", query | {"username": "renamed@example.com"}).status_code == 200
