@@ -10,10 +10,11 @@ admin.site.site_title = "Licensing server"
 admin.site.index_title = "Vendor administration"
 
 urlpatterns = [
+    # First: devices call it all day, and URLs are tried in order.
+    path("api/v4/", include("licensing.api.client.urls")),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
     path("portal/", include("portal.urls")),
-    path("api/v4/", include("licensing.api.client.urls")),
     path("api/v1/", include("licensing.api.management.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's script as a file, not inline, so the pages'
