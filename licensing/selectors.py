@@ -79,25 +79,6 @@ def license_for_device(
     One query when found. When nothing matches, a few more tell the client precisely why
     (unknown product, unknown key, or no license on this device), off the hot path.
     """
-    return device_license(
-        product_code=product_code,
-        hardware_id=hardware_id,
-        license_key=license_key,
-        username=username,
-        license_id=license_id,
-    )[0]
-
-
-def device_license(
-    *,
-    product_code: str,
-    hardware_id: str,
-    license_key: str | None = None,
-    username: str | None = None,
-    license_id: str | None = None,
-) -> tuple[License, int]:
-    """`license_for_device`, and how many of the device's licenses the choice was made
-    from: with one, the same license is the answer whatever its chain says."""
     if license_id is not None:  # one of several licenses on this device
         key = normalize_code(license_key) if license_key is not None else None
         candidates = list(_device_licenses(product_code, hardware_id, key, username).filter(pk=license_id))
@@ -107,9 +88,9 @@ def device_license(
         candidates = _licenses_by_user(product=product_code, hardware_id=hardware_id, user=username or "")
     for license in candidates:
         if license.verdict().is_active:
-            return license, len(candidates)
+            return license
     if candidates:
-        return candidates[0], len(candidates)
+        return candidates[0]
     product = product_for_client(product_code)
     if license_key is not None:
         activation_code_for_client(product, license_key)

@@ -12,8 +12,7 @@ from django.utils import timezone
 from .. import snapshots
 from ..errors import refusal_for
 from ..models import License
-from ..models.base import normalize_address
-from ..selectors import device_license, normalize_code
+from ..selectors import license_for_device, normalize_code
 from .activation import lease_until
 from .checkins import check_ins
 
@@ -31,24 +30,24 @@ def license_check(
 
     The chain comes from this worker's memory while none of its rows changed since it
     was read (`licensing.snapshots`). When some did, only those are read again, and a
-    row many licenses share (their customer, entitlement, code) once for all of them;
-    else the chain comes from one query. The rules are evaluated on every check, at the
-    current time. The renewal is buffered and written in bulk. Not audited: every
-    device does this every refresh interval; the license keeps its last check-in time
-    instead. `versions`: what this request already read, if anything.
+    row many licenses share (their customer, entitlement, code) once for all of them
+    (for a license found by its key); else the chain comes from one query. The rules
+    are evaluated on every check, at the current time. The renewal is buffered and
+    written in bulk. Not audited: every device does this every refresh interval; the
+    license keeps its last check-in time instead. `versions`: what this request already
+    read, if anything.
     """
     identity = check_identity(product_code, hardware_id, license_key, username)
     known_keys = snapshots.licenses.keys_for(identity)
     versions = versions or snapshots.Versions.read(list(known_keys))
-    remembered = snapshots.licenses.get(identity, versions) or _rebuilt(identity, versions)
-    if remembered is None:
+    license = snapshots.licenses.get(identity, versions) or _rebuilt(identity, versions)
+    if license is None:
         before = versions.of(known_keys) if known_keys else None  # read before the rows
-        remembered = device_license(
+        license = license_for_device(
             product_code=product_code, hardware_id=hardware_id, license_key=license_key, username=username
         )
-        keys = chain_keys(remembered[0])
-        snapshots.licenses.put(identity, keys, before if keys == known_keys else None, remembered)
-    license = remembered[0]  # remembered: the license, and how many the device had to choose from
+        keys = chain_keys(license)
+        snapshots.licenses.put(identity, keys, before if keys == known_keys else None, license)
     now = timezone.now()
     verdict = license.verdict(now)
     if not verdict.is_active:
@@ -106,41 +105,57 @@ def _chain(license: License) -> list[tuple[str, str, Any]]:
     return [(path, label, ids[path]) for path, label in CHAIN if ids[path] is not None]
 
 
-def _rebuilt(identity: tuple, versions: snapshots.Versions) -> tuple[License, int] | None:
+def _rebuilt(identity: tuple, versions: snapshots.Versions) -> License | None:
     """The remembered license of `identity` with the shared rows that changed since read
     again, each from this worker's memory if another license already read it at its
-    current version; None where the whole chain must be read (the license or device
-    changed, the device held several licenses to choose from, a row now points
-    elsewhere, or what was looked up no longer matches)."""
+    current version; None where the whole chain must be read.
+
+    Only for a license found by its key: a key names one entitlement, and a device holds
+    one license of an entitlement, so whatever changes above it, the same license is
+    the one found. (A user may hold licenses of several entitlements on one device, and
+    gain one without any row of this chain changing: which one answers is chosen from
+    the database.) Also read whole when the license or the device changed, a row now
+    points elsewhere, or what was looked up no longer matches.
+    """
     outdated = snapshots.licenses.outdated(identity)
-    if outdated is None or outdated.value[1] != 1:
+    if outdated is None or identity[1] is None:
         return None
     current = versions.of(outdated.keys)  # read before any row below
     if current is None:
         return None
-    license = outdated.value[0]
+    license = outdated.value
+    chain = {
+        path: (label, pk, key, was, now)
+        for (path, label, pk), key, was, now in zip(
+            _chain(license), outdated.keys, outdated.versions, current, strict=True
+        )
+    }
+    changed = {path for path, (_, _, _, was, now) in chain.items() if was != now}
+    if changed - SHARED:
+        return None
+    if "entitlement" in changed and "activation_code" in chain:
+        # Every seat taken or given back bumps the entitlement, not the code whose count
+        # moves with it (recording.record_change): read the code again too.
+        changed.add("activation_code")
     fresh = {}
-    for (path, label, pk), key, was, now in zip(
-        _chain(license), outdated.keys, outdated.versions, current, strict=True
-    ):
-        if was == now:
-            continue
-        if path not in SHARED:
-            return None
-        row = snapshots.rows.get(key, versions)
+    for path in changed:
+        label, pk, key, _, now = chain[path]
+        keys, seen = (key,), (now,)
+        if path == "activation_code":  # a code's row is as current as its entitlement's
+            keys, seen = (key, chain["entitlement"][2]), (now, chain["entitlement"][4])
+        row = snapshots.rows.get(keys, versions)
         if row is None:
             row = apps.get_model(label)._default_manager.filter(pk=pk).first()
             if row is None:
                 return None
-            snapshots.rows.put(key, (key,), (now,), row)
+            snapshots.rows.put(keys, keys, seen, row)
         fresh[path] = row
     rebuilt = _with_rows(license, fresh)
     if rebuilt is None or not _matches(rebuilt, identity):
         return None
-    remembered = (rebuilt, 1)
     # Under the versions read before the rows; read again no later than the rows kept.
-    snapshots.licenses.put(identity, outdated.keys, current, remembered, expires=outdated.expires)
-    return remembered
+    snapshots.licenses.put(identity, outdated.keys, current, rebuilt, expires=outdated.expires)
+    return rebuilt
 
 
 def _with_rows(license: License, fresh: dict[str, Any]) -> License | None:
@@ -179,11 +194,8 @@ def _attach(instance: Any, name: str, row: Any) -> bool:
 
 
 def _matches(license: License, identity: tuple) -> bool:
-    """Whether the rebuilt chain is still what the lookup would find (a product's code
-    or a user's name may have changed)."""
-    product_code, key, username, _ = identity
-    if license.entitlement.product.code != product_code:
-        return False
-    if key is not None:
-        return license.activation_code is not None and license.activation_code.code == key
-    return license.license_user is not None and license.license_user.username == normalize_address(username)
+    """Whether the rebuilt chain is still what the lookup by key would find (a product's
+    code may have changed)."""
+    product_code, key, _, _ = identity
+    code = license.activation_code
+    return license.entitlement.product.code == product_code and code is not None and code.code == key

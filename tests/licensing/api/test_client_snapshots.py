@@ -232,14 +232,14 @@ def test_a_change_to_a_shared_row_is_read_once_for_every_license_built_on_it(
     for hardware_id in ("hw-1", "hw-2", "hw-3"):
         _warm(app, code, hardware_id)
     services.entitlement_disable(entitlement=code.entitlement, actor=Actor.system("vendor"))
-    with django_assert_num_queries(1):  # the entitlement, alone
+    with django_assert_num_queries(2):  # the entitlement, and its code for the seat counts
         assert check(app, code, "hw-1").json()["reason"] == "entitlement_disabled"
     for hardware_id in ("hw-2", "hw-3"):
         with django_assert_num_queries(0):
             assert check(app, code, hardware_id).json()["reason"] == "entitlement_disabled"
     services.entitlement_enable(entitlement=code.entitlement, actor=Actor.system("vendor"))
     services.customer_disable(customer=code.entitlement.customer, actor=Actor.system("vendor"))
-    with django_assert_num_queries(2):  # the entitlement and the customer
+    with django_assert_num_queries(3):  # the entitlement, its code and the customer
         assert check(app, code, "hw-2").json()["reason"] == "customer_disabled"
     with django_assert_num_queries(0):
         assert check(app, code, "hw-1").json()["reason"] == "customer_disabled"
@@ -319,3 +319,35 @@ def test_a_renamed_license_user_no_longer_finds_the_license_by_the_old_name(app)
     services.license_user_update(license_user=user, data={"username": "renamed@example.com"}, actor=Actor.system("v"))
     assert app.get("check_license", query).json()["code"] == "license_not_found"  # no such user
     assert app.get("check_license", query | {"username": "renamed@example.com"}).status_code == 200
+
+
+def test_a_seat_taken_through_the_same_code_is_seen_in_both_counts(app, settings):
+    """A seat moves the counts of the entitlement and of the code, and bumps only the
+    entitlement: a chain rebuilt after it reads the code's count again too."""
+    settings.LICENSING_CHECKIN_FLUSH_SECONDS = 3600
+    code = ActivationCodeFactory(entitlement__product__code="studio", entitlement__seats=5, max_activations=5)
+    _warm(app, code, "hw-1")
+    app.post("activate_license", {"product": "studio", "hardware_id": "hw-2", "license_key": code.code})
+    body = check(app, code).json()
+    assert (body["times_activated"], body["key_times_activated"]) == (2, 2)
+    app.post("deactivate_license", {"product": "studio", "hardware_id": "hw-2", "license_key": code.code})
+    body = check(app, code).json()
+    assert (body["times_activated"], body["key_times_activated"]) == (1, 1)
+
+
+def test_a_license_user_gaining_a_license_is_answered_from_the_database(app):
+    """A user's device may gain a license of another entitlement while no row of the
+    remembered chain changes: a user's chain is never rebuilt from parts."""
+    from tests.factories import EntitlementFactory, LicenseUserFactory, ProductFactory
+
+    product = ProductFactory(code="team", authorization_method="user")
+    user = LicenseUserFactory()
+    first, second = EntitlementFactory.create_batch(2, customer=user.customer, product=product)
+    user.entitlements.add(first, second)
+    query = {"product": "team", "hardware_id": "hw-1", "username": user.username}
+    held = app.post("activate_license", query | {"password": "correct horse battery staple"}).json()["id"]
+    for _ in range(2):
+        assert app.get("check_license", query).json()["id"] == held
+    services.entitlement_disable(entitlement=License.objects.get(pk=held).entitlement, actor=Actor.system("vendor"))
+    newer = app.post("activate_license", query | {"password": "correct horse battery staple"}).json()["id"]
+    assert app.get("check_license", query).json()["id"] == newer
