@@ -11,7 +11,7 @@ instances as the ORM makes them: converted by the compiler's own converters, bui
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,9 @@ class CompiledQuery:
     to what the lookup does to it before it reaches the database (`iexact` escapes it
     for LIKE on some backends): (connection, value) -> value. `lock` names rows to lock
     FOR NO KEY UPDATE, in that order ("" for the model's own, else a relation), where
-    the database locks rows (run it inside a transaction)."""
+    the database locks rows (run it inside a transaction). `samples` gives the value to
+    compile with for a name whose field would refuse free text (an id), one no query
+    carries as a constant."""
 
     def __init__(
         self,
@@ -45,13 +47,15 @@ class CompiledQuery:
         build: Callable,
         prepare: dict[str, Callable] | None = None,
         lock: tuple[str, ...] = (),
+        samples: dict[str, Any] | None = None,
     ):
         self.model, self.relations, self.extra, self.build = model, relations, extra, build
         self.prepare = prepare or {}
         self.lock = lock
+        self.samples = samples or {}
         self._plans: dict[str, _Plan] = {}
 
-    def __call__(self, **values: str) -> list[Model]:
+    def __call__(self, **values: Any) -> list[Model]:
         using = router.db_for_read(self.model)
         plan = self._plans.get(using) or self._plans.setdefault(using, self._compile(using, list(values)))
         for name, prepare in self.prepare.items():
@@ -65,7 +69,7 @@ class CompiledQuery:
         return [self._instance(plan, using, row) for row in rows]
 
     def _compile(self, using: str, names: list[str]) -> _Plan:
-        stand_ins = {name: _StandIn(name) for name in names}
+        stand_ins = {name: _StandIn(name, self.samples.get(name)) for name in names}
         slices, columns, start = [], [], 0
         for path, model in self._models():
             attnames = tuple(field.attname for field in model._meta.concrete_fields)
@@ -80,7 +84,7 @@ class CompiledQuery:
             name: self.prepare.get(name, lambda _, v: v)(connections[using], s.text) for name, s in stand_ins.items()
         }
         by_text = {prepared[s.name]: s for s in stand_ins.values()}
-        params = tuple(by_text.get(p, p) if isinstance(p, str) else p for p in raw_params)
+        params = tuple(by_text.get(p, p) if isinstance(p, Hashable) else p for p in raw_params)
         missing = [s.name for s in stand_ins.values() if s not in params]
         if missing:
             raise ValueError(f"values not found in the compiled query: {missing}")
@@ -128,8 +132,9 @@ class CompiledQuery:
 @dataclass(frozen=True)
 class _StandIn:
     name: str
+    sample: Any = None
 
     @property
-    def text(self) -> str:
+    def text(self) -> Any:
         # Unlike any constant a query carries.
-        return f"\x00stand-in:{self.name}\x00"
+        return f"\x00stand-in:{self.name}\x00" if self.sample is None else self.sample

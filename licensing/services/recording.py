@@ -3,12 +3,15 @@ that the change and its records commit or roll back together."""
 
 from __future__ import annotations
 
+import functools
+import uuid
 from typing import Any, TypeVar
 
 from django.db import models
 
 from .. import audit, outbox, snapshots
 from ..actors import Actor
+from ..compiled import CompiledQuery
 from ..models import AuditEvent, License
 
 M = TypeVar("M", bound=models.Model)
@@ -25,8 +28,35 @@ def lock_row(model: type[M], pk: Any, *, first: tuple[str, ...] = ()) -> M:
     UPDATE made editing a license user deadlock with that user's activations: the edit
     held the user and waited for the entitlement; the activation held the entitlement
     and its new license's check waited for the user.)"""
+    found = _locking(model, first)(pk=pk)
+    if not found:
+        raise model.DoesNotExist(f"{model._meta.object_name} matching query does not exist.")
+    return found[0]
+
+
+# What compiles to the same SQL each time ids one of a few values.
+_SAMPLE_IDS = {"UUIDField": uuid.UUID("5ca1ab1e-0000-4000-8000-00000000c0de"), "BigAutoField": -(2**62)}
+
+
+@functools.cache
+def _locking(model: type[M], first: tuple[str, ...]) -> CompiledQuery:
+    """`lock_row`'s query for `model`, compiled once (licensing/compiled.py): Django would
+    compile its joins again for every change, which costs a release more than the
+    database takes to run it."""
     related = {*getattr(model, "label_relations", ()), *first}
-    return model.objects.select_for_update(of=(*first, "self"), no_key=True).select_related(*related).get(pk=pk)
+    paths = tuple(
+        sorted({"__".join(path.split("__")[: n + 1]) for path in related for n in range(path.count("__") + 1)})
+    )
+    pk = model._meta.pk
+    return CompiledQuery(
+        model,
+        paths,
+        (),
+        lambda pk: model.objects.select_related(*related).filter(pk=pk).order_by(),
+        prepare={"pk": lambda connection, value: pk.get_db_prep_value(value, connection)},
+        lock=(*first, ""),
+        samples={"pk": _SAMPLE_IDS[pk.get_internal_type()]},
+    )
 
 
 def record_change(

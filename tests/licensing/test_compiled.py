@@ -138,3 +138,57 @@ def test_the_activations_code_lookup_locks_the_entitlement_and_the_code_and_noth
         other.join(timeout=30)
 
     assert locked == {"code": True, "entitlement": True, "customer": False}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_locks_its_row_and_what_it_names_first_and_reads_its_label_in_one_query():
+    """`lock_row`, compiled once: the license and its entitlement locked, the customer
+    and product read with them for the audit label but left free."""
+    import threading
+
+    from django.db import DatabaseError, connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from licensing.models import Customer, Entitlement, License
+    from licensing.services.recording import lock_row
+
+    license, other = LicenseFactory.create_batch(2)
+    locked: dict[str, bool] = {}
+
+    def try_locks():
+        try:
+            for name, queryset in [
+                ("license", License.objects.filter(pk=license.pk)),
+                ("entitlement", Entitlement.objects.filter(pk=license.entitlement_id)),
+                ("customer", Customer.objects.filter(pk=license.entitlement.customer_id)),
+                ("another license", License.objects.filter(pk=other.pk)),
+            ]:
+                try:
+                    with transaction.atomic():
+                        list(queryset.select_for_update(nowait=True))
+                    locked[name] = False
+                except DatabaseError:
+                    locked[name] = True
+        finally:
+            connection.close()
+
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        found = lock_row(License, license.pk, first=("entitlement",))
+        label = str(found)  # reads the device, the product and the customer
+        thread = threading.Thread(target=try_locks)
+        thread.start()
+        thread.join(timeout=30)
+    assert found == license and label == str(License.objects.get(pk=license.pk))
+    assert found.entitlement.customer == license.entitlement.customer
+    assert len(queries) == 1
+    assert locked == {"license": True, "entitlement": True, "customer": False, "another license": False}
+
+
+def test_a_change_of_a_row_that_does_not_exist_is_refused_as_the_orm_refuses_it():
+    import uuid
+
+    from licensing.models import License
+    from licensing.services.recording import lock_row
+
+    with pytest.raises(License.DoesNotExist):
+        lock_row(License, uuid.uuid4())
