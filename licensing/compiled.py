@@ -11,12 +11,13 @@ instances as the ORM makes them: converted by the compiler's own converters, bui
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections, router
-from django.db.models import Model, QuerySet
+from django.db.models import Field, Model, QuerySet
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,9 @@ class CompiledQuery:
     to what the lookup does to it before it reaches the database (`iexact` escapes it
     for LIKE on some backends): (connection, value) -> value. `lock` names rows to lock
     FOR NO KEY UPDATE, in that order ("" for the model's own, else a relation), where
-    the database locks rows (run it inside a transaction). `samples` gives the value to
-    compile with for a name whose field would refuse free text (an id), one no query
-    carries as a constant."""
+    the database locks rows (run it inside a transaction). `ids` names the values that
+    are ids, with the field they are ids of: those are compiled with a stand-in id of
+    that type, since the field would refuse free text."""
 
     def __init__(
         self,
@@ -47,12 +48,16 @@ class CompiledQuery:
         build: Callable,
         prepare: dict[str, Callable] | None = None,
         lock: tuple[str, ...] = (),
-        samples: dict[str, Any] | None = None,
+        ids: dict[str, Field] | None = None,
     ):
         self.model, self.relations, self.extra, self.build = model, relations, extra, build
-        self.prepare = prepare or {}
+        self.prepare = dict(prepare or {})
         self.lock = lock
-        self.samples = samples or {}
+        self.samples = {}
+        for name, field in (ids or {}).items():
+            field = field.target_field if field.is_relation else field
+            self.samples[name] = _ID_SAMPLES[field.get_internal_type()]
+            self.prepare[name] = lambda connection, value, field=field: field.get_db_prep_value(value, connection)
         self._plans: dict[str, _Plan] = {}
 
     def __call__(self, **values: Any) -> list[Model]:
@@ -127,6 +132,10 @@ class CompiledQuery:
         for name, value in zip(plan.extra, row[-len(plan.extra) :] if plan.extra else (), strict=True):
             setattr(root, name, value)
         return root
+
+
+# Ids no query carries as a constant, by the type of the id field.
+_ID_SAMPLES = {"UUIDField": uuid.UUID("5ca1ab1e-0000-4000-8000-00000000c0de"), "BigAutoField": -(2**62)}
 
 
 @dataclass(frozen=True)

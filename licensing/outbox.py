@@ -24,6 +24,7 @@ from django.utils import timezone
 from rest_framework.utils.encoders import JSONEncoder
 
 from . import representations, webhooks
+from .compiled import CompiledQuery
 from .models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -40,10 +41,14 @@ def emit(event_type: str, target: models.Model | None) -> WebhookEvent | None:
     `data` is the target as the management API shows it at this moment."""
     if event_type not in representations.EVENT_TYPES:
         return None
-    endpoints = [e for e in WebhookEndpoint.objects.filter(is_active=True) if e.subscribes_to(event_type)]
+    endpoints = [e for e in _active_endpoints() if e.subscribes_to(event_type)]
     if not endpoints:
         return None
     return _write(event_type, representations.represent(target) if target is not None else {}, endpoints)
+
+
+# Read by every change: compiled once (licensing/compiled.py).
+_active_endpoints = CompiledQuery(WebhookEndpoint, (), (), lambda: WebhookEndpoint.objects.filter(is_active=True))
 
 
 def emit_test(endpoint: WebhookEndpoint) -> WebhookEvent:

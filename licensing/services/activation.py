@@ -261,20 +261,30 @@ def _device(customer_id, hardware_id: str, facts: dict[str, Any]) -> tuple[Devic
     another customer activating the same hardware id has its own, so no customer's
     activations change what another sees."""
     known = _known(facts)
-    try:
-        device = Device.objects.get(customer_id=customer_id, hardware_id=hardware_id)
-    except Device.DoesNotExist:
+    found = _devices(customer=customer_id, hardware_id=hardware_id)
+    if not found:
         device = Device(customer_id=customer_id, hardware_id=hardware_id, **known)
         if _inserted(device):
             return device, True
         # Another activation recorded it since the read above.
-        device = Device.objects.get(customer_id=customer_id, hardware_id=hardware_id)
+        found = _devices(customer=customer_id, hardware_id=hardware_id)
+    [device] = found
     changed = {k: v for k, v in known.items() if getattr(device, k) != v}
     if changed:
         for name, value in changed.items():
             setattr(device, name, value)
         device.save(update_fields=[*changed, "updated_at"])
     return device, False
+
+
+# A customer's record of a machine, compiled once (licensing/compiled.py).
+_devices = CompiledQuery(
+    Device,
+    (),
+    (),
+    lambda customer, hardware_id: Device.objects.filter(customer_id=customer, hardware_id=hardware_id).order_by(),
+    ids={"customer": Device._meta.get_field("customer")},
+)
 
 
 def _inserted(row: models.Model) -> bool:

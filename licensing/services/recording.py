@@ -4,7 +4,6 @@ that the change and its records commit or roll back together."""
 from __future__ import annotations
 
 import functools
-import uuid
 from typing import Any, TypeVar
 
 from django.db import models
@@ -34,10 +33,6 @@ def lock_row(model: type[M], pk: Any, *, first: tuple[str, ...] = ()) -> M:
     return found[0]
 
 
-# What compiles to the same SQL each time ids one of a few values.
-_SAMPLE_IDS = {"UUIDField": uuid.UUID("5ca1ab1e-0000-4000-8000-00000000c0de"), "BigAutoField": -(2**62)}
-
-
 @functools.cache
 def _locking(model: type[M], first: tuple[str, ...]) -> CompiledQuery:
     """`lock_row`'s query for `model`, compiled once (licensing/compiled.py): Django would
@@ -47,15 +42,13 @@ def _locking(model: type[M], first: tuple[str, ...]) -> CompiledQuery:
     paths = tuple(
         sorted({"__".join(path.split("__")[: n + 1]) for path in related for n in range(path.count("__") + 1)})
     )
-    pk = model._meta.pk
     return CompiledQuery(
         model,
         paths,
         (),
         lambda pk: model.objects.select_related(*related).filter(pk=pk).order_by(),
-        prepare={"pk": lambda connection, value: pk.get_db_prep_value(value, connection)},
         lock=(*first, ""),
-        samples={"pk": _SAMPLE_IDS[pk.get_internal_type()]},
+        ids={"pk": model._meta.pk},
     )
 
 
