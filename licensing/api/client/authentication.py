@@ -48,8 +48,9 @@ def _malformed(message: str) -> Refusal:
 
 def authenticate(request: HttpRequest, *, versions: Any = snapshots.READ_NOW) -> CredentialRecord:
     """The credential that signed this request, or a Refusal with the §3 code."""
-    date = request.headers.get("Date")
-    authorization = request.headers.get("Authorization")
+    # From META: request.headers would parse every header into a new mapping first.
+    date = request.META.get("HTTP_DATE")
+    authorization = request.META.get("HTTP_AUTHORIZATION")
     if not date or not authorization:
         raise Refusal("missing_headers", "Both a Date and an Authorization header are required.")
     params = parse_authorization(authorization)

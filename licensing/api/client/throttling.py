@@ -32,7 +32,7 @@ _API_KEY = re.compile(r'apiKey="([^"]{1,64})"')
 def sent_api_key(request: HttpRequest) -> str:
     """The API key as the client sent it in `Authorization`, unchecked ("" if none).
     Longer than any real key, or absent, counts as none: the header is refused anyway."""
-    match = _API_KEY.search(request.headers.get("Authorization", ""))
+    match = _API_KEY.search(request.META.get("HTTP_AUTHORIZATION", ""))
     return match.group(1) if match else ""
 
 

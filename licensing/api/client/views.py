@@ -162,7 +162,7 @@ class ClientView(APIView):
 
     def signed_at(self) -> dt.datetime | None:
         """When the client signed this request: its `Date`, which authentication checked."""
-        return parse_http_date(self.request.headers.get("Date", ""))
+        return parse_http_date(self.request.META.get("HTTP_DATE", ""))
 
     def raw_body(self) -> bytes:
         length = self.request.META.get("CONTENT_LENGTH") or "0"
@@ -218,7 +218,7 @@ class CheckLicense(ClientView):
         # The key may come in a `License-Key` header instead of the query string, which
         # proxies and servers write to their access logs.
         fields = self.request.GET.dict()
-        header = self.request.headers.get("License-Key")
+        header = self.request.META.get("HTTP_LICENSE_KEY")
         if header:
             fields["license_key"] = header
         return fields
