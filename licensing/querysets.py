@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.apps import apps
-from django.db import models
+from django.db import connections, models
 from django.utils import timezone
 
 from . import rules
@@ -65,13 +65,32 @@ class EffectiveStatusQuerySet(models.QuerySet):
             self.model._base_manager.filter(rule.condition(self.chain_paths[rule.fact], now)).order_by().values("pk")
             for rule in deciding
         ]
-        candidates = rows.filter(pk__in=found[0].union(*found[1:]))
+        union = found[0].union(*found[1:])
+        if connections[self.db].vendor == "postgresql":
+            # = ANY(ARRAY(...)): the ids are gathered first and each row fetched by its
+            # key. With IN (...) the planner hashes the ids and scans the whole table
+            # for them, expecting thousands (200,000 entitlements read for 4,000 ids).
+            candidates = rows.filter(_AnyOf(models.F("pk"), models.Subquery(union)))
+        else:
+            candidates = rows.filter(pk__in=union)
         # A row that fails a deciding rule may still owe its status to an earlier rule, and
         # then the annotation decides. When every earlier rule decides this same status,
         # the candidates are the answer and no row needs its whole chain evaluated.
         last = applicable.index(deciding[-1])
         outranked = any(rule not in deciding for rule in applicable[:last])
         return candidates.filter(**decided) if outranked else candidates
+
+
+class _AnyOf(models.Lookup):
+    """`column = ANY(ARRAY(subquery))` (PostgreSQL): the subquery runs once, before the
+    rows are looked up by the column's index."""
+
+    lookup_name = "any_of"
+
+    def as_sql(self, compiler, connection) -> tuple[str, tuple]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = compiler.compile(self.rhs)
+        return f"{lhs} = ANY(ARRAY({rhs}))", (*lhs_params, *rhs_params)
 
 
 def _model(name: str) -> type[models.Model]:

@@ -148,3 +148,13 @@ class WebhookEndpointFactory(factory.django.DjangoModelFactory):
     url = "http://127.0.0.1:9/hooks"
     description = factory.Sequence(lambda n: f"receiver {n}")
     secret = factory.LazyFunction(generate_secret)
+
+
+def user_on_two_entitlements(product_code: str = "team") -> tuple[LicenseUser, list[Entitlement]]:
+    """A license user who may activate either of two entitlements of one product that
+    authorizes by user: a device of theirs may hold a license of each."""
+    product = ProductFactory(code=product_code, authorization_method="user")
+    user = LicenseUserFactory()
+    entitlements = EntitlementFactory.create_batch(2, customer=user.customer, product=product)
+    user.entitlements.add(*entitlements)
+    return user, entitlements

@@ -16,6 +16,33 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
+def locked_elsewhere(**querysets) -> dict[str, bool]:
+    """Which of these rows another connection finds locked (SELECT ... FOR UPDATE NOWAIT
+    from a thread of its own, while the caller's transaction holds its locks)."""
+    import threading
+
+    from django.db import DatabaseError, connection, transaction
+
+    locked: dict[str, bool] = {}
+
+    def try_locks():
+        try:
+            for name, queryset in querysets.items():
+                try:
+                    with transaction.atomic():
+                        list(queryset.select_for_update(nowait=True))
+                    locked[name] = False
+                except DatabaseError:
+                    locked[name] = True
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=try_locks)
+    thread.start()
+    thread.join(timeout=30)
+    return locked
+
+
 def snapshot(license) -> dict:
     """Every stored value of the license and of each row it is answered with."""
     rows = {"": license}
@@ -100,9 +127,7 @@ def test_usernames_match_as_at_activation():
 def test_the_activations_code_lookup_locks_the_entitlement_and_the_code_and_nothing_above():
     """Compiled with its lock: the customer, product and transaction joined for the rules
     stay free for others to change (Django would lock every joined row without OF)."""
-    import threading
-
-    from django.db import DatabaseError, connection, transaction
+    from django.db import transaction
 
     from licensing.models import ActivationCode, Customer, Entitlement
     from licensing.services import activation
@@ -112,30 +137,15 @@ def test_the_activations_code_lookup_locks_the_entitlement_and_the_code_and_noth
         activation_code__entitlement__customer=transaction_row.customer,
         activation_code__entitlement__transaction=transaction_row,
     ).activation_code
-    locked: dict[str, bool] = {}
-
-    def try_locks():
-        try:
-            for name, queryset in [
-                ("code", ActivationCode.objects.filter(pk=code.pk)),
-                ("entitlement", Entitlement.objects.filter(pk=code.entitlement_id)),
-                ("customer", Customer.objects.filter(pk=code.entitlement.customer_id)),
-            ]:
-                try:
-                    with transaction.atomic():
-                        list(queryset.select_for_update(nowait=True))
-                    locked[name] = False
-                except DatabaseError:
-                    locked[name] = True
-        finally:
-            connection.close()
 
     with transaction.atomic():
         found = activation._locked_code(code.entitlement.product.code, code.code)
         assert found == code
-        other = threading.Thread(target=try_locks)
-        other.start()
-        other.join(timeout=30)
+        locked = locked_elsewhere(
+            code=ActivationCode.objects.filter(pk=code.pk),
+            entitlement=Entitlement.objects.filter(pk=code.entitlement_id),
+            customer=Customer.objects.filter(pk=code.entitlement.customer_id),
+        )
 
     assert locked == {"code": True, "entitlement": True, "customer": False}
 
@@ -144,44 +154,26 @@ def test_the_activations_code_lookup_locks_the_entitlement_and_the_code_and_noth
 def test_a_change_locks_its_row_and_what_it_names_first_and_reads_its_label_in_one_query():
     """`lock_row`, compiled once: the license and its entitlement locked, the customer
     and product read with them for the audit label but left free."""
-    import threading
-
-    from django.db import DatabaseError, connection, transaction
+    from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
     from licensing.models import Customer, Entitlement, License
     from licensing.services.recording import lock_row
 
     license, other = LicenseFactory.create_batch(2)
-    locked: dict[str, bool] = {}
-
-    def try_locks():
-        try:
-            for name, queryset in [
-                ("license", License.objects.filter(pk=license.pk)),
-                ("entitlement", Entitlement.objects.filter(pk=license.entitlement_id)),
-                ("customer", Customer.objects.filter(pk=license.entitlement.customer_id)),
-                ("another license", License.objects.filter(pk=other.pk)),
-            ]:
-                try:
-                    with transaction.atomic():
-                        list(queryset.select_for_update(nowait=True))
-                    locked[name] = False
-                except DatabaseError:
-                    locked[name] = True
-        finally:
-            connection.close()
-
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
         found = lock_row(License, license.pk, first=("entitlement",))
         label = str(found)  # reads the device, the product and the customer
-        thread = threading.Thread(target=try_locks)
-        thread.start()
-        thread.join(timeout=30)
+        locked = locked_elsewhere(
+            license=License.objects.filter(pk=license.pk),
+            entitlement=Entitlement.objects.filter(pk=license.entitlement_id),
+            customer=Customer.objects.filter(pk=license.entitlement.customer_id),
+            another_license=License.objects.filter(pk=other.pk),
+        )
     assert found == license and label == str(License.objects.get(pk=license.pk))
     assert found.entitlement.customer == license.entitlement.customer
     assert len(queries) == 1
-    assert locked == {"license": True, "entitlement": True, "customer": False, "another license": False}
+    assert locked == {"license": True, "entitlement": True, "customer": False, "another_license": False}
 
 
 def test_a_change_of_a_row_that_does_not_exist_is_refused_as_the_orm_refuses_it():

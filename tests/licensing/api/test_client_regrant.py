@@ -7,7 +7,7 @@ import pytest
 from licensing import services
 from licensing.actors import Actor
 from licensing.models import AuditEvent, License
-from tests.factories import ActivationCodeFactory, EntitlementFactory
+from tests.factories import ActivationCodeFactory, EntitlementFactory, user_on_two_entitlements
 
 pytestmark = pytest.mark.django_db
 
@@ -74,12 +74,7 @@ def test_device_on_a_revoked_code_can_move_to_a_live_one(app, entitlement):
 
 
 def test_license_id_picks_which_license_a_device_gives_back(app):
-    from tests.factories import LicenseUserFactory, ProductFactory
-
-    product = ProductFactory(code="team", authorization_method="user")
-    user = LicenseUserFactory()
-    first, second = EntitlementFactory.create_batch(2, customer=user.customer, product=product)
-    user.entitlements.add(first, second)
+    user, (first, second) = user_on_two_entitlements()
     body = {
         "product": "team",
         "hardware_id": "hw-1",

@@ -14,7 +14,7 @@ from redis.retry import Retry
 from licensing import services, snapshots
 from licensing.actors import Actor
 from licensing.models import Customer, Entitlement, License
-from tests.factories import ActivationCodeFactory
+from tests.factories import ActivationCodeFactory, user_on_two_entitlements
 
 pytestmark = pytest.mark.django_db
 
@@ -268,12 +268,7 @@ def test_a_chain_rebuilt_from_changed_rows_answers_as_a_fresh_read(app, code, se
 def test_a_device_with_licenses_to_choose_from_reads_its_whole_chain_again(app):
     """Which of a device's licenses answers depends on every chain: when one changes, the
     choice is made again from the database."""
-    from tests.factories import EntitlementFactory, LicenseUserFactory, ProductFactory
-
-    product = ProductFactory(code="team", authorization_method="user")
-    user = LicenseUserFactory()
-    first, second = EntitlementFactory.create_batch(2, customer=user.customer, product=product)
-    user.entitlements.add(first, second)
+    user, _ = user_on_two_entitlements()
     body = {
         "product": "team",
         "hardware_id": "hw-1",
@@ -338,12 +333,7 @@ def test_a_seat_taken_through_the_same_code_is_seen_in_both_counts(app, settings
 def test_a_license_user_gaining_a_license_is_answered_from_the_database(app):
     """A user's device may gain a license of another entitlement while no row of the
     remembered chain changes: a user's chain is never rebuilt from parts."""
-    from tests.factories import EntitlementFactory, LicenseUserFactory, ProductFactory
-
-    product = ProductFactory(code="team", authorization_method="user")
-    user = LicenseUserFactory()
-    first, second = EntitlementFactory.create_batch(2, customer=user.customer, product=product)
-    user.entitlements.add(first, second)
+    user, _ = user_on_two_entitlements()
     query = {"product": "team", "hardware_id": "hw-1", "username": user.username}
     held = app.post("activate_license", query | {"password": "correct horse battery staple"}).json()["id"]
     for _ in range(2):
