@@ -12,7 +12,7 @@ instances as the ORM makes them: converted by the compiler's own converters, bui
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +32,7 @@ class _Plan:
 
 class CompiledQuery:
     """`build(**values)` must return `model.objects...select_related(*relations)` with
-    `extra` annotations, filtered by `values` (strings). `prepare` maps a value's name
+    `extra` annotations, filtered by `values` (text, or ids: see `ids`). `prepare` maps a value's name
     to what the lookup does to it before it reaches the database (`iexact` escapes it
     for LIKE on some backends): (connection, value) -> value. `lock` names rows to lock
     FOR NO KEY UPDATE, in that order ("" for the model's own, else a relation), where
@@ -56,12 +56,15 @@ class CompiledQuery:
         self.samples = {}
         for name, field in (ids or {}).items():
             field = field.target_field if field.is_relation else field
+            if field.get_internal_type() not in _ID_SAMPLES or len(ids) > 1:
+                raise TypeError(f"CompiledQuery takes one id of a UUID or big integer field, not {name}: {field}.")
             self.samples[name] = _ID_SAMPLES[field.get_internal_type()]
             self.prepare[name] = lambda connection, value, field=field: field.get_db_prep_value(value, connection)
         self._plans: dict[str, _Plan] = {}
 
     def __call__(self, **values: Any) -> list[Model]:
-        using = router.db_for_read(self.model)
+        # A locking query goes where writes go, as Django sends select_for_update().
+        using = (router.db_for_write if self.lock else router.db_for_read)(self.model)
         plan = self._plans.get(using) or self._plans.setdefault(using, self._compile(using, list(values)))
         for name, prepare in self.prepare.items():
             values[name] = prepare(connections[using], values[name])
@@ -89,7 +92,7 @@ class CompiledQuery:
             name: self.prepare.get(name, lambda _, v: v)(connections[using], s.text) for name, s in stand_ins.items()
         }
         by_text = {prepared[s.name]: s for s in stand_ins.values()}
-        params = tuple(by_text.get(p, p) if isinstance(p, Hashable) else p for p in raw_params)
+        params = tuple(_swapped(p, by_text) for p in raw_params)
         missing = [s.name for s in stand_ins.values() if s not in params]
         if missing:
             raise ValueError(f"values not found in the compiled query: {missing}")
@@ -127,11 +130,20 @@ class CompiledQuery:
             if path:
                 parent_path, _, name = path.rpartition("__")
                 parent = built[parent_path]
-                parent._meta.get_field(name).set_cached_value(parent, instance)
+                if parent is not None:  # below a relation that is empty on this row
+                    parent._meta.get_field(name).set_cached_value(parent, instance)
         root = built[""]
         for name, value in zip(plan.extra, row[-len(plan.extra) :] if plan.extra else (), strict=True):
             setattr(root, name, value)
         return root
+
+
+def _swapped(param: Any, stand_ins: dict) -> Any:
+    """The stand-in a compiled parameter is, or the parameter itself (a constant)."""
+    try:
+        return stand_ins.get(param, param)
+    except TypeError:  # unhashable: a constant
+        return param
 
 
 # Ids no query carries as a constant, by the type of the id field.

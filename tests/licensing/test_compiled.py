@@ -184,3 +184,20 @@ def test_a_change_of_a_row_that_does_not_exist_is_refused_as_the_orm_refuses_it(
 
     with pytest.raises(License.DoesNotExist):
         lock_row(License, uuid.uuid4())
+
+
+def test_rows_below_an_empty_relation_are_left_empty():
+    """A license through a code has no license user: nothing below it is attached."""
+    from licensing.compiled import CompiledQuery
+    from licensing.models import License
+
+    license = LicenseFactory()
+    query = CompiledQuery(
+        License,
+        ("license_user", "license_user__customer"),
+        (),
+        lambda pk: License.objects.select_related("license_user__customer").filter(pk=pk),
+        ids={"pk": License._meta.pk},
+    )
+    [found] = query(pk=license.pk)
+    assert found == license and found.license_user is None
