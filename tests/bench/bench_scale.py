@@ -13,7 +13,8 @@ that the machine's drift weighs on both alike:
   client, CaptureQueriesContext) after one request to warm it;
 * check_license p50 and p99 with wrk over 1,000 active licenses drawn from the whole
   table, warm (every worker remembers them) and cold (their entitlements' versions
-  bumped 20 times a second, so every check reads the database).
+  bumped 20 times a second, each license on an entitlement of its own, so every check
+  reads the changed rows from the database).
 
 Prints one table with both databases' figures and a verdict against the targets: every
 list at most 1.5 times its time on the small database and under 150 ms; check_license
@@ -77,9 +78,9 @@ API_PAGES = [
 ]
 
 # Bumps the version of every entitlement the checked licenses use, 20 times a second, as
-# their audited changes would: every remembered chain is retired before its device checks
-# again (licensing/snapshots.py). One bump per checked license, so both databases cost
-# the same bumps.
+# their audited changes would: every remembered chain is outdated before its device checks
+# again, and its entitlement and code are read again (licensing/services/checks.py). One
+# bump per checked license, so both databases cost the same bumps.
 CHURN = """
 import sys, time, redis
 client = redis.Redis.from_url(sys.argv[1])
