@@ -26,8 +26,8 @@ a change that commits in between is always seen by the next check.
 When some rows of a remembered chain changed, only those are read again (a row shared
 by many chains, such as a customer or an entitlement, is itself remembered under its
 version in `rows`): a vendor's change to a customer with ten thousand devices costs each
-worker one read of that row, not ten thousand reads of whole chains
-(`services.checks`).
+worker one read of that row, not ten thousand reads of whole chains. That holds for
+licenses found by key; `services.checks` says when a chain is read whole instead.
 
 The check-ins themselves are written in bulk by `services.checkins`.
 
