@@ -12,6 +12,7 @@ instances as the ORM makes them: converted by the compiler's own converters, bui
 from __future__ import annotations
 
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,13 +33,13 @@ class _Plan:
 
 class CompiledQuery:
     """`build(**values)` must return `model.objects...select_related(*relations)` with
-    `extra` annotations, filtered by `values` (text, or ids: see `ids`). `prepare` maps a value's name
-    to what the lookup does to it before it reaches the database (`iexact` escapes it
-    for LIKE on some backends): (connection, value) -> value. `lock` names rows to lock
-    FOR NO KEY UPDATE, in that order ("" for the model's own, else a relation), where
-    the database locks rows (run it inside a transaction). `ids` names the values that
-    are ids, with the field they are ids of: those are compiled with a stand-in id of
-    that type, since the field would refuse free text."""
+    `extra` annotations, filtered by `values` (text, or ids: see `ids`). `prepare` maps
+    a value's name to what the lookup does to it before it reaches the database
+    (`iexact` escapes it for LIKE on some backends): (connection, value) -> value.
+    `lock` names rows to lock FOR NO KEY UPDATE, in that order ("" for the model's own,
+    else a relation), where the database locks rows (run it inside a transaction).
+    `ids` names the values that are ids, with the field they are ids of: those are
+    compiled with a stand-in id of that type, since the field would refuse free text."""
 
     def __init__(
         self,
@@ -56,9 +57,7 @@ class CompiledQuery:
         self.samples = {}
         for name, field in (ids or {}).items():
             field = field.target_field if field.is_relation else field
-            if field.get_internal_type() not in _ID_SAMPLES or len(ids) > 1:
-                raise TypeError(f"CompiledQuery takes one id of a UUID or big integer field, not {name}: {field}.")
-            self.samples[name] = _ID_SAMPLES[field.get_internal_type()]
+            self.samples[name] = _id_sample(field, name)
             self.prepare[name] = lambda connection, value, field=field: field.get_db_prep_value(value, connection)
         self._plans: dict[str, _Plan] = {}
 
@@ -146,8 +145,18 @@ def _swapped(param: Any, stand_ins: dict) -> Any:
         return param
 
 
-# Ids no query carries as a constant, by the type of the id field.
-_ID_SAMPLES = {"UUIDField": uuid.UUID("5ca1ab1e-0000-4000-8000-00000000c0de"), "BigAutoField": -(2**62)}
+_SAMPLES = uuid.UUID("5ca1ab1e-0000-4000-8000-00000000c0de")
+
+
+def _id_sample(field: Field, name: str) -> Any:
+    """A stand-in id for `name`, of `field`'s type: one per name, and none a query
+    carries as a constant."""
+    kind = field.get_internal_type()
+    if kind == "UUIDField":
+        return uuid.uuid5(_SAMPLES, name)
+    if kind in ("BigAutoField", "BigIntegerField"):
+        return -(2**62) - zlib.crc32(name.encode())
+    raise TypeError(f"CompiledQuery has no stand-in for an id of a {kind}: {name}.")
 
 
 @dataclass(frozen=True)

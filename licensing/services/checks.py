@@ -12,7 +12,7 @@ from django.utils import timezone
 from .. import snapshots
 from ..errors import refusal_for
 from ..models import License
-from ..selectors import license_for_device, normalize_code
+from ..selectors import CLIENT_RELATIONS, license_for_device, normalize_code
 from .activation import lease_until
 from .checkins import check_ins
 
@@ -68,17 +68,16 @@ def check_identity(product_code: str, hardware_id: str, license_key: str | None,
     return (product_code, key, (username or "").lower(), hardware_id)
 
 
-# The rows a check's answer is built from, by their relation to the license.
-CHAIN = (
-    ("entitlement__customer", "licensing.customer"),
-    ("entitlement", "licensing.entitlement"),
-    ("entitlement__transaction", "licensing.licensetransaction"),
-    ("entitlement__product", "licensing.product"),
-    ("activation_code", "licensing.activationcode"),
-    ("license_user", "licensing.licenseuser"),
-    ("device", "licensing.device"),
-    ("", "licensing.license"),
-)
+def _label(path: str) -> str:
+    model = License
+    for name in filter(None, path.split("__")):
+        model = model._meta.get_field(name).related_model
+    return model._meta.label_lower
+
+
+# The rows a check's answer is built from: the license and the relations the client
+# lookup reads with it (selectors.CLIENT_RELATIONS), parents before their children.
+CHAIN = tuple((path, _label(path)) for path in sorted(("", *CLIENT_RELATIONS), key=lambda p: p.count("__") + bool(p)))
 # Rows that may be read again alone: the device and the license itself name what the
 # device holds, so a change to either reads the whole chain again.
 SHARED = frozenset(path for path, _ in CHAIN) - {"device", ""}
@@ -91,18 +90,19 @@ def chain_keys(license: License) -> tuple[str, ...]:
 
 def _chain(license: License) -> list[tuple[str, str, Any]]:
     """(relation, model label, id) of each row of the chain, in the order of its keys."""
-    entitlement = license.entitlement
-    ids = {
-        "entitlement__customer": entitlement.customer_id,
-        "entitlement": entitlement.pk,
-        "entitlement__transaction": entitlement.transaction_id,
-        "entitlement__product": entitlement.product_id,
-        "activation_code": license.activation_code_id,
-        "license_user": license.license_user_id,
-        "device": license.device_id,
-        "": license.pk,
-    }
-    return [(path, label, ids[path]) for path, label in CHAIN if ids[path] is not None]
+    rows = _rows(license)
+    return [(path, label, rows[path].pk) for path, label in CHAIN if rows[path] is not None]
+
+
+def _rows(license: License) -> dict[str, Any]:
+    """Each row of the license's chain by its relation, as read with it (None where the
+    relation is empty)."""
+    rows: dict[str, Any] = {"": license}
+    for path, _ in CHAIN[1:]:
+        parent_path, _, name = path.rpartition("__")
+        parent = rows[parent_path]
+        rows[path] = None if parent is None else getattr(parent, name)
+    return rows
 
 
 def _rebuilt(identity: tuple, versions: snapshots.Versions) -> License | None:
@@ -159,20 +159,25 @@ def _rebuilt(identity: tuple, versions: snapshots.Versions) -> License | None:
 
 
 def _with_rows(license: License, fresh: dict[str, Any]) -> License | None:
-    """A copy of `license` and its entitlement with the `fresh` rows in place (shared
-    rows are never changed: other licenses hold them); None if a row it keeps is no
-    longer the one its parent points at."""
-    entitlement = _copied(fresh.get("entitlement", license.entitlement))
-    for name in ("customer", "transaction", "product"):
-        if not _attach(entitlement, name, fresh.get(f"entitlement__{name}", getattr(license.entitlement, name))):
+    """A copy of `license` with the `fresh` rows in place of the old ones, and copies of
+    the rows above them (shared rows are never changed: other licenses hold them); None
+    if a row it keeps is no longer the one its parent points at."""
+    old = _rows(license)
+    parents = {path.rpartition("__")[0] for path, _ in CHAIN if path}
+    built: dict[str, Any] = {"": _copied(license)}
+    for path, _ in CHAIN[1:]:
+        parent_path, _, name = path.rpartition("__")
+        parent = built[parent_path]
+        row = fresh.get(path, old[path])
+        if parent is None:
+            built[path] = None
+            continue
+        if row is not None and path in parents:
+            row = _copied(row)
+        if not _attach(parent, name, row):
             return None
-    rebuilt = _copied(license)
-    if not _attach(rebuilt, "entitlement", entitlement):
-        return None
-    for name in ("activation_code", "license_user"):
-        if not _attach(rebuilt, name, fresh.get(name, getattr(license, name))):
-            return None
-    return rebuilt
+        built[path] = row
+    return built[""]
 
 
 def _copied(instance: Any) -> Any:

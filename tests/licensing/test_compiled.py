@@ -201,3 +201,22 @@ def test_rows_below_an_empty_relation_are_left_empty():
     )
     [found] = query(pk=license.pk)
     assert found == license and found.license_user is None
+
+
+def test_each_id_has_its_own_stand_in():
+    import uuid
+
+    from licensing.compiled import CompiledQuery
+    from licensing.models import License
+
+    license = LicenseFactory()
+    query = CompiledQuery(
+        License,
+        (),
+        (),
+        lambda entitlement, device: License.objects.filter(entitlement_id=entitlement, device_id=device),
+        ids={"entitlement": License._meta.get_field("entitlement"), "device": License._meta.get_field("device")},
+    )
+    assert query(entitlement=license.entitlement_id, device=license.device_id) == [license]
+    assert query(entitlement=license.device_id, device=license.entitlement_id) == []
+    assert query(entitlement=license.entitlement_id, device=uuid.uuid4()) == []
