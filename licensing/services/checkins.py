@@ -1,68 +1,32 @@
-"""Check-ins written behind the answer.
-
-Each worker buffers the check-ins it answered (the renewed lease, the last check-in
-time) and writes them in one UPDATE at most every LICENSING_CHECKIN_FLUSH_SECONDS, and
-when it exits. A write that fails goes back into the buffer for the next try; it never
-fails the check that triggered it. A worker killed outright loses what it buffered:
-check-in history, never an answer, since each client already holds its signed lease.
+"""Check-ins written behind the answer (services/writebehind.py): each renewed lease
+and last check-in time, one UPDATE per batch of licenses. A worker killed outright
+loses what it buffered: check-in history, never an answer, since each client already
+holds its signed lease.
 """
 
 from __future__ import annotations
 
-import atexit
-import logging
-import threading
-import time
 from typing import Any
 
-from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import connection
 from django.db.models import Case, F, Q, Value, When
 
 from ..models import License
+from .writebehind import WriteBehind
 
-logger = logging.getLogger(__name__)
 # Rows per UPDATE: bounds how long one flush holds its row locks.
 FLUSH_BATCH = 2000
 PORTABLE_BATCH = 200  # SQLite's CASE grows with the batch
 
 
-class CheckInBuffer:
+class CheckInBuffer(WriteBehind):
     """Check-ins waiting to be written, newest per license."""
 
     def __init__(self) -> None:
-        self._pending: dict[Any, tuple[Any, Any]] = {}
-        self._lock = threading.Lock()
-        self._last_flush = time.monotonic()
+        super().__init__("check-ins", lambda pending: _write(pending))
 
-    def record(self, license_id: Any, checked_in_at: Any, lease_expires_at: Any) -> None:
-        with self._lock:
-            self._pending[license_id] = (checked_in_at, lease_expires_at)
-            due = time.monotonic() - self._last_flush >= settings.LICENSING_CHECKIN_FLUSH_SECONDS
-        if due:
-            self.flush()
-
-    def discard(self) -> None:
-        """Forget what is buffered (a test's leftovers)."""
-        with self._lock:
-            self._pending = {}
-
-    def flush(self) -> int:
-        """Write what is buffered; the number of licenses written (0 on failure)."""
-        with self._lock:
-            pending, self._pending = self._pending, {}
-            self._last_flush = time.monotonic()
-        if not pending:
-            return 0
-        try:
-            _write(pending)
-        except DatabaseError:
-            logger.warning("check-in write failed; kept for the next flush", exc_info=True)
-            with self._lock:
-                # Newer check-ins recorded meanwhile win over the ones put back.
-                self._pending = {**pending, **self._pending}
-            return 0
-        return len(pending)
+    def record(self, license_id: Any, checked_in_at: Any, lease_expires_at: Any) -> None:  # type: ignore[override]
+        super().record(license_id, (checked_in_at, lease_expires_at))
 
 
 def _write(pending: dict[Any, tuple[Any, Any]]) -> None:
@@ -134,11 +98,3 @@ def _write_postgresql(pending: dict[Any, tuple[Any, Any]]) -> None:
 
 
 check_ins = CheckInBuffer()
-
-
-@atexit.register
-def _flush_on_exit() -> None:
-    try:
-        check_ins.flush()
-    except Exception:  # the interpreter is going away; nothing more to do
-        logger.warning("could not write buffered check-ins at exit", exc_info=True)
