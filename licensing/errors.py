@@ -35,12 +35,20 @@ class Refusal(DomainError):
     where the table gives one, the reason of the access rules."""
 
     def __init__(
-        self, code: str, message: str, *, reason: str | None = None, status: int = 400, retry_after: int | None = None
+        self,
+        code: str,
+        message: str,
+        *,
+        reason: str | None = None,
+        status: int = 400,
+        retry_after: int | None = None,
+        extra: dict | None = None,
     ) -> None:
         super().__init__(message, code=code)
         self.reason = reason
         self.status = status
         self.retry_after = retry_after  # whole seconds, for a refusal that passes with time
+        self.extra = extra or {}  # fields a code adds to the body (`next_slot_at`)
 
     def body(self) -> dict:
         """The JSON error clients are answered with."""
@@ -49,17 +57,19 @@ class Refusal(DomainError):
             body["reason"] = self.reason
         if self.retry_after is not None:
             body["retry_after"] = self.retry_after
-        return body
+        return {**self.extra, **body}
 
     @classmethod
     def from_body(cls, body: dict) -> Refusal:
         """The refusal `body()` was made from (a stored offline answer)."""
+        known = {"code", "message", "reason", "status", "retry_after"}
         return cls(
             body["code"],
             body["message"],
             reason=body.get("reason"),
             status=body["status"],
             retry_after=body.get("retry_after"),
+            extra={name: value for name, value in body.items() if name not in known},
         )
 
 

@@ -38,6 +38,7 @@ def license_body(
         "reason": verdict.reason.value if verdict.reason else None,
         "validity_period": entitlement.valid_until,
         "valid_from": entitlement.valid_from,
+        "license_model": entitlement.license_model,
         "max_activations": entitlement.seats,
         "times_activated": entitlement.seats_used,
         "features": entitlement.features,
@@ -48,12 +49,31 @@ def license_body(
         # The device this answer is about: a client checks it is its own.
         "hardware_id": license.device.hardware_id,
     }
+    if entitlement.is_floating:
+        body.update(_floating(license, entitlement, now))
     if license.activation_code_id and license.activation_code.max_activations is not None:
         body["key_max_activations"] = license.activation_code.max_activations
         body["key_times_activated"] = license.activation_code.seats_used
     if nonce is not None:
         body["nonce"] = nonce
     return body
+
+
+def _floating(license: License, entitlement, now: dt.datetime) -> dict[str, Any]:
+    """A floating license's terms, and the slot this answer holds (none when the answer
+    took none: a portal's view, a refused check)."""
+    slot = license.slot
+    return {
+        # Registered devices: the entitlement's own cap on them, if any; `seats` run at once.
+        "max_activations": entitlement.max_activations,
+        "floating_seats": entitlement.seats,
+        "floating_timeout": entitlement.floating_timeout,
+        "floating_until": slot.until if slot else None,
+        "floating_in_use_devices": slot.in_use if slot else None,
+        "max_borrow_time": entitlement.max_borrow_time,
+        "is_borrowed": slot.is_borrowed(now) if slot else False,
+        "borrowed_until": slot.borrowed_until if slot and slot.is_borrowed(now) else None,
+    }
 
 
 _NOT_ENABLED = {rules.EffectiveStatus.DISABLED, rules.EffectiveStatus.SUSPENDED, rules.EffectiveStatus.REVOKED}
@@ -64,4 +84,6 @@ def license_file_payload(license: License, *, now: dt.datetime) -> dict[str, Any
     until when it may run without reaching the server."""
     entitlement = license.entitlement
     expires = entitlement.within_validity(now + entitlement.offline_grace)
+    if entitlement.is_floating and license.slot is not None:
+        expires = license.slot.until  # offline, a floating license is a borrowed slot: it ends with it
     return {**license_body(license, now=now), "issued_at": now, "expires_at": expires}

@@ -10,6 +10,7 @@ import datetime as dt
 
 from django.apps import apps
 from django.db import connections, models
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import rules
@@ -97,6 +98,11 @@ def _model(name: str) -> type[models.Model]:
     return apps.get_model("licensing", name)
 
 
+def _count(rows: models.QuerySet, by: str) -> models.Subquery:
+    """How many `rows` there are, as a subquery of the outer row they are filtered on."""
+    return models.Subquery(rows.order_by().values(by).annotate(n=models.Count("pk")).values("n"))
+
+
 def sees_whole_customer(account: PortalAccount) -> bool:
     """The portal's access rule, in one place. A customer contact sees everything its
     customer owns; a license user sees only the entitlements assigned to them and the
@@ -106,6 +112,18 @@ def sees_whole_customer(account: PortalAccount) -> bool:
 
 class CustomerQuerySet(EffectiveStatusQuerySet):
     chain_paths = CUSTOMER_PATHS
+
+    def with_floating_use(self, now: dt.datetime | None = None) -> CustomerQuerySet:
+        """Annotate `floating_in_use` (devices holding a floating slot now) and
+        `floating_seats` (slots of the customer's floating entitlements; None without
+        any), one indexed aggregate each per row."""
+        live = _model("FloatingSlot").objects.live(now).filter(entitlement__customer=models.OuterRef("pk"))
+        floating = _model("Entitlement").objects.filter(customer=models.OuterRef("pk"), license_model="floating")
+        seats = floating.order_by().values("customer").annotate(total=models.Sum("seats")).values("total")
+        return self.annotate(
+            floating_in_use=Coalesce(_count(live, "entitlement__customer"), 0),
+            floating_seats=models.Subquery(seats),
+        )
 
     def for_account(self, account: PortalAccount) -> CustomerQuerySet:
         return self.filter(pk=account.customer_id)
@@ -119,6 +137,12 @@ class CustomerQuerySet(EffectiveStatusQuerySet):
 
 class EntitlementQuerySet(EffectiveStatusQuerySet):
     chain_paths = ENTITLEMENT_PATHS
+
+    def with_floating_use(self, now: dt.datetime | None = None) -> EntitlementQuerySet:
+        """Annotate `floating_in_use`: devices holding a floating slot now (0 for a
+        node-locked entitlement), one indexed count per row."""
+        live = _count(_model("FloatingSlot").objects.live(now).filter(entitlement=models.OuterRef("pk")), "entitlement")
+        return self.annotate(floating_in_use=Coalesce(live, 0))
 
     def for_account(self, account: PortalAccount) -> EntitlementQuerySet:
         mine = self.filter(customer_id=account.customer_id)
@@ -144,3 +168,16 @@ class LicenseQuerySet(EffectiveStatusQuerySet):
 
     def holding_seat(self) -> LicenseQuerySet:
         return self.filter(status__in=_model("License").SEAT_HOLDING)
+
+
+class FloatingSlotQuerySet(models.QuerySet):
+    def live(self, now: dt.datetime | None = None) -> FloatingSlotQuerySet:
+        """Slots held now: their end is still ahead. A lapsed slot is free whether or not
+        anything has tidied it away yet."""
+        return self.filter(ends_at__gt=now or timezone.now())
+
+    def lapsed(self, now: dt.datetime | None = None) -> FloatingSlotQuerySet:
+        return self.filter(ends_at__lte=now or timezone.now())
+
+    def for_account(self, account: PortalAccount) -> FloatingSlotQuerySet:
+        return self.filter(license__in=_model("License").objects.for_account(account))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 
 from django.db.models import Q, QuerySet
 
 from .compiled import CompiledQuery
 from .errors import Refusal
-from .models import ActivationCode, AuditEvent, Entitlement, License, LicenseUser, Product
+from .models import ActivationCode, AuditEvent, Entitlement, FloatingSlot, License, LicenseUser, Product
 from .models.base import PortalAccount, normalize_address
 from .querysets import sees_whole_customer
 
@@ -157,6 +158,22 @@ def license_user_for_client(product: Product, username: str) -> LicenseUser:
     return user
 
 
+def floating_slots(*, now: dt.datetime | None = None) -> QuerySet[FloatingSlot]:
+    """Slots held now, with their device and entitlement, the longest held first: who
+    runs a floating entitlement at this moment (admin and management API)."""
+    return (
+        FloatingSlot.objects.live(now)
+        .select_related("license__device", "entitlement__customer", "entitlement__product")
+        .order_by("taken_at", "pk")
+    )
+
+
+def portal_floating_slots(account: PortalAccount, entitlement: Entitlement) -> QuerySet[FloatingSlot]:
+    """The entitlement's slots held now that the account may see (its customer's, or a
+    license user's own)."""
+    return floating_slots().for_account(account).filter(entitlement=entitlement)
+
+
 # The portal's reads. Each takes the signed-in account and sees only what the account
 # may (the querysets' `for_account`); a view that takes an id from the URL looks it up in
 # one of these, so another customer's id is simply not found. Each is one query, however
@@ -168,6 +185,7 @@ def portal_entitlements(account: PortalAccount) -> QuerySet[Entitlement]:
         Entitlement.objects.for_account(account)
         .select_related("customer", "product", "transaction")
         .with_effective_status()
+        .with_floating_use()
         .order_by("product__name", "valid_from", "pk")
     )
 

@@ -130,7 +130,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "licensing.tasks.requeue_webhook_deliveries",
         "schedule": env.float("LICENSING_WEBHOOK_REQUEUE_SECONDS", default=30.0),
     },
+    # Floating slots free themselves at their end; this announces and tidies them.
+    "sweep-floating-slots": {
+        "task": "licensing.tasks.sweep_floating_slots",
+        "schedule": env.float("LICENSING_FLOATING_SWEEP_SECONDS", default=60.0),
+    },
 }
+# Without a broker there is no beat: a thread of the web process runs the schedule above
+# (config/scheduler.py).
+LICENSING_EMBEDDED_SCHEDULER = env.bool("LICENSING_EMBEDDED_SCHEDULER", default=not REDIS_URL)
 
 # Webhooks. Without a broker (the embedded default) a thread of the web process delivers
 # them. Retry delays in seconds after each failed try: eight tries spread over a day.
@@ -203,6 +211,7 @@ SPECTACULAR_SETTINGS = {
         "ActivationCodeStatusEnum": "licensing.models.ActivationCode.Status",
         "LicenseStatusEnum": "licensing.models.License.Status",
         "ProductAuthorizationMethodEnum": "licensing.models.Product.AuthorizationMethod",
+        "LicenseModelEnum": "licensing.models.Entitlement.LicenseModel",
     },
 }
 

@@ -4,6 +4,7 @@ from .client import OfflineRequest, SigningKey
 from .credentials import ApiToken, ClientCredential
 from .customers import Customer
 from .entitlements import ActivationCode, Entitlement, LicenseTransaction
+from .floating import FloatingSlot
 from .licenses import Device, License, LicenseUser
 from .portal import CustomerContact, PortalSettings
 from .webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -17,6 +18,7 @@ __all__ = [
     "CustomerContact",
     "Device",
     "Entitlement",
+    "FloatingSlot",
     "License",
     "LicenseTransaction",
     "LicenseUser",

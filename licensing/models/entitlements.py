@@ -41,6 +41,12 @@ MIN_LEASE = dt.timedelta(minutes=1)
 MAX_TERM = dt.timedelta(days=3650)
 
 
+# Bounds of a floating slot's lease: a heartbeat more often than once a minute is noise,
+# and a day covers a machine that sleeps overnight.
+MIN_FLOATING_TIMEOUT = 60
+MAX_FLOATING_TIMEOUT = 86_400
+
+
 class Entitlement(SwitchedModel):
     """A customer's right to a product: seats, a validity window, features, lease terms."""
 
@@ -50,15 +56,48 @@ class Entitlement(SwitchedModel):
         ACTIVE = "active", "Active"
         DISABLED = rules.DISABLED, "Disabled"
 
+    class LicenseModel(models.TextChoices):
+        NODE_LOCKED = "node_locked", "Node-locked"
+        FLOATING = "floating", "Floating"
+
     customer = models.ForeignKey("licensing.Customer", on_delete=models.PROTECT, related_name="entitlements")
     product = models.ForeignKey("licensing.Product", on_delete=models.PROTECT, related_name="entitlements")
     transaction = models.ForeignKey(
         LicenseTransaction, on_delete=models.PROTECT, related_name="entitlements", null=True, blank=True
     )
-    seats = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
-    # Licenses holding one of the seats now, kept by every change that takes or gives
-    # one back (licensing/services/seats.py), under this row's lock.
+    license_model = models.CharField(
+        max_length=20,
+        choices=LicenseModel.choices,
+        default=LicenseModel.NODE_LOCKED,
+        help_text="Node-locked: each activated device holds a seat. Floating: any number of devices may be "
+        "activated, but only as many as there are seats run at once.",
+    )
+    seats = models.PositiveIntegerField(
+        default=1,
+        validators=[MinValueValidator(1)],
+        help_text="Node-locked: devices that may be activated. Floating: devices that may run at once.",
+    )
+    # Licenses holding one of the seats now (for a floating entitlement: devices
+    # registered), kept by every change that takes or gives one back
+    # (licensing/services/seats.py), under this row's lock.
     seats_used = models.PositiveIntegerField(default=0, editable=False)
+    max_activations = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Floating only: how many devices may be registered. Empty: no limit.",
+    )
+    floating_timeout = models.PositiveIntegerField(
+        default=600,
+        validators=[MinValueValidator(MIN_FLOATING_TIMEOUT), MaxValueValidator(MAX_FLOATING_TIMEOUT)],
+        help_text="Floating only: seconds a check-in holds the device's slot; a device that stops checking in "
+        "frees it then.",
+    )
+    max_borrow_time = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(MAX_TERM.days * 86_400)],
+        help_text="Floating only: the longest a device may borrow a slot to work offline, in seconds. 0: no borrowing.",
+    )
     valid_from = models.DateTimeField(default=timezone.now)
     valid_until = models.DateTimeField(null=True, blank=True, help_text="Empty for a perpetual entitlement.")
     features = models.JSONField(default=dict, blank=True, help_text='For example {"export": true, "max_projects": 10}.')
@@ -93,7 +132,20 @@ class Entitlement(SwitchedModel):
                 name="entitlement_valid_until_after_valid_from",
             ),
             models.CheckConstraint(condition=Q(seats__gte=1), name="entitlement_has_a_seat"),
-            models.CheckConstraint(condition=Q(seats_used__lte=F("seats")), name="entitlement_seats_used_within_seats"),
+            # A floating entitlement's seats are slots: it registers more devices than it
+            # has seats, up to its own cap.
+            models.CheckConstraint(
+                condition=Q(license_model="floating") | Q(seats_used__lte=F("seats")),
+                name="entitlement_seats_used_within_seats",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_activations__isnull=True) | Q(seats_used__lte=F("max_activations")),
+                name="entitlement_seats_used_within_max_activations",
+            ),
+            models.CheckConstraint(
+                condition=Q(floating_timeout__gte=MIN_FLOATING_TIMEOUT, floating_timeout__lte=MAX_FLOATING_TIMEOUT),
+                name="entitlement_floating_timeout_in_range",
+            ),
         ]
         permissions = [("disable_entitlement", "Can disable and enable entitlements")]
 
@@ -112,12 +164,22 @@ class Entitlement(SwitchedModel):
             errors["features"] = 'Features must be a JSON object, for example {"export": true}.'
         elif problem := _unstorable(self.features):
             errors["features"] = problem
-        if self.seats is not None and self.seats < self.seats_used:
+        if self.is_floating:
+            if self.max_activations is not None and self.max_activations < self.seats_used:
+                errors["max_activations"] = (
+                    f"{self.seats_used} devices are registered; deactivate some before lowering the cap to "
+                    f"{self.max_activations}."
+                )
+        elif self.seats is not None and self.seats < self.seats_used:
             errors["seats"] = (
                 f"{self.seats_used} seats are in use; deactivate licenses before lowering seats to {self.seats}."
             )
         if errors:
             raise ValidationError(errors)
+
+    @property
+    def is_floating(self) -> bool:
+        return self.license_model == self.LicenseModel.FLOATING
 
     def within_validity(self, moment: dt.datetime) -> dt.datetime:
         """`moment`, but never past the end of the entitlement."""

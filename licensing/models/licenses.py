@@ -136,6 +136,10 @@ class License(SwitchedModel):
 
     objects = LicenseQuerySet.as_manager()
 
+    # The floating slot an answer about this license holds (services/floating.Slot), set
+    # by the service that took or renewed it; None for a node-locked license.
+    slot = None
+
     class Meta:
         ordering = ["-activated_at"]
         constraints = [

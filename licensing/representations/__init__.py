@@ -36,6 +36,7 @@ from ..models import (
 )
 from . import resources, webhooks
 from .events import EVENT_TYPES, EVENTS
+from .resources import FloatingSlotSerializer
 from .transactions import TRANSACTION_LICENSES_SCHEMA, transaction_licenses
 
 
@@ -55,7 +56,7 @@ class Resource:
 
 
 def _entitlements() -> QuerySet:
-    return Entitlement.objects.with_effective_status()
+    return Entitlement.objects.with_effective_status().with_floating_use()
 
 
 def _activation_codes() -> QuerySet:
@@ -67,7 +68,7 @@ def _license_users() -> QuerySet:
 
 
 def _licenses() -> QuerySet:
-    return License.objects.with_effective_status().select_related("device")
+    return License.objects.with_effective_status().select_related("device", "floating_slot")
 
 
 def _webhook_deliveries() -> QuerySet:
@@ -112,6 +113,7 @@ __all__ = [
     "EVENT_TYPES",
     "RESOURCES",
     "TRANSACTION_LICENSES_SCHEMA",
+    "FloatingSlotSerializer",
     "Resource",
     "represent",
     "rows",

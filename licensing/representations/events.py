@@ -15,7 +15,18 @@ EVENTS: dict[type[models.Model], tuple[str, ...]] = {
     Entitlement: (*EDITED, "disabled", "enabled"),
     ActivationCode: (*EDITED, "disabled", "enabled", "revoked"),
     LicenseUser: EDITED,
-    License: ("activated", "deactivated", "suspended", "resumed", "revoked"),
+    License: (
+        "activated",
+        "deactivated",
+        "suspended",
+        "resumed",
+        "revoked",
+        # Floating licenses (services/floating.py); a slot's renewals are not announced.
+        "floating_taken",
+        "floating_released",
+        "floating_expired",
+        "borrowed",
+    ),
 }
 
 # Every event type a vendor can subscribe to.

@@ -4,6 +4,7 @@ serializers' and the services' business."""
 
 from __future__ import annotations
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from ..models import (
@@ -12,6 +13,7 @@ from ..models import (
     Customer,
     Device,
     Entitlement,
+    FloatingSlot,
     License,
     LicenseTransaction,
     LicenseUser,
@@ -62,7 +64,12 @@ class LicenseTransactionSerializer(Representation):
 class EntitlementSerializer(EffectiveStatusFields, Representation):
     lease_period = Seconds(read_only=True)
     offline_grace = Seconds(read_only=True)
-    seats_used = serializers.IntegerField(read_only=True)
+    seats_used = serializers.IntegerField(
+        read_only=True, help_text="Licenses holding a seat; for a floating entitlement, devices registered."
+    )
+    floating_in_use = serializers.IntegerField(
+        read_only=True, help_text="Devices holding a floating slot now (0 for a node-locked entitlement)."
+    )
     features = JSONObject(read_only=True, help_text='For example {"export": true, "max_projects": 10}.')
 
     class Meta:
@@ -72,8 +79,13 @@ class EntitlementSerializer(EffectiveStatusFields, Representation):
             "customer",
             "product",
             "transaction",
+            "license_model",
             "seats",
             "seats_used",
+            "max_activations",
+            "floating_timeout",
+            "max_borrow_time",
+            "floating_in_use",
             "valid_from",
             "valid_until",
             "features",
@@ -142,8 +154,31 @@ class DeviceBriefSerializer(Representation):
         fields = ["id", "hardware_id", "hostname"]
 
 
+class FloatingSlotSerializer(Representation):
+    license = serializers.UUIDField(source="license_id", read_only=True)
+    entitlement = serializers.UUIDField(source="entitlement_id", read_only=True)
+    device = DeviceBriefSerializer(source="license.device", read_only=True)
+    is_borrowed = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FloatingSlot
+        fields = ["license", "entitlement", "device", "taken_at", "ends_at", "borrowed_until", "is_borrowed"]
+
+    def get_is_borrowed(self, slot: FloatingSlot) -> bool:
+        return slot.is_borrowed(self.context.get("now") or timezone.now())
+
+
+class SlotBriefSerializer(Representation):
+    class Meta:
+        model = FloatingSlot
+        fields = ["taken_at", "ends_at", "borrowed_until"]
+
+
 class LicenseSerializer(EffectiveStatusFields, Representation):
     device = DeviceBriefSerializer(read_only=True)
+    floating_slot = SlotBriefSerializer(
+        read_only=True, allow_null=True, help_text="The floating slot the device holds or last held; null if none."
+    )
 
     class Meta:
         model = License
@@ -159,6 +194,7 @@ class LicenseSerializer(EffectiveStatusFields, Representation):
             "deactivated_at",
             "lease_expires_at",
             "last_check_in_at",
+            "floating_slot",
             "created_at",
             "updated_at",
         ]

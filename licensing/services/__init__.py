@@ -36,6 +36,13 @@ from .edits import (
     transaction_create,
     transaction_update,
 )
+from .floating import (
+    client_floating_release,
+    floating_slot_release,
+    license_borrow,
+    license_floating_release,
+    slots_sweep,
+)
 from .passwords import portal_password_set
 from .switches import (
     CODE_DISABLE,
@@ -104,6 +111,7 @@ __all__ = [
     "client_credential_revoke",
     "client_credential_rotate",
     "client_credential_update",
+    "client_floating_release",
     "customer_contact_create",
     "customer_contact_invite",
     "customer_contact_update",
@@ -117,10 +125,13 @@ __all__ = [
     "entitlement_disable",
     "entitlement_enable",
     "entitlement_update",
+    "floating_slot_release",
     "lease_until",
     "license_activate",
+    "license_borrow",
     "license_check",
     "license_deactivate",
+    "license_floating_release",
     "license_release",
     "license_resume",
     "license_revoke",
@@ -132,6 +143,7 @@ __all__ = [
     "portal_settings_update",
     "product_create",
     "product_update",
+    "slots_sweep",
     "transaction_create",
     "transaction_resume",
     "transaction_suspend",

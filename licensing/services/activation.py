@@ -28,7 +28,7 @@ from ..selectors import (
     normalize_code,
     product_for_client,
 )
-from . import seats
+from . import floating, seats
 from .recording import record_change
 from .switches import LICENSE_DEACTIVATE, switch
 
@@ -225,7 +225,8 @@ def _activate(
     if license is not None and license.status == License.Status.ACTIVE:
         if (license.activation_code_id, license.license_user_id) == (_pk(code), _pk(user)):
             license.activation_code, license.license_user = code, user
-            return _renew(license, entitlement, now, signed)  # same device, same grant: no new seat
+            _renew(license, entitlement, now, signed)  # same device, same grant: no new seat
+            return _with_slot(license, entitlement, now, actor)
         _check_code_cap(code)  # re-pointed to another code or user: it keeps its seat
         seats.moved(license.activation_code_id, code)
     else:
@@ -249,6 +250,14 @@ def _activate(
         before=before,
         after=field_values(license, LICENSE_STATE),
     )
+    return _with_slot(license, entitlement, now, actor)
+
+
+def _with_slot(license: License, entitlement: Entitlement, now: dt.datetime, actor: Actor) -> License:
+    """A floating license runs only with a slot: taken with the activation, under its
+    lock; with none free, the activation is refused and rolls back."""
+    if entitlement.is_floating:
+        license.slot = floating.slot_take(license, now=now, actor=actor, locked=entitlement)
     return license
 
 
@@ -314,6 +323,14 @@ def _known(facts: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_entitlement_seats(entitlement: Entitlement) -> None:
+    if entitlement.is_floating:  # its seats are running devices; registered ones have their own cap
+        cap = entitlement.max_activations
+        if cap is not None and entitlement.seats_used >= cap:
+            raise Refusal(
+                "license_activated_max_times",
+                f"{cap} devices are registered, the most this license allows; deactivate one to free it.",
+            )
+        return
     if entitlement.seats_used >= entitlement.seats:
         raise Refusal(
             "license_activated_max_times",

@@ -9,10 +9,12 @@ from django.apps import apps
 from django.db.models.base import ModelState
 from django.utils import timezone
 
-from .. import snapshots
+from .. import rules, snapshots
+from ..actors import Actor
 from ..errors import refusal_for
 from ..models import License
 from ..selectors import CLIENT_RELATIONS, license_for_device, normalize_code
+from . import floating
 from .activation import lease_until
 from .checkins import check_ins
 
@@ -24,6 +26,7 @@ def license_check(
     license_key: str | None = None,
     username: str | None = None,
     versions: Any = snapshots.READ_NOW,
+    actor: Actor | None = None,
 ) -> License:
     """A client's check-in: the license if every link of its chain allows it, with its
     lease renewed.
@@ -36,6 +39,9 @@ def license_check(
     written in bulk. Not audited: every device does this every refresh interval; the
     license keeps its last check-in time instead. `versions`: what this request already
     read, if anything.
+
+    A floating license also renews or takes its slot (services/floating.py), and a
+    refused one gives its slot back. `actor`: who checks, for what that records.
     """
     identity = check_identity(product_code, hardware_id, license_key, username)
     known_keys = snapshots.licenses.keys_for(identity)
@@ -50,15 +56,20 @@ def license_check(
         snapshots.licenses.put(identity, keys, before if keys == known_keys else None, license)
     now = timezone.now()
     verdict = license.verdict(now)
+    floats = license.entitlement.is_floating
+    actor = actor or Actor.system("client check")
     if not verdict.is_active:
+        if floats and verdict.status != rules.EffectiveStatus.DEACTIVATED:
+            floating.slot_release(license, actor=actor, reason=verdict.reason.value)
         raise refusal_for(verdict)
+    slot = floating.slot_check_in(license, now=now, actor=actor, versions=versions) if floats else None
     lease = lease_until(license.entitlement, now)
     check_ins.record(license.pk, now, lease)
     # The snapshot is shared by concurrent requests: answer with a copy. A shallow one,
     # sharing the related rows it was read with (nothing here changes them); copy.copy
     # would take the slow road through pickling.
     answer = License.__new__(License)
-    answer.__dict__ = {**license.__dict__, "lease_expires_at": lease, "last_check_in_at": now}
+    answer.__dict__ = {**license.__dict__, "lease_expires_at": lease, "last_check_in_at": now, "slot": slot}
     return answer
 
 

@@ -19,7 +19,18 @@ from django.db import IntegrityError, models, transaction
 from ..actors import Actor
 from ..audit import field_values
 from ..errors import InvalidEdit
-from ..models import ActivationCode, Customer, Device, Entitlement, License, LicenseTransaction, LicenseUser, Product
+from ..models import (
+    ActivationCode,
+    Customer,
+    Device,
+    Entitlement,
+    FloatingSlot,
+    License,
+    LicenseTransaction,
+    LicenseUser,
+    Product,
+)
+from . import floating
 from .passwords import portal_password_set
 from .recording import lock_row, record_change
 from .switches import LICENSE_USER_REMOVED, switch
@@ -208,8 +219,38 @@ def entitlement_create(*, entitlement: Entitlement, actor: Actor) -> Entitlement
 def entitlement_update(*, entitlement: Entitlement, data: Mapping[str, Any], actor: Actor) -> Entitlement:
     """Customer and product are fixed: moving them would carry codes and licenses along
     to another customer or product. Seats cannot drop below the licenses holding them
-    (checked under the entitlement's lock, which every change of its seat count holds)."""
-    return update_record(entitlement, data=data, actor=actor, fixed=("customer", "product"))
+    (checked under the entitlement's lock, which every change of its seat count holds);
+    a floating entitlement's cannot drop below the devices running it now, and one made
+    node-locked frees its slots."""
+    return update_record(
+        entitlement,
+        data=data,
+        actor=actor,
+        fixed=("customer", "product"),
+        check=_slots_fit,
+        then=lambda locked, before: _slots_follow_model(locked, before, actor),
+    )
+
+
+def _slots_fit(entitlement: Entitlement, links: Mapping[str, list]) -> None:
+    if not entitlement.is_floating:
+        return
+    running = FloatingSlot.objects.live().filter(entitlement=entitlement).count()
+    if entitlement.seats < running:
+        raise InvalidEdit(
+            {
+                "seats": [
+                    f"{running} devices are running now; release their slots before lowering seats to "
+                    f"{entitlement.seats}."
+                ]
+            }
+        )
+
+
+def _slots_follow_model(entitlement: Entitlement, before: dict[str, Any], actor: Actor) -> None:
+    if before.get("license_model") == Entitlement.LicenseModel.FLOATING and not entitlement.is_floating:
+        slots = FloatingSlot.objects.filter(entitlement=entitlement)
+        floating.slots_free(slots, actor=actor, reason="made node-locked")
 
 
 def activation_code_create(*, activation_code: ActivationCode, actor: Actor) -> ActivationCode:

@@ -42,6 +42,7 @@ from ..errors import Refusal, TryLater
 from ..license_body import license_file_payload
 from ..models import OfflineRequest
 from ..selectors import client_identity
+from . import floating
 from .activation import Signed, license_activate, license_release
 
 MAX_REQUEST_BYTES = 64 * 1024
@@ -206,14 +207,20 @@ def _carry_out(fields: dict[str, str], actor: Actor, signed: Signed) -> Outcome:
     identity = client_identity(fields)
     try:
         if fields["request"] == ACTIVATION:
-            license = license_activate(
-                **identity,
-                password=fields.get("password"),
-                facts={k: fields[k] for k in ("hostname", "os_ver", "app_ver", "sdk_ver") if k in fields},
-                actor=actor,
-                signed=signed,
-            )
-            return Outcome(license_file=signing.license_file(license_file_payload(license, now=timezone.now())))
+            with transaction.atomic():  # a refused borrow takes the activation back with it
+                license = license_activate(
+                    **identity,
+                    password=fields.get("password"),
+                    facts={k: fields[k] for k in ("hostname", "os_ver", "app_ver", "sdk_ver") if k in fields},
+                    actor=actor,
+                    signed=signed,
+                )
+                now = timezone.now()
+                if license.entitlement.is_floating:
+                    # Offline, a floating license runs on a borrowed slot, for as long as
+                    # the entitlement lets one be borrowed.
+                    license.slot = floating.slot_borrow(license, until=None, now=now, actor=actor)
+            return Outcome(license_file=signing.license_file(license_file_payload(license, now=now)))
         license_release(**identity, actor=actor, signed=signed)
         return Outcome()
     except TryLater:

@@ -60,6 +60,7 @@ def record_change(
     reason: str = "",
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    retires: bool = True,
 ) -> AuditEvent:
     """Record a change of `target`, in three steps:
 
@@ -70,10 +71,12 @@ def record_change(
     3. the webhook outbox row, for an `action` that vendors subscribe to.
 
     Records of acts that change nothing a client check reads (a refused activation, a
-    test event) call `audit.append` alone.
+    test event) call `audit.append` alone; a change of something kept apart from what
+    checks remember (a floating slot, services/floating.py) passes `retires=False`.
     """
     event = audit.append(actor=actor, action=action, target=target, reason=reason, before=before, after=after)
-    seats = ("licensing.entitlement", target.entitlement_id) if isinstance(target, License) else None
-    snapshots.bump(target, seats)
+    if retires:
+        seats = ("licensing.entitlement", target.entitlement_id) if isinstance(target, License) else None
+        snapshots.bump(target, seats)
     outbox.emit(action, target)
     return event

@@ -14,7 +14,7 @@ from ..actors import Actor
 from ..audit import field_values
 from ..errors import InvalidTransition
 from ..models import ActivationCode, Customer, Entitlement, License, LicenseTransaction
-from . import seats
+from . import floating, seats
 from .recording import lock_row, record_change
 
 M = TypeVar("M", bound=models.Model)
@@ -36,6 +36,11 @@ class Transition:
 
     def allows(self, status: str) -> bool:
         return status in self.sources
+
+    @property
+    def stops(self) -> bool:
+        """Whether the licenses below stop working (every switch but to active)."""
+        return self.target != rules.EffectiveStatus.ACTIVE
 
 
 CUSTOMER_DISABLE = Transition("customer.disabled", "disable", (Customer.Status.ACTIVE,), Customer.Status.DISABLED)
@@ -148,6 +153,9 @@ def switch(
             before=before,
             after=field_values(locked, SWITCH_FIELDS),
         )
+        if transition.stops:
+            # Every device below stops at its next check: their floating slots free now.
+            floating.slots_free_below(locked, actor=actor, reason=transition.action)
     return locked
 
 

@@ -138,6 +138,19 @@ class DeactivateRequestSerializer(NonceMixin, IdentitySerializer):
     license_id = serializers.UUIDField(required=False)
 
 
+class FloatingReleaseRequestSerializer(DeactivateRequestSerializer):
+    pass
+
+
+class BorrowRequestSerializer(NonceMixin, IdentitySerializer):
+    borrowed_until = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="Hold the slot until then (ISO 8601), at most max_borrow_time seconds from now; "
+        "null or absent for the longest allowed.",
+    )
+
+
 class ProductDetailsSerializer(serializers.Serializer):
     short_code = serializers.CharField()
     authorization_method = serializers.ChoiceField(choices=["license_key", "user"])
@@ -164,8 +177,12 @@ class LicenseBodySerializer(serializers.Serializer):
     reason = serializers.CharField(allow_null=True)
     validity_period = serializers.DateTimeField(allow_null=True, help_text="End of validity; null if perpetual.")
     valid_from = serializers.DateTimeField()
-    max_activations = serializers.IntegerField(help_text="Seats of the entitlement.")
-    times_activated = serializers.IntegerField(help_text="Seats in use.")
+    license_model = serializers.ChoiceField(choices=["node_locked", "floating"])
+    max_activations = serializers.IntegerField(
+        allow_null=True,
+        help_text="Node-locked: seats of the entitlement. Floating: devices that may be registered (null: any).",
+    )
+    times_activated = serializers.IntegerField(help_text="Seats in use (floating: devices registered).")
     key_max_activations = serializers.IntegerField(required=False, help_text="The key's own cap, when it has one.")
     key_times_activated = serializers.IntegerField(required=False)
     features = serializers.DictField()
@@ -175,6 +192,21 @@ class LicenseBodySerializer(serializers.Serializer):
     server_time = serializers.DateTimeField()
     hardware_id = serializers.CharField(help_text="The device this answer is about: check that it is yours.")
     nonce = serializers.CharField(required=False, help_text="The request's nonce, echoed.")
+    floating_seats = serializers.IntegerField(required=False, help_text="Floating: devices that may run at once.")
+    floating_timeout = serializers.IntegerField(
+        required=False, help_text="Floating: seconds a check-in holds the slot; check in again well before."
+    )
+    floating_until = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="Floating: when this device's slot ends unless renewed."
+    )
+    floating_in_use_devices = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Floating: devices holding slots, as last counted."
+    )
+    max_borrow_time = serializers.IntegerField(
+        required=False, help_text="Floating: the longest borrow, in seconds; 0 when borrowing is not allowed."
+    )
+    is_borrowed = serializers.BooleanField(required=False)
+    borrowed_until = serializers.DateTimeField(required=False, allow_null=True)
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -183,5 +215,10 @@ class ErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
     reason = serializers.CharField(required=False)
     retry_after = serializers.IntegerField(required=False, help_text="Seconds to wait, for a refusal that passes.")
+    next_slot_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="floating_not_available: when the earliest slot ends, unless its holder renews it.",
+    )
     hardware_id = serializers.CharField(required=False, help_text="The request's hardware_id, echoed.")
     nonce = serializers.CharField(required=False, help_text="The request's nonce, echoed.")

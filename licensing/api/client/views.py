@@ -30,9 +30,11 @@ from .authentication import authenticate
 from .responses import rate_limited, signed_error, signed_json, signed_text
 from .serializers import (
     ActivateRequestSerializer,
+    BorrowRequestSerializer,
     CheckQuerySerializer,
     DeactivateRequestSerializer,
     ErrorSerializer,
+    FloatingReleaseRequestSerializer,
     LicenseBodySerializer,
     validated,
 )
@@ -240,7 +242,7 @@ class CheckLicense(ClientView):
     )
     def get(self, request) -> HttpResponse:
         data = validated(CheckQuerySerializer, self.sent_fields())
-        license = services.license_check(**client_identity(data), versions=self.versions)
+        license = services.license_check(**client_identity(data), versions=self.versions, actor=self.actor())
         # license_check answers only with a license active at its check-in time.
         body = license_body(license, now=license.last_check_in_at, nonce=data.get("nonce"), verdict=rules.ACTIVE)
         return signed_json(body)
@@ -265,6 +267,48 @@ class DeactivateLicense(ClientView):
             signed=services.Signed(at=self.signed_at()),
         )
         return signed_text(DEACTIVATED_BODY)
+
+
+# The answer to a floating release: plain text, signed like every answer.
+FLOATING_RELEASED_BODY = "floating_released"
+
+
+class FloatingRelease(ClientView):
+    http_method_names = ["post"]
+
+    @extend_schema(
+        operation_id="floating_release",
+        description="Give this device's floating slot back at once (ending any borrow); the device stays "
+        "activated. Releasing a slot the device does not hold is not an error.",
+        request=FloatingReleaseRequestSerializer,
+        parameters=AUTH_HEADERS,
+        responses={200: OpenApiResponse(OpenApiTypes.STR, description="The text floating_released."), **ERRORS},
+    )
+    def post(self, request) -> HttpResponse:
+        data = validated(FloatingReleaseRequestSerializer, self.json_body())
+        license_id = str(data["license_id"]) if data.get("license_id") else None
+        services.client_floating_release(**client_identity(data), license_id=license_id, actor=self.actor())
+        return signed_text(FLOATING_RELEASED_BODY)
+
+
+class FloatingBorrow(ClientView):
+    http_method_names = ["post"]
+
+    @extend_schema(
+        operation_id="floating_borrow",
+        description="Hold this device's floating slot until borrowed_until, to work offline: no other device "
+        "takes it before then. Refusals: borrowing_not_allowed, borrow_until_not_valid, "
+        "floating_not_available, and those of check_license.",
+        request=BorrowRequestSerializer,
+        parameters=AUTH_HEADERS,
+        responses={200: LicenseBodySerializer, **ERRORS},
+    )
+    def post(self, request) -> HttpResponse:
+        data = validated(BorrowRequestSerializer, self.json_body())
+        license = services.license_borrow(
+            **client_identity(data), borrowed_until=data.get("borrowed_until"), actor=self.actor()
+        )
+        return signed_json(license_body(license, now=timezone.now(), nonce=data.get("nonce")))
 
 
 OFFLINE_REQUEST = {

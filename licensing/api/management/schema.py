@@ -111,7 +111,7 @@ class ManagementSchema(AutoSchema):
         if "requestBody" in operation:
             errors.append((400, INVALID, None))
             errors.append((415, NOT_JSON, None))
-        elif listing and any(parameter["in"] == "query" for parameter in parameters):
+        elif any(parameter["in"] == "query" for parameter in parameters):
             errors.append((400, INVALID_FILTER, None))
         if any(parameter["in"] == "path" for parameter in parameters):
             errors.append((404, self._not_found(), None))
@@ -132,6 +132,8 @@ class ManagementSchema(AutoSchema):
         current state (a DomainError, answered 409): every switch endpoint (the extra
         actions of a viewset) and the operations a view names in `refusable`."""
         action = getattr(self.view, "action", None) or self.method.lower()
+        if self.method in SAFE_METHODS:  # reads refuse nothing
+            return False
         if action in getattr(self.view, "refusable", ()):
             return True
         extra_actions = self.view.get_extra_actions() if hasattr(self.view, "get_extra_actions") else []

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import models
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, filters, mixins, serializers, status, viewsets
@@ -21,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from ... import limits, representations, services
+from ... import limits, representations, selectors, services
 from ...models import (
     ActivationCode,
     AuditEvent,
@@ -181,7 +182,7 @@ def switch(service: Callable, name: str, *, methods=("post",)):
     def endpoint(self, request, pk=None):
         return self.flip(service, request)
 
-    endpoint.__name__ = endpoint.__qualname__ = name
+    endpoint.__name__ = endpoint.__qualname__ = name.replace("-", "_")
     endpoint.__doc__ = service.__doc__
     routed = action(detail=True, methods=list(methods), url_path=name)(endpoint)
     return extend_schema(request=api.ReasonSerializer)(routed)
@@ -235,6 +236,17 @@ class EntitlementViewSet(SwitchesMixin, RecordViewSet):
 
     disable = switch(services.entitlement_disable, "disable", methods=("post", "patch"))
     enable = switch(services.entitlement_enable, "enable", methods=("post", "patch"))
+
+    @extend_schema(responses=representations.FloatingSlotSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="floating-slots", filter_backends=[])
+    def floating_slots(self, request, pk=None):
+        """The devices holding a slot of this floating entitlement now, the longest held first."""
+        entitlement = self.get_object()
+        now = timezone.now()
+        slots = selectors.floating_slots(now=now).filter(entitlement=entitlement)
+        page = self.paginate_queryset(slots)
+        shown = representations.FloatingSlotSerializer(page, many=True, context={"now": now}).data
+        return self.get_paginated_response(shown)
 
 
 class ActivationCodeViewSet(SwitchesMixin, RecordViewSet):
@@ -313,6 +325,7 @@ class LicenseViewSet(SwitchesMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         return self.answer(license)
 
     deactivate = switch(services.license_deactivate, "deactivate")
+    release_floating = switch(services.license_floating_release, "release-floating")
 
 
 class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ManagementViewSet):

@@ -10,6 +10,8 @@ CLIENT_ENDPOINTS = {
     "/api/v4/activate_offline": "post",
     "/api/v4/deactivate_offline": "post",
     "/api/v4/public_key": "get",
+    "/api/v4/floating/release": "post",
+    "/api/v4/floating/borrow": "post",
 }
 
 

@@ -1,0 +1,408 @@
+"""Floating entitlements: any number of registered devices, at most `seats` running at once.
+
+A running device holds a slot (models.FloatingSlot) until its end; each check-in renews
+it to `now + floating_timeout`. What is exact and what is not:
+
+- **Taking a slot is exact.** It happens under the entitlement's row lock (the lock
+  every activation of the entitlement takes too), which counts the live slots, those
+  whose end is still ahead, and refuses past `seats`. A slot nobody renews is free at
+  its end, with nothing needing to run.
+- **Renewing a slot is written behind the answer.** A check-in of a device whose slot
+  this worker knows to end more than `renew_ahead` from now answers from memory and
+  buffers the new end (services/writebehind.py), written within
+  LICENSING_CHECKIN_FLUSH_SECONDS, well before the slot could lapse; only a slot nearer
+  its end than that (or unknown to this worker) is renewed in a transaction. So the
+  steady state costs no database write per check, and no slot ever looks free to a
+  counting worker while its holder's renewal waits in a buffer. A renewal only ever
+  moves an end later, and only of the slot the device took (`taken_at`): one released
+  or taken again since is left alone.
+- **What a killed worker loses** is the renewals it buffered in its last flush interval:
+  those slots end where the database last had them, at least `renew_ahead` after the
+  buffered check, and the device is told so at its next check (which takes a slot
+  again if one is free). A worker that exits normally writes its buffer first.
+- **`floating_in_use_devices`** in an answer from memory is the count this worker read
+  when it last renewed the slot in a transaction: informative, not exact.
+
+Releases (the client's, staff's, the portal's, a switch that stops the license) delete
+the slot under the same lock, and retire what every worker remembers of it through the
+slot's version (licensing/snapshots.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, F, Min, QuerySet
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from .. import rules, snapshots
+from ..actors import Actor
+from ..audit import field_values
+from ..errors import InvalidTransition, Refusal, refusal_for
+from ..models import Entitlement, FloatingSlot, License
+from ..selectors import license_for_device
+from .recording import record_change
+from .writebehind import WriteBehind
+
+# A slot's end is renewed in a transaction when it is nearer than this; further ahead, a
+# check-in's renewal is buffered. Must exceed the flush interval by far: the buffered
+# end has to reach the database before the old one lapses.
+RENEW_AHEAD_SECONDS = 30
+
+
+@dataclasses.dataclass(frozen=True)
+class Slot:
+    """A device's slot as an answer shows it."""
+
+    since: dt.datetime
+    until: dt.datetime
+    borrowed_until: dt.datetime | None
+    in_use: int
+
+    def is_borrowed(self, now: dt.datetime) -> bool:
+        return self.borrowed_until is not None and self.borrowed_until > now
+
+
+def slot_key(license_id: Any) -> tuple[str, ...]:
+    """The version key that retires what workers remember of a license's slot."""
+    return (snapshots.version_key("licensing.floatingslot", license_id),)
+
+
+def renew_ahead(entitlement: Entitlement) -> dt.timedelta:
+    flush = settings.LICENSING_CHECKIN_FLUSH_SECONDS
+    ahead = max(RENEW_AHEAD_SECONDS, 5 * flush)
+    return dt.timedelta(seconds=min(ahead, entitlement.floating_timeout / 2))
+
+
+# --- A check-in ----------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Known:
+    """What this worker knows of a slot: `ends_at` is never later than the database's."""
+
+    since: dt.datetime
+    ends_at: dt.datetime
+    borrowed_until: dt.datetime | None
+    in_use: int
+
+
+_known = snapshots.SnapshotCache(size=50_000)
+
+
+def slot_check_in(license: License, *, now: dt.datetime, actor: Actor, versions: Any = snapshots.READ_NOW) -> Slot:
+    """The slot of a device checking in on a floating license (active, by the rules):
+    renewed until `now + floating_timeout`, or taken if it had none and one is free.
+    Raises `floating_not_available` otherwise."""
+    entitlement = license.entitlement
+    versions = versions or snapshots.Versions.read(list(slot_key(license.pk)))
+    known = _known.get(license.pk, versions)
+    if known is not None and known.ends_at - now > renew_ahead(entitlement):
+        until = max(known.ends_at, now + dt.timedelta(seconds=entitlement.floating_timeout))
+        renewals.record(license.pk, (known.since, until))
+        return Slot(since=known.since, until=until, borrowed_until=known.borrowed_until, in_use=known.in_use)
+    before = versions.of(slot_key(license.pk))  # read before the slot is
+    slot = slot_take(license, now=now, actor=actor)
+    _known.put(
+        license.pk, slot_key(license.pk), before, _Known(slot.since, slot.until, slot.borrowed_until, slot.in_use)
+    )
+    return slot
+
+
+def slot_take(
+    license: License,
+    *,
+    now: dt.datetime,
+    actor: Actor,
+    borrow_until: dt.datetime | None = None,
+    locked: Entitlement | None = None,
+) -> Slot:
+    """Renew the license's slot, or take one if it holds none and one is free, under the
+    entitlement's lock (`locked`: the caller holds it already, with this row). With
+    `borrow_until`, the slot is held at least until then, whatever the check-ins."""
+    with transaction.atomic():
+        entitlement = locked or _locked_entitlement(license.entitlement_id)
+        own = FloatingSlot.objects.filter(license_id=license.pk).first()
+        counted = FloatingSlot.objects.live(now).filter(entitlement_id=entitlement.pk)
+        live = counted.aggregate(n=Count("pk"), next=Min("ends_at"))
+        until = now + dt.timedelta(seconds=entitlement.floating_timeout)
+        if own is not None and own.is_live(now):
+            own.ends_at = max(own.ends_at, until, borrow_until or until)
+            in_use = live["n"]
+        else:
+            if live["n"] >= entitlement.seats:
+                raise _not_available(entitlement, live["next"])
+            if own is not None:  # lapsed, and not tidied yet: announced as it goes
+                _record(actor, "license.floating_expired", license, own, reason="not renewed")
+                own.delete()
+            own = FloatingSlot(license_id=license.pk, entitlement_id=entitlement.pk, taken_at=now)
+            own.ends_at = max(until, borrow_until or until)
+            in_use = live["n"] + 1
+        if borrow_until is not None:
+            own.borrowed_until = borrow_until
+        taken = own._state.adding
+        own.save()
+        if taken:
+            _record(actor, "license.floating_taken", license, own)
+        if borrow_until is not None:
+            _record(actor, "license.borrowed", license, own)
+            snapshots.bump(("licensing.floatingslot", license.pk))
+    return Slot(since=own.taken_at, until=own.ends_at, borrowed_until=own.borrowed_until, in_use=in_use)
+
+
+def _locked_entitlement(entitlement_id: Any) -> Entitlement:
+    return Entitlement.objects.select_for_update(of=("self",), no_key=True).get(pk=entitlement_id)
+
+
+def _not_available(entitlement: Entitlement, next_at: dt.datetime | None) -> Refusal:
+    when = next_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if next_at else None
+    message = f"All {entitlement.seats} floating slots are in use"
+    message += f"; the earliest ends at {when}." if when else "."
+    return Refusal("floating_not_available", message, extra={"next_slot_at": when})
+
+
+def slot_borrow(license: License, *, until: dt.datetime | None, now: dt.datetime, actor: Actor) -> Slot:
+    """Hold the license's slot until `until` (None: as long as the entitlement allows),
+    for working offline: no other device takes it before then, check-ins or not."""
+    entitlement = license.entitlement
+    not_floating(license)
+    if not entitlement.max_borrow_time:
+        raise Refusal("borrowing_not_allowed", "This license does not allow borrowing a floating slot.")
+    longest = now + dt.timedelta(seconds=entitlement.max_borrow_time)
+    if until is None:
+        until = longest
+    elif until <= now or until > longest:
+        raise Refusal(
+            "borrow_until_not_valid",
+            f"borrowed_until must be in the future and at most {entitlement.max_borrow_time} seconds from now.",
+        )
+    return slot_take(license, now=now, actor=actor, borrow_until=entitlement.within_validity(until))
+
+
+def not_floating(license: License) -> None:
+    """Refuse a floating request for a node-locked license."""
+    if not license.entitlement.is_floating:
+        raise Refusal("license_not_floating", "This license is node-locked: it has no floating slot.")
+
+
+# --- Releasing -----------------------------------------------------------------------
+
+
+def slot_release(license: License, *, actor: Actor, reason: str = "") -> bool:
+    """Free the license's slot at once (the device stays registered); whether it held a
+    live one. A slot that had lapsed is tidied and announced as expired."""
+    with transaction.atomic():
+        _locked_entitlement(license.entitlement_id)
+        own = FloatingSlot.objects.filter(license_id=license.pk).first()
+        if own is None:
+            return False
+        now = timezone.now()
+        _tidy(own, license, actor=actor, reason=reason, now=now)
+        return own.is_live(now)
+
+
+def license_floating_release(*, license: License, actor: Actor, reason: str = "") -> bool:
+    """Staff, or a portal user, free the slot a device holds (audited, with `reason`):
+    the device stays registered and takes a slot again at its next check, if one is
+    free. Whether it held a live one."""
+    if not license.entitlement.is_floating:
+        raise InvalidTransition("This license is node-locked: it holds no floating slot.")
+    return slot_release(license, actor=actor, reason=reason)
+
+
+def floating_slot_release(*, floating_slot: FloatingSlot, actor: Actor, reason: str = "") -> bool:
+    """`license_floating_release`, named by the slot (the admin's list of slots)."""
+    return license_floating_release(license=floating_slot.license, actor=actor, reason=reason)
+
+
+def slots_free_below(row: Any, *, actor: Actor, reason: str) -> int:
+    """Free every slot of the licenses a switch just stopped (`row`: the customer,
+    transaction, entitlement, code or license switched), in the switch's transaction:
+    each was held by a device whose next check is refused. How many were live."""
+    path = _PATHS.get(row._meta.label_lower)
+    if path is None or not _may_float(row):
+        return 0
+    return slots_free(FloatingSlot.objects.filter(**{path: row.pk}), actor=actor, reason=reason)
+
+
+def slots_free(slots: QuerySet[FloatingSlot], *, actor: Actor, reason: str) -> int:
+    """Free these slots, each announced (released, or expired if it had lapsed); how
+    many were live."""
+    now = timezone.now()
+    freed = list(
+        slots.select_related(
+            "license", "license__device", "license__entitlement__product", "license__entitlement__customer"
+        )
+    )
+    for slot in freed:
+        _tidy(slot, slot.license, actor=actor, reason=reason, now=now)
+    return sum(slot.is_live(now) for slot in freed)
+
+
+def _may_float(row: Any) -> bool:
+    """False when `row` is known, without a query, to hold no floating slot."""
+    if isinstance(row, Entitlement):
+        return row.is_floating
+    if isinstance(row, License) and License.entitlement.is_cached(row):
+        return row.entitlement.is_floating
+    return True
+
+
+_PATHS = {
+    "licensing.customer": "entitlement__customer",
+    "licensing.licensetransaction": "entitlement__transaction",
+    "licensing.entitlement": "entitlement",
+    "licensing.activationcode": "license__activation_code",
+    "licensing.license": "license",
+}
+
+
+def _tidy(slot: FloatingSlot, license: License, *, actor: Actor, reason: str, now: dt.datetime) -> None:
+    live = slot.is_live(now)
+    slot.delete()
+    action = "license.floating_released" if live else "license.floating_expired"
+    _record(actor, action, license, slot, reason=reason if live else "not renewed")
+    snapshots.bump(("licensing.floatingslot", license.pk))
+
+
+def slots_sweep(*, now: dt.datetime | None = None, limit: int = 1000) -> int:
+    """Tidy slots that lapsed (free already: nothing counts them), announcing each as
+    `license.floating_expired` once. Runs on Celery beat, or the embedded scheduler.
+    How many were tidied."""
+    now = now or timezone.now()
+    entitlements = list(
+        FloatingSlot.objects.lapsed(now).order_by().values_list("entitlement_id", flat=True).distinct()[:limit]
+    )
+    tidied = 0
+    actor = Actor.system("floating slot sweep")
+    for entitlement_id in entitlements:
+        with transaction.atomic():
+            # Under the lock a late check-in takes: it either renewed the slot first
+            # (then it is not lapsed here) or finds it gone and takes a new one.
+            _locked_entitlement(entitlement_id)
+            lapsed = FloatingSlot.objects.lapsed(now).filter(entitlement_id=entitlement_id)
+            for slot in lapsed.select_related(
+                "license", "license__device", "license__entitlement__product", "license__entitlement__customer"
+            ):
+                _tidy(slot, slot.license, actor=actor, reason="", now=now)
+                tidied += 1
+    return tidied
+
+
+def _record(actor: Actor, action: str, license: License, slot: FloatingSlot, *, reason: str = "") -> None:
+    record_change(
+        actor=actor,
+        action=action,
+        target=license,
+        reason=reason,
+        after=field_values(slot, ("taken_at", "ends_at", "borrowed_until")),
+        retires=False,
+    )
+
+
+# --- The client's requests -------------------------------------------------------------
+
+
+def license_borrow(
+    *,
+    product_code: str,
+    hardware_id: str,
+    license_key: str | None = None,
+    username: str | None = None,
+    borrowed_until: dt.datetime | None = None,
+    actor: Actor,
+) -> License:
+    """A device borrows its floating slot to work offline (floating/borrow): its license,
+    if every rule allows it, with the borrowed slot."""
+    license = license_for_device(
+        product_code=product_code, hardware_id=hardware_id, license_key=license_key, username=username
+    )
+    not_floating(license)
+    now = timezone.now()
+    verdict = license.verdict(now)
+    if not verdict.is_active:
+        if verdict.status != rules.EffectiveStatus.DEACTIVATED:
+            slot_release(license, actor=actor, reason=verdict.reason.value)
+        raise refusal_for(verdict)
+    license.slot = slot_borrow(license, until=borrowed_until, now=now, actor=actor)
+    return license
+
+
+def client_floating_release(
+    *,
+    product_code: str,
+    hardware_id: str,
+    license_key: str | None = None,
+    username: str | None = None,
+    license_id: str | None = None,
+    actor: Actor,
+) -> License:
+    """A device gives its floating slot back (floating/release), ending any borrow; it
+    stays registered. Whatever the rules say of the license: freeing a slot is always
+    allowed, and releasing one the device does not hold changes nothing."""
+    license = license_for_device(
+        product_code=product_code,
+        hardware_id=hardware_id,
+        license_key=license_key,
+        username=username,
+        license_id=license_id,
+    )
+    not_floating(license)
+    slot_release(license, actor=actor, reason="released by the client")
+    return license
+
+
+# --- Renewals written behind ---------------------------------------------------------
+
+
+def _later(old: tuple, new: tuple) -> tuple:
+    """Of two buffered renewals of one license, the later end of the newer slot."""
+    if old[0] != new[0]:
+        return new if new[0] > old[0] else old
+    return (new[0], max(old[1], new[1]))
+
+
+def _write_renewals(pending: dict[Any, tuple[dt.datetime, dt.datetime]]) -> None:
+    """Move each slot's end later, if it is still the slot the device took then and it
+    has not lapsed: a slot, once free, is taken again only under the entitlement's
+    lock, where it is counted."""
+    table = FloatingSlot._meta.db_table
+    items = sorted(pending.items())
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # Rows locked in id order first: two workers' flushes queue, not deadlock.
+            cursor.execute(
+                f"""
+                WITH v AS MATERIALIZED (
+                    SELECT * FROM unnest(%s::uuid[], %s::timestamptz[], %s::timestamptz[]) AS v(license, since, ends)
+                ), locked AS MATERIALIZED (
+                    SELECT s.id FROM {table} s JOIN v ON s.license_id = v.license AND s.taken_at = v.since
+                    ORDER BY s.id FOR UPDATE OF s
+                )
+                UPDATE {table} AS s SET ends_at = GREATEST(s.ends_at, v.ends)
+                FROM v WHERE s.license_id = v.license AND s.id IN (SELECT id FROM locked) AND s.ends_at > %s
+                """,  # noqa: S608 (the table name is the model's)
+                [
+                    [pk for pk, _ in items],
+                    [since for _, (since, _) in items],
+                    [ends for _, (_, ends) in items],
+                    timezone.now(),
+                ],
+            )
+    else:
+        for pk, (since, ends) in items:
+            FloatingSlot.objects.live().filter(license_id=pk, taken_at=since).update(
+                ends_at=Greatest(F("ends_at"), ends)
+            )
+    for pk, (since, ends) in items:  # what this worker now knows the database holds
+        outdated = _known.outdated(pk)
+        if outdated is not None and outdated.value.since == since:
+            outdated.value.ends_at = max(outdated.value.ends_at, ends)
+
+
+renewals = WriteBehind("floating slot renewals", _write_renewals, merge=_later)
