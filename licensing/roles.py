@@ -30,6 +30,7 @@ LICENSING_MODELS = [
     "licenseuser",
     "device",
     "license",
+    "floatingslot",
     "auditevent",
     "clientcredential",
     "webhookendpoint",

@@ -48,6 +48,7 @@ class ObjectAction:
     message: str = ""  # what is said when done: "Test event queued for “{obj}”."; default "<Noun> “{obj}” <done>."
     bulk_label: str = ""  # the bulk action's text; default "<Verb> selected <records>"
     bulk_done: str = ""  # "Queued {count} {nouns} for redelivery."; default "<Done> {count} {nouns}."
+    applies: Callable[[Any], bool] | None = None  # whether the button is offered for a record, besides `transition`
 
     def __post_init__(self) -> None:
         if self.shows_secret and self.bulk:
@@ -62,6 +63,8 @@ class ObjectAction:
         return self.asks_reason if self.asks_reason is not None else self.transition is not None
 
     def applies_to(self, obj: models.Model) -> bool:
+        if self.applies is not None and not self.applies(obj):
+            return False
         return self.transition is None or self.transition.allows(obj.status)
 
 
@@ -141,12 +144,14 @@ class ObjectActionsMixin:
         opts = obj._meta
         change_url = reverse(f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
         if not action.applies_to(obj):
-            self.message_user(
-                request,
-                f"{opts.verbose_name.capitalize()} “{obj}” is {obj.get_status_display().lower()}; "
-                f"nothing to {action.transition.verb}.",
-                messages.WARNING,
-            )
+            if action.transition is not None and not action.transition.allows(obj.status):
+                text = (
+                    f"{opts.verbose_name.capitalize()} “{obj}” is {obj.get_status_display().lower()}; "
+                    f"nothing to {action.transition.verb}."
+                )
+            else:
+                text = f"Nothing to {action.label.lower()} on {opts.verbose_name} “{obj}”."
+            self.message_user(request, text, messages.WARNING)
             return HttpResponseRedirect(change_url)
         form = ReasonForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():

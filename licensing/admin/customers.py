@@ -6,7 +6,7 @@ from .. import services
 from ..models import Customer, Entitlement
 from .actions import ObjectAction, ObjectActionsMixin, model_permission
 from .base import LicensingAdmin, ReadOnlyInline
-from .display import EffectiveStatusMixin, status_badge
+from .display import EffectiveStatusMixin, floating_use, status_badge
 from .portal import CustomerContactInline
 
 
@@ -38,7 +38,16 @@ class EntitlementInline(EffectiveStatusMixin, ReadOnlyInline):
 
 @admin.register(Customer)
 class CustomerAdmin(ObjectActionsMixin, LicensingAdmin):
-    list_display = ["name", "kind", "email", "external_id", "status_badge", "entitlement_count", "created_at"]
+    list_display = [
+        "name",
+        "kind",
+        "email",
+        "external_id",
+        "status_badge",
+        "entitlement_count",
+        "floating_display",
+        "created_at",
+    ]
     list_filter = [DisabledFilter, "kind"]
     search_fields = ["name", "email", "external_id"]
     readonly_fields = ["status_badge", "status_reason", "status_changed_at", "created_at"]
@@ -79,11 +88,15 @@ class CustomerAdmin(ObjectActionsMixin, LicensingAdmin):
         # the page is cut (a JOIN and GROUP BY over all their entitlements).
         entitlements = Entitlement.objects.filter(customer=OuterRef("pk")).order_by().values("customer")
         total = Subquery(entitlements.annotate(n=Count("pk")).values("n"))
-        return super().get_queryset(request).annotate(entitlement_total=Coalesce(total, 0))
+        return super().get_queryset(request).annotate(entitlement_total=Coalesce(total, 0)).with_floating_use()
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: Customer) -> str:
         return status_badge(obj.status)
+
+    @admin.display(description="Floating")
+    def floating_display(self, obj: Customer) -> str:
+        return floating_use(obj.floating_in_use, obj.floating_seats)
 
     @admin.display(description="Entitlements", ordering="entitlement_total")
     def entitlement_count(self, obj: Customer) -> int:

@@ -34,3 +34,13 @@ class EffectiveStatusFilter(admin.SimpleListFilter):
         if self.value() in rules.EffectiveStatus.values:
             return queryset.effectively(self.value())
         return queryset
+
+
+def floating_use(in_use: int, seats: int | None, *, registered: int | None = None) -> str:
+    """ "3 of 5 in use": floating slots held now of those there are."""
+    if seats is None:
+        return "—"
+    text = f"{in_use} of {seats} in use"
+    if registered is not None:
+        text += f" ({registered} registered)"
+    return text

@@ -4,7 +4,8 @@ from .. import services
 from ..models import ActivationCode, Entitlement, LicenseTransaction
 from .actions import ObjectAction, ObjectActionsMixin, model_permission
 from .base import LicensingAdmin, ReadOnlyInline
-from .display import EffectiveStatusFilter, EffectiveStatusMixin, status_badge
+from .display import EffectiveStatusFilter, EffectiveStatusMixin, floating_use, status_badge
+from .floating import FloatingSlotInline
 
 STATUS_FIELDS = ["status_reason", "status_changed_at"]
 
@@ -78,11 +79,26 @@ class EntitlementAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdmin)
     fixed_after_creation = ("customer", "product")
     readonly_fields = ["effective_status_badge", "seats_display", *STATUS_FIELDS]
     fieldsets = [
-        (None, {"fields": ["customer", "product", "transaction", "seats", "valid_from", "valid_until", "features"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "customer",
+                    "product",
+                    "transaction",
+                    "license_model",
+                    "seats",
+                    "valid_from",
+                    "valid_until",
+                    "features",
+                ]
+            },
+        ),
+        ("Floating", {"fields": ["max_activations", "floating_timeout", "max_borrow_time"]}),
         ("Client terms", {"fields": ["lease_period", "offline_grace"]}),
         ("Status", {"fields": ["effective_status_badge", "seats_display", *STATUS_FIELDS]}),
     ]
-    inlines = [ActivationCodeInline]
+    inlines = [ActivationCodeInline, FloatingSlotInline]
     create_service = staticmethod(services.entitlement_create)
     update_service = staticmethod(services.entitlement_update)
     service_argument = "entitlement"
@@ -110,10 +126,26 @@ class EntitlementAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdmin)
 
     def get_queryset(self, request):
         # customer and product: __str__ prints them (change page, autocomplete results).
-        return super().get_queryset(request).select_related("customer", "product").with_effective_status()
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("customer", "product")
+            .with_effective_status()
+            .with_floating_use()
+        )
+
+    def get_inline_instances(self, request, obj=None):
+        # Slots only where there are any to hold.
+        return [
+            inline
+            for inline in super().get_inline_instances(request, obj)
+            if not isinstance(inline, FloatingSlotInline) or (obj is not None and obj.is_floating)
+        ]
 
     @admin.display(description="Seats used")
     def seats_display(self, obj: Entitlement) -> str:
+        if obj.is_floating:
+            return floating_use(obj.floating_in_use, obj.seats, registered=obj.seats_used)
         return f"{obj.seats_used} / {obj.seats}"
 
 

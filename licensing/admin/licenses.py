@@ -8,6 +8,7 @@ from ..models import Device, License, LicenseUser
 from .actions import ObjectAction, ObjectActionsMixin, model_permission
 from .base import LicensingAdmin
 from .display import EffectiveStatusFilter, EffectiveStatusMixin
+from .floating import held, release_action, slot_text
 
 
 class LicenseUserForm(forms.ModelForm):
@@ -138,11 +139,23 @@ class LicenseAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdmin):
         "deactivated_at",
         "lease_expires_at",
         "last_check_in_at",
+        "floating_slot_display",
     ]
     fieldsets = [
         (None, {"fields": ["entitlement", "device", "activation_code", "license_user"]}),
         ("Status", {"fields": ["effective_status_badge", "status_reason", "status_changed_at"]}),
-        ("Activity", {"fields": ["activated_at", "deactivated_at", "lease_expires_at", "last_check_in_at"]}),
+        (
+            "Activity",
+            {
+                "fields": [
+                    "activated_at",
+                    "deactivated_at",
+                    "lease_expires_at",
+                    "last_check_in_at",
+                    "floating_slot_display",
+                ]
+            },
+        ),
     ]
     service_argument = "license"
     object_actions = [
@@ -183,6 +196,7 @@ class LicenseAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdmin):
             consequence="Revocation is final: this device can never activate this entitlement again.",
             danger=True,
         ),
+        release_action(services.license_floating_release, applies=held),
     ]
     has_suspend_permission = model_permission("licensing.suspend_license")
     has_deactivate_permission = model_permission("licensing.deactivate_license")
@@ -193,6 +207,12 @@ class LicenseAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_effective_status()
+
+    @admin.display(description="Floating slot")
+    def floating_slot_display(self, obj: License) -> str:
+        if not obj.entitlement.is_floating:
+            return "Node-locked: no floating slot"
+        return slot_text(getattr(obj, "floating_slot", None))
 
     @admin.display(description="Activated through")
     def activated_through(self, obj: License) -> str:

@@ -25,7 +25,11 @@ pytestmark = pytest.mark.django_db
 def entitlement_form_data(entitlement: Entitlement, **overrides) -> dict:
     data = {
         "transaction": "",
+        "license_model": entitlement.license_model,
         "seats": entitlement.seats,
+        "max_activations": entitlement.max_activations or "",
+        "floating_timeout": entitlement.floating_timeout,
+        "max_borrow_time": entitlement.max_borrow_time,
         "valid_from_0": entitlement.valid_from.strftime("%Y-%m-%d"),
         "valid_from_1": entitlement.valid_from.strftime("%H:%M:%S"),
         "valid_until_0": entitlement.valid_until.strftime("%Y-%m-%d"),
