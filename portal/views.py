@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST
@@ -148,6 +149,10 @@ def entitlement_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
             (lic, badge(lic), services.LICENSE_DEACTIVATE.allows(lic.status))
             for lic in selectors.portal_seat_holders(account, entitlement)
         ],
+        "floating_slots": [
+            (slot, slot.is_borrowed(timezone.now()))
+            for slot in (selectors.portal_floating_slots(account, entitlement) if entitlement.is_floating else ())
+        ],
         "features": _features(entitlement),
         "history": [history_row(event, account, vendor) for event in selectors.portal_history(account, entitlement)],
         "shows_codes": entitlement.product.authorization_method == "license_key",
@@ -179,6 +184,27 @@ def license_deactivate(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
             messages.success(request, f"{license.device} no longer holds a seat of {license.entitlement.product}.")
         return HttpResponseRedirect(back)
     return _render(request, "portal/license_deactivate.html", {"license": license, "back": back})
+
+
+@auth.account_required
+@require_http_methods(["GET", "POST"])
+def license_release_floating(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    license = get_object_or_404(selectors.portal_licenses(request.account), pk=pk)
+    back = reverse("portal:entitlement-detail", args=[license.entitlement_id])
+    if request.method == "POST":
+        try:
+            held = services.license_floating_release(
+                license=license, actor=Actor.portal(request.account, request), reason="Slot released in the portal."
+            )
+        except DomainError as error:
+            messages.error(request, error.message)
+            return HttpResponseRedirect(back)
+        if held:
+            messages.success(request, f"{license.device} no longer holds a slot of {license.entitlement.product}.")
+        else:
+            messages.info(request, f"{license.device} was not holding a slot; nothing to release.")
+        return HttpResponseRedirect(back)
+    return _render(request, "portal/license_release_floating.html", {"license": license, "back": back})
 
 
 @auth.account_required
