@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from . import outbox, webhooks
+from . import outbox, services, webhooks
 
 
 @shared_task(name=outbox.DELIVER_TASK, ignore_result=True)
@@ -26,3 +26,11 @@ def requeue_webhook_deliveries() -> int:
     overdue = webhooks.overdue(grace=settings.LICENSING_WEBHOOK_REQUEUE_GRACE)
     outbox.queue(overdue)
     return len(overdue)
+
+
+@shared_task(ignore_result=True)
+def sweep_floating_slots() -> int:
+    """Tidy floating slots that lapsed, announcing each once (`license.floating_expired`).
+    They are free already: this only tidies and tells. Runs on Celery beat, or on the
+    embedded scheduler (config/scheduler.py)."""
+    return services.slots_sweep()

@@ -23,3 +23,5 @@ LICENSING_CHECKIN_FLUSH_SECONDS = 0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The suite runs with production's connection options (see production.py).
 DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
+# Periodic tasks run when a test calls them (the embedded default's own test starts them).
+LICENSING_EMBEDDED_SCHEDULER = False
