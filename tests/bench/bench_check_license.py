@@ -6,7 +6,9 @@ p50/p99 latency for both, their ratio, and the transactions each request committ
 Scenarios: check_license warm, with changes elsewhere, cold (the chain changed since the
 device's last check), and uncached (worker memory off: every check reads its chain);
 activate_license with a new device every request; deactivate_license of a different
-device every request.
+device every request; a floating check_license, 1,000 devices renewing 1,000 slots,
+against the node-locked warm check; and floating slots at the limit: 1,000 devices
+contending for 50 slots.
 Loopback only; every run is bounded in time.
 """
 
@@ -37,7 +39,19 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", str(2 * (os.cpu_count() or 1) + 1)))
 # The lowest ratio to the bare view each scenario is meant to reach.
-TARGETS = {"warm": 0.6, "elsewhere": 0.5, "cold": 0.4, "uncached": None, "activate": 0.08, "deactivate": 0.08}
+TARGETS = {
+    "warm": 0.6,
+    "elsewhere": 0.5,
+    "cold": 0.4,
+    "uncached": None,
+    "activate": 0.08,
+    "deactivate": 0.08,
+    "floating": 0.8,  # of the node-locked warm check, not of the bare view
+    "contention": None,
+}
+# Scenarios compared with the node-locked warm check rather than the bare view.
+AGAINST_CHECK = {"floating"}
+CONTENDED_SLOTS = 50
 # PostgreSQL's server processes report what they committed at most once a second while
 # busy, and within 10 seconds once idle.
 STATS_FLUSH_SECONDS = 11
@@ -47,7 +61,9 @@ STATS_FLUSH_SECONDS = 11
 RUN_SECONDS = int(DURATION[:-1]) * {"s": 1, "m": 60}[DURATION[-1]]
 RELEASABLE_PER_THREAD = 2_000 * RUN_SECONDS
 SPREAD = 100
-SCENARIOS = os.environ.get("BENCH_SCENARIOS", "warm,elsewhere,cold,uncached,activate,deactivate").split(",")
+SCENARIOS = os.environ.get(
+    "BENCH_SCENARIOS", "warm,elsewhere,cold,uncached,activate,deactivate,floating,contention"
+).split(",")
 
 ENV = server_env(
     DB_NAME,
@@ -88,10 +104,22 @@ License.objects.bulk_create(
     for d in releasable
     for code in [shrinks[int(d.hardware_id.rsplit("-", 1)[1]) % {SPREAD}]]
 )
+# Floating: {DEVICES} devices renewing {DEVICES} slots, and {DEVICES} contending for {CONTENDED_SLOTS}.
+def floating(name, slots):
+    e = Entitlement.objects.create(
+        customer=customer, product=product, license_model="floating", seats=slots, floating_timeout=600
+    )
+    c = ActivationCode.objects.create(entitlement=e)
+    machines = Device.objects.bulk_create(
+        Device(customer=customer, hardware_id=f"{{name}}-hw-{{n}}") for n in range({DEVICES})
+    )
+    License.objects.bulk_create(License(entitlement=e, device=d, activation_code=c) for d in machines)
+    return c.code
+floats, contends = floating("float", {DEVICES}), floating("contend", {CONTENDED_SLOTS})
 seats.recount()  # the licenses above were written around the services
 credential, shared_key = services.client_credential_create(name="bench", actor=Actor.system("bench"))
 print(credential.api_key, shared_key, code.code, entitlement.pk)
-print(",".join(c.code for c in grows), ",".join(c.code for c in shrinks))
+print(",".join(c.code for c in grows), ",".join(c.code for c in shrinks), floats, contends)
 """
 
 
@@ -118,18 +146,21 @@ def prepare_database() -> list[str]:
     out = manage("shell", "-v0", "-c", SEED, capture_output=True, text=True).stdout.split()
     # Fresh planner statistics after the bulk insert, as autovacuum would have them.
     subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", DB_NAME, "-qc", "ANALYZE"], check=True)
-    return out[-6:]
+    return out[-8:]
 
 
-def wrk(url: str, script: str | None = None, duration: str = DURATION) -> dict[str, float]:
+def wrk(url: str, script: str | None = None, duration: str = DURATION, refusals: bool = False) -> dict[str, float]:
+    """wrk's figures; any answer but a 2xx stops the bench, unless `refusals` are expected
+    (then counted)."""
     command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{duration}", "--latency", "--timeout", "5s"]
     if script:
         command += ["-s", script]
     out = subprocess.run([*command, url], capture_output=True, text=True, check=True, timeout=300).stdout
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if non_2xx:
+    if non_2xx and not refusals:
         raise SystemExit(f"{non_2xx.group(1)} failed responses from {url}:\n{out}")
     return {
+        "refused": int(non_2xx.group(1)) if non_2xx else 0,
         "requests": int(re.search(r"(\d+) requests in", out).group(1)),
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "p50": _ms(re.search(r"50%\s+([\d.]+\w+)", out).group(1)),
@@ -196,16 +227,17 @@ def transactions() -> int:
     return int(out.stdout)
 
 
-def measure(base: str, baseline_script: str, scripts) -> tuple[dict, dict, float]:
-    """Alternating runs of the bare view and of the scenario, ROUNDS of each: this
-    machine's speed drifts by 10% from one minute to the next, so each run is compared
-    with the bare run just before it, and the middle pair stands for the scenario.
-    `scripts(round)` is the scenario's wrk script for that round."""
+def measure(base: str, baseline_script: str, scripts, refusals: bool = False) -> tuple[dict, dict, float]:
+    """Alternating runs of the baseline (the bare view, or the node-locked check) and
+    of the scenario, ROUNDS of each: this machine's speed drifts by 10% from one minute
+    to the next, so each run is compared with the baseline run just before it, and the
+    middle pair stands for the scenario. `scripts(round)` is the scenario's wrk script
+    for that round."""
     pairs = []
     for round_ in range(ROUNDS):
         baseline = wrk(base + "/", baseline_script)
         before = transactions()
-        result = wrk(base + "/", scripts(round_))
+        result = wrk(base + "/", scripts(round_), refusals=refusals)
         time.sleep(STATS_FLUSH_SECONDS)  # idle server processes report their last commits
         result["transactions"] = (transactions() - before) / result["requests"]
         pairs.append((baseline, result))
@@ -221,14 +253,28 @@ LABELS = {
     "uncached": "worker memory off: every check reads its whole chain from the database",
     "activate": "a new device activates with every request",
     "deactivate": "a different device deactivates with every request",
+    "floating": "floating: 1,000 devices renewing their slots, against the node-locked warm check",
+    "contention": f"floating at the limit: 1,000 devices contending for {CONTENDED_SLOTS} slots",
 }
 
 
 def main() -> None:
-    api_key, shared_key, code, entitlement, grows_codes, shrinks_codes = prepare_database()
+    api_key, shared_key, code, entitlement, grows_codes, shrinks_codes, floats, contends = prepare_database()
     device = f'"hardware_id=bench-hw-" .. (counter % {DEVICES})'
     check_script = lua_script(
         f'"/api/v4/check_license?product=bench&license_key={code}&" .. {device}', api_key, shared_key
+    )
+    floating_script = lua_script(
+        f'"/api/v4/check_license?product=bench&license_key={floats}&hardware_id=float-hw-" .. (counter % {DEVICES})',
+        api_key,
+        shared_key,
+    )
+    # Each thread's devices in a random order: which 50 hold the slots changes as they lapse.
+    contention_script = lua_script(
+        f'"/api/v4/check_license?product=bench&license_key={contends}&hardware_id=contend-hw-" '
+        f".. math.random(0, {DEVICES - 1})",
+        api_key,
+        shared_key,
     )
     baseline_script = lua_script(f'"/bench/baseline?" .. {device}', api_key, shared_key)
 
@@ -248,6 +294,8 @@ def main() -> None:
         "deactivate": lambda round_: posting(
             "deactivate_license", shrinks_codes, f'"release-{round_}-" .. thread .. "-" .. counter'
         ),
+        "floating": lambda round_: floating_script,
+        "contention": lambda round_: contention_script,
     }
     results = {}
     for scenario in SCENARIOS:
@@ -256,8 +304,10 @@ def main() -> None:
         churn = None
         try:
             wrk(base + "/", baseline_script)  # warm the workers: connections, code paths
-            if scenario in ("warm", "elsewhere", "cold"):
+            if scenario in ("warm", "elsewhere", "cold", "floating"):
                 warm_up(base, check_script)  # every worker has seen every device: the steady state
+            if scenario == "floating":
+                warm_up(base, floating_script)
             if scenario in ("elsewhere", "cold"):
                 # An entitlement changes 20 times a second: another customer's ("elsewhere",
                 # which should leave these chains in memory), or the one every device here
@@ -265,7 +315,12 @@ def main() -> None:
                 changing = entitlement if scenario == "cold" else "another-customers-entitlement"
                 script = CHURN.replace("ENTITLEMENT", repr(changing))
                 churn = subprocess.Popen([str(BIN / "python"), "-c", script], env=ENV, start_new_session=True, cwd=ROOT)
-            results[scenario] = measure(base, baseline_script, scripts.get(scenario, lambda round_: check_script))
+            results[scenario] = measure(
+                base,
+                check_script if scenario in AGAINST_CHECK else baseline_script,
+                scripts.get(scenario, lambda round_: check_script),
+                refusals=scenario == "contention",
+            )
         finally:
             if churn is not None:
                 os.killpg(churn.pid, signal.SIGTERM)
@@ -275,12 +330,18 @@ def main() -> None:
     print(f"{DEVICES} devices checking in turn; {ROUNDS} runs of each, alternating: the median pair is shown")
     print(f"{'':34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'tx/req':>10}")
     for scenario, (baseline, result, ratio) in results.items():
-        name = scenario if scenario in scripts else f"check_license, {scenario}"
-        print(f"{'bare view':34}{baseline['rps']:>10.0f}{baseline['p50']:>10.2f}{baseline['p99']:>10.2f}")
+        name = f"check_license, {scenario}"
+        if scenario in ("activate", "deactivate"):
+            name = scenario
+        against = "check_license, warm" if scenario in AGAINST_CHECK else "bare view"
+        print(f"{against:34}{baseline['rps']:>10.0f}{baseline['p50']:>10.2f}{baseline['p99']:>10.2f}")
         print(
             f"{name:34}{result['rps']:>10.0f}{result['p50']:>10.2f}{result['p99']:>10.2f}"
             f"{result['transactions']:>10.2f}"
         )
+        if result["refused"]:
+            share = result["refused"] / result["requests"]
+            print(f"  {share:.0%} refused (floating_not_available): the slots were taken")
         target = TARGETS[scenario]
         if target is None:
             print(f"  ratio {ratio:.2f} (no target), {LABELS[scenario]}")
