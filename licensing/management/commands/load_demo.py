@@ -82,12 +82,16 @@ class Command(BaseCommand):
         cloud = Product.objects.filter(code="studio-team").first() or services.product_create(
             product=Product(code="studio-team", name="Studio Team", authorization_method="user"), actor=actor
         )
+        render = Product.objects.filter(code="render").first() or services.product_create(
+            product=Product(code="render", name="Studio Render", authorization_method="license_key"), actor=actor
+        )
         acme = Customer.objects.filter(external_id="CRM-1001").first()
         if acme is None:
             acme = services.customer_create(
                 customer=Customer(external_id="CRM-1001", name="Acme Corporation", email="it@acme.example"), actor=actor
             )
             self._acme(acme, desktop, cloud, now, actor)
+            self._render_farm(acme, render, now, actor)
         if not CustomerContact.objects.filter(email=DEMO_CONTACT[0]).exists():
             contact = services.customer_contact_create(
                 contact=CustomerContact(customer=acme, email=DEMO_CONTACT[0], name="Acme IT"), actor=actor
@@ -163,6 +167,32 @@ class Command(BaseCommand):
                 hardware_id=f"demo-hw-acme-{n}",
                 license_key=code.code,
                 facts={"hostname": host, "os_ver": "Windows 11"},
+                actor=actor,
+            )
+
+    def _render_farm(self, acme: Customer, render: Product, now: dt.datetime, actor: Actor) -> None:
+        """A floating entitlement: any of Acme's render nodes may run it, three at once;
+        two run it now (their slots end ten minutes after loading, as nothing renews them)."""
+        farm = services.entitlement_create(
+            entitlement=Entitlement(
+                customer=acme,
+                product=render,
+                license_model=Entitlement.LicenseModel.FLOATING,
+                seats=3,
+                max_activations=20,
+                floating_timeout=600,
+                max_borrow_time=86_400,
+                valid_from=now - dt.timedelta(days=30),
+            ),
+            actor=actor,
+        )
+        code = services.activation_code_create(activation_code=ActivationCode(entitlement=farm), actor=actor)
+        for n in (1, 2):
+            services.license_activate(
+                product_code=render.code,
+                hardware_id=f"demo-hw-render-{n}",
+                license_key=code.code,
+                facts={"hostname": f"render-node-{n:02d}", "os_ver": "Ubuntu 24.04"},
                 actor=actor,
             )
 
