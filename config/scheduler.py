@@ -14,9 +14,10 @@ import os
 import threading
 import time
 
-from celery import current_app
 from django.conf import settings
 from django.db import close_old_connections
+
+from config.celery import app
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ def start() -> bool:
 
 
 def _run() -> None:
+    # A worker imports the tasks modules when it starts; a web process never has.
+    app.loader.import_default_modules()
     schedule = {entry["task"]: float(entry["schedule"]) for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     due = {name: time.monotonic() + interval for name, interval in schedule.items()}
     while True:
@@ -44,7 +47,7 @@ def _run() -> None:
         time.sleep(max(0.0, due[name] - time.monotonic()))
         close_old_connections()
         try:
-            current_app.tasks[name].apply()
+            app.tasks[name].apply()
         except Exception:  # one failing run must not end the schedule
             logger.exception("scheduled task %s failed", name)
         finally:

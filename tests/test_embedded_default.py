@@ -145,3 +145,45 @@ def test_the_embedded_default_answers_every_request_while_it_delivers_webhooks(e
         wait_for(lambda: len(receiver.successes()) >= expected, 60, f"{len(receiver.successes())} of {expected}")
     finally:
         receiver.stop()
+
+
+@pytest.fixture
+def quick_sweep(monkeypatch):
+    monkeypatch.setenv("LICENSING_FLOATING_SWEEP_SECONDS", "1")
+
+
+@pytest.mark.slow
+def test_without_a_broker_the_web_process_sweeps_lapsed_floating_slots(quick_sweep, embedded_server):
+    """Beat's periodic tasks run in a thread of the web process: a floating slot that
+    ended is announced once as license.floating_expired, with no worker and no beat."""
+    base, log = embedded_server
+    receiver = Receiver().start()
+    try:
+        status, _ = _management(base, "POST", "/webhook-endpoints", {"url": receiver.url})
+        assert status == 201
+        farm = _management(base, "GET", "/entitlements?product_code=render")[1]["results"][0]
+        assert farm["floating_in_use"] == 2  # the demo's two render nodes
+        # Their slots end now (as if ten minutes had passed with nothing renewing them).
+        lapse = (
+            "from django.utils import timezone; from licensing.models import FloatingSlot; "
+            "FloatingSlot.objects.update(ends_at=timezone.now())"
+        )
+        env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "REDIS_"))}
+        env |= {"DJANGO_SETTINGS_MODULE": "config.settings.local", "DATABASE_URL": _database_url(log)}
+        subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", lapse], cwd=REPO_ROOT, env=env, check=True, timeout=60
+        )
+
+        def expired() -> list:
+            return [r for r in receiver.successes() if json.loads(r.body)["type"] == "license.floating_expired"]
+
+        wait_for(lambda: len(expired()) >= 2, 30, log.read_text(errors="replace")[-3000:])
+        time.sleep(2)  # a few more sweeps: nothing is announced twice
+        assert len(expired()) == 2
+        assert _management(base, "GET", f"/entitlements/{farm['id']}")[1]["floating_in_use"] == 0
+    finally:
+        receiver.stop()
+
+
+def _database_url(log: Path) -> str:
+    return f"sqlite:///{log.parent}/db.sqlite3"
