@@ -3,6 +3,7 @@
 renewed by each check; a slot nobody renews is free at its end."""
 
 import datetime as dt
+from collections import Counter
 
 import pytest
 import time_machine
@@ -333,3 +334,31 @@ def test_the_sweep_announces_each_lapsed_slot_once(app, code):
         assert services.slots_sweep() == 0
     assert AuditEvent.objects.filter(action="license.floating_expired").count() == 2
     assert not FloatingSlot.objects.exists()
+
+
+def test_webhooks_announce_taken_borrowed_released_expired_each_once_and_no_renewal(app, code):
+    from licensing.models import WebhookEvent
+    from tests.factories import WebhookEndpointFactory
+
+    WebhookEndpointFactory()
+    start = moment()
+    with time_machine.travel(start, tick=False):
+        activate(app, code, "hw-1")  # taken
+        for _ in range(3):
+            check(app, code, "hw-1")  # renewals: not announced
+        borrow(app, code, "hw-1", None)  # borrowed
+        release(app, code, "hw-1")  # released
+        release(app, code, "hw-1")  # nothing held: nothing announced
+        check(app, code, "hw-1")  # taken again
+    with time_machine.travel(start + dt.timedelta(seconds=61), tick=False):
+        services.slots_sweep()  # expired
+        services.slots_sweep()
+
+    types = Counter(WebhookEvent.objects.filter(type__startswith="license.").values_list("type", flat=True))
+    assert types == {
+        "license.activated": 1,
+        "license.floating_taken": 2,
+        "license.borrowed": 1,
+        "license.floating_released": 1,
+        "license.floating_expired": 1,
+    }
