@@ -97,9 +97,8 @@ def test_staff_see_the_slots_in_use_and_release_one(
     assert event.reason == "node crashed overnight"
     assert License.objects.get(device__hostname="render-node-1").status == License.Status.ACTIVE
     page.goto(f"{live_server.url}/admin/licensing/entitlement/")
-    expect(page.locator("#result_list tbody tr", has_text="Photon Render").locator("td.field-seats_display")).to_have_text(
-        "1 of 3 in use (3 registered)"
-    )
+    row = page.locator("#result_list tbody tr", has_text="Photon Render")
+    expect(row.locator("td.field-seats_display")).to_have_text("1 of 3 in use (3 registered)")
 
 
 def test_a_contact_sees_who_runs_it_and_frees_a_crashed_computers_slot(

@@ -44,7 +44,7 @@ def test_the_dashboard_and_the_entitlement_page_say_how_many_run_now(portal, flo
 
 
 def test_a_contact_releases_a_slot_and_the_device_stays_activated(portal, floating, contact):
-    entitlement, licenses = floating
+    _, licenses = floating
     url = f"/portal/licenses/{licenses[0].pk}/release-floating/"
     assert "Release the slot" in portal.get(url).content.decode()
     response = portal.post(url, follow=True)
