@@ -9,7 +9,7 @@ from django.apps import apps
 from django.db.models.base import ModelState
 from django.utils import timezone
 
-from .. import rules, snapshots
+from .. import snapshots
 from ..actors import Actor
 from ..errors import refusal_for
 from ..models import License
@@ -59,9 +59,7 @@ def license_check(
     floats = license.entitlement.is_floating
     actor = actor or Actor.system("client check")
     if not verdict.is_active:
-        if floats and verdict.status != rules.EffectiveStatus.DEACTIVATED:
-            floating.slot_release(license, actor=actor, reason=verdict.reason.value)
-        raise refusal_for(verdict)
+        raise floating.refused(license, verdict, actor=actor) if floats else refusal_for(verdict)
     slot = floating.slot_check_in(license, now=now, actor=actor, versions=versions) if floats else None
     lease = lease_until(license.entitlement, now)
     check_ins.record(license.pk, now, lease)

@@ -326,11 +326,17 @@ def license_borrow(
     now = timezone.now()
     verdict = license.verdict(now)
     if not verdict.is_active:
-        if verdict.status != rules.EffectiveStatus.DEACTIVATED:
-            slot_release(license, actor=actor, reason=verdict.reason.value)
-        raise refusal_for(verdict)
+        raise refused(license, verdict, actor=actor)
     license.slot = slot_borrow(license, until=borrowed_until, now=now, actor=actor)
     return license
+
+
+def refused(license: License, verdict: rules.Verdict, *, actor: Actor) -> Refusal:
+    """The refusal of a floating license the rules stopped, its slot (if any) freed:
+    the device stops at this answer, so nothing should count it as running."""
+    if verdict.status != rules.EffectiveStatus.DEACTIVATED:  # a deactivation freed it already
+        slot_release(license, actor=actor, reason=verdict.reason.value)
+    return refusal_for(verdict)
 
 
 def client_floating_release(
