@@ -13,6 +13,10 @@ from .models import License
 # the network) still lands inside the lease.
 REFRESH_SHARE_OF_LEASE = 2
 MIN_REFRESH_SECONDS = 30
+# A floating device checks in three times per slot timeout: two missed checks still keep
+# its slot.
+FLOATING_REFRESHES = 3
+MIN_FLOATING_REFRESH_SECONDS = 10
 
 
 def license_body(
@@ -63,7 +67,15 @@ def _floating(license: License, entitlement, now: dt.datetime) -> dict[str, Any]
     """A floating license's terms, and the slot this answer holds (none when the answer
     took none: a portal's view, a refused check)."""
     slot = license.slot
+    terms: dict[str, Any] = {
+        # A floating device checks in well within its slot's timeout, and may run offline
+        # only while its slot is held: its lease is the slot (or the borrow).
+        "refresh_interval": max(MIN_FLOATING_REFRESH_SECONDS, entitlement.floating_timeout // FLOATING_REFRESHES),
+    }
+    if slot:
+        terms["lease_expires_at"] = entitlement.within_validity(slot.until)
     return {
+        **terms,
         # Registered devices: the entitlement's own cap on them, if any; `seats` run at once.
         "max_activations": entitlement.max_activations,
         "floating_seats": entitlement.seats,
@@ -85,5 +97,6 @@ def license_file_payload(license: License, *, now: dt.datetime) -> dict[str, Any
     entitlement = license.entitlement
     expires = entitlement.within_validity(now + entitlement.offline_grace)
     if entitlement.is_floating and license.slot is not None:
-        expires = license.slot.until  # offline, a floating license is a borrowed slot: it ends with it
+        # Offline, a floating license is a borrowed slot: it ends with it.
+        expires = entitlement.within_validity(license.slot.until)
     return {**license_body(license, now=now), "issued_at": now, "expires_at": expires}

@@ -430,6 +430,10 @@ class SnapshotCache:
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
 
+    def forget(self, identity: Hashable) -> None:
+        with self._lock:
+            self._entries.pop(identity, None)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

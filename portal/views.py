@@ -193,16 +193,13 @@ def license_release_floating(request: HttpRequest, pk: uuid.UUID) -> HttpRespons
     back = reverse("portal:entitlement-detail", args=[license.entitlement_id])
     if request.method == "POST":
         try:
-            held = services.license_floating_release(
+            services.license_floating_release(
                 license=license, actor=Actor.portal(request.account, request), reason="Slot released in the portal."
             )
         except DomainError as error:
             messages.error(request, error.message)
-            return HttpResponseRedirect(back)
-        if held:
-            messages.success(request, f"{license.device} no longer holds a slot of {license.entitlement.product}.")
         else:
-            messages.info(request, f"{license.device} was not holding a slot; nothing to release.")
+            messages.success(request, f"{license.device} no longer holds a slot of {license.entitlement.product}.")
         return HttpResponseRedirect(back)
     return _render(request, "portal/license_release_floating.html", {"license": license, "back": back})
 

@@ -258,6 +258,9 @@ def _with_slot(license: License, entitlement: Entitlement, now: dt.datetime, act
     lock; with none free, the activation is refused and rolls back."""
     if entitlement.is_floating:
         license.slot = floating.slot_take(license, now=now, actor=actor, locked=entitlement)
+        # It may run only while it holds the slot: that is its lease.
+        license.lease_expires_at = entitlement.within_validity(license.slot.until)
+        License.objects.filter(pk=license.pk).update(lease_expires_at=license.lease_expires_at)
     return license
 
 

@@ -61,7 +61,8 @@ def license_check(
     if not verdict.is_active:
         raise floating.refused(license, verdict, actor=actor) if floats else refusal_for(verdict)
     slot = floating.slot_check_in(license, now=now, actor=actor, versions=versions) if floats else None
-    lease = lease_until(license.entitlement, now)
+    # A floating device may run only while it holds its slot: that is its lease.
+    lease = license.entitlement.within_validity(slot.until) if slot else lease_until(license.entitlement, now)
     check_ins.record(license.pk, now, lease)
     # The snapshot is shared by concurrent requests: answer with a copy. A shallow one,
     # sharing the related rows it was read with (nothing here changes them); copy.copy

@@ -73,10 +73,14 @@ def slot_key(license_id: Any) -> tuple[str, ...]:
     return (snapshots.version_key("licensing.floatingslot", license_id),)
 
 
-def renew_ahead(entitlement: Entitlement) -> dt.timedelta:
+def renew_ahead(entitlement: Entitlement) -> dt.timedelta | None:
+    """How far ahead of now a slot's end must be for a check-in's renewal to be written
+    behind; None when the flush interval is too long, for this entitlement's timeout, to
+    land a buffered write well before the slot could lapse (every renewal is then a
+    transaction)."""
     flush = settings.LICENSING_CHECKIN_FLUSH_SECONDS
-    ahead = max(RENEW_AHEAD_SECONDS, 5 * flush)
-    return dt.timedelta(seconds=min(ahead, entitlement.floating_timeout / 2))
+    ahead = min(max(RENEW_AHEAD_SECONDS, 5 * flush), entitlement.floating_timeout / 2)
+    return dt.timedelta(seconds=ahead) if ahead >= 5 * flush else None
 
 
 # --- A check-in ----------------------------------------------------------------------
@@ -102,7 +106,8 @@ def slot_check_in(license: License, *, now: dt.datetime, actor: Actor, versions:
     entitlement = license.entitlement
     versions = versions or snapshots.Versions.read(list(slot_key(license.pk)))
     known = _known.get(license.pk, versions)
-    if known is not None and known.ends_at - now > renew_ahead(entitlement):
+    ahead = renew_ahead(entitlement)
+    if known is not None and ahead is not None and known.ends_at - now > ahead:
         until = max(known.ends_at, now + dt.timedelta(seconds=entitlement.floating_timeout))
         renewals.record(license.pk, (known.since, until))
         return Slot(since=known.since, until=until, borrowed_until=known.borrowed_until, in_use=known.in_use)
@@ -123,36 +128,52 @@ def slot_take(
     locked: Entitlement | None = None,
 ) -> Slot:
     """Renew the license's slot, or take one if it holds none and one is free, under the
-    entitlement's lock (`locked`: the caller holds it already, with this row). With
-    `borrow_until`, the slot is held at least until then, whatever the check-ins."""
+    entitlement's lock (`locked`: the caller holds it already, with this row, and has
+    checked the rules under it). With `borrow_until`, the slot is held until then (a
+    new borrow replaces an earlier one), whatever the check-ins.
+
+    Every change of a slot holds this lock, switches that stop a license included
+    (they free its slot under it): so the rules are checked again here, on the rows as
+    they are now, and a switch lands either before (refused) or after (freed)."""
     with transaction.atomic():
-        entitlement = locked or _locked_entitlement(license.entitlement_id)
+        entitlement = locked
+        if entitlement is None:
+            entitlement = _locked_entitlement(license.entitlement_id)
+            verdict = _current_chain(license.pk).verdict(now)
+            if not verdict.is_active:
+                raise refusal_for(verdict)
         own = FloatingSlot.objects.filter(license_id=license.pk).first()
         counted = FloatingSlot.objects.live(now).filter(entitlement_id=entitlement.pk)
         live = counted.aggregate(n=Count("pk"), next=Min("ends_at"))
         until = now + dt.timedelta(seconds=entitlement.floating_timeout)
         if own is not None and own.is_live(now):
-            own.ends_at = max(own.ends_at, until, borrow_until or until)
+            own.ends_at = max(until, borrow_until) if borrow_until else max(own.ends_at, until)
             in_use = live["n"]
         else:
             if live["n"] >= entitlement.seats:
                 raise _not_available(entitlement, live["next"])
             if own is not None:  # lapsed, and not tidied yet: announced as it goes
-                _record(actor, "license.floating_expired", license, own, reason="not renewed")
-                own.delete()
+                _tidy(own, license, actor=actor, reason="", now=now)
             own = FloatingSlot(license_id=license.pk, entitlement_id=entitlement.pk, taken_at=now)
             own.ends_at = max(until, borrow_until or until)
             in_use = live["n"] + 1
         if borrow_until is not None:
             own.borrowed_until = borrow_until
         taken = own._state.adding
-        own.save()
+        own.save(force_insert=taken, force_update=not taken)  # never a row written back after a release
         if taken:
             _record(actor, "license.floating_taken", license, own)
         if borrow_until is not None:
             _record(actor, "license.borrowed", license, own)
             snapshots.bump(("licensing.floatingslot", license.pk))
     return Slot(since=own.taken_at, until=own.ends_at, borrowed_until=own.borrowed_until, in_use=in_use)
+
+
+def _current_chain(license_id: Any) -> License:
+    """The license with the rows its rules read, as they are now."""
+    return License.objects.select_related("entitlement__customer", "entitlement__transaction", "activation_code").get(
+        pk=license_id
+    )
 
 
 def _locked_entitlement(entitlement_id: Any) -> Entitlement:
@@ -193,26 +214,28 @@ def not_floating(license: License) -> None:
 # --- Releasing -----------------------------------------------------------------------
 
 
-def slot_release(license: License, *, actor: Actor, reason: str = "") -> bool:
-    """Free the license's slot at once (the device stays registered); whether it held a
+def _release(license: License, *, actor: Actor, reason: str) -> bool:
+    """Free the license's slot at once (the device stays activated); whether it held a
     live one. A slot that had lapsed is tidied and announced as expired."""
+    if not FloatingSlot.objects.filter(license_id=license.pk).exists():
+        return False  # nothing to free: no lock taken (a stopped fleet's checks land here)
     with transaction.atomic():
         _locked_entitlement(license.entitlement_id)
         own = FloatingSlot.objects.filter(license_id=license.pk).first()
         if own is None:
             return False
-        now = timezone.now()
-        _tidy(own, license, actor=actor, reason=reason, now=now)
-        return own.is_live(now)
+        return _tidy(own, license, actor=actor, reason=reason, now=timezone.now())
 
 
 def license_floating_release(*, license: License, actor: Actor, reason: str = "") -> bool:
     """Staff, or a portal user, free the slot a device holds (audited, with `reason`):
-    the device stays registered and takes a slot again at its next check, if one is
-    free. Whether it held a live one."""
+    the device stays activated and takes a slot again at its next check, if one is
+    free. Refused if it holds none."""
     if not license.entitlement.is_floating:
         raise InvalidTransition("This license is node-locked: it holds no floating slot.")
-    return slot_release(license, actor=actor, reason=reason)
+    if not _release(license, actor=actor, reason=reason):
+        raise InvalidTransition(f"{license.device} holds no floating slot now; nothing to release.")
+    return True
 
 
 def floating_slot_release(*, floating_slot: FloatingSlot, actor: Actor, reason: str = "") -> bool:
@@ -223,25 +246,39 @@ def floating_slot_release(*, floating_slot: FloatingSlot, actor: Actor, reason: 
 def slots_free_below(row: Any, *, actor: Actor, reason: str) -> int:
     """Free every slot of the licenses a switch just stopped (`row`: the customer,
     transaction, entitlement, code or license switched), in the switch's transaction:
-    each was held by a device whose next check is refused. How many were live."""
+    each was held by a device whose next check is refused. How many were live.
+
+    Under the lock of each entitlement concerned, as every change of a slot: a switch
+    of a code or a license has locked its entitlement with the row (switches.switch);
+    a customer's or an order's floating entitlements are locked here, in id order,
+    after the row itself (nothing locks an entitlement first and then its customer or
+    order)."""
     path = _PATHS.get(row._meta.label_lower)
     if path is None or not _may_float(row):
         return 0
+    above = _ABOVE.get(row._meta.label_lower)
+    if above is not None:
+        floating = Entitlement.objects.filter(**{above: row.pk}, license_model=Entitlement.LicenseModel.FLOATING)
+        locked = list(floating.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True))
+        if not locked:
+            return 0
     return slots_free(FloatingSlot.objects.filter(**{path: row.pk}), actor=actor, reason=reason)
 
 
 def slots_free(slots: QuerySet[FloatingSlot], *, actor: Actor, reason: str) -> int:
-    """Free these slots, each announced (released, or expired if it had lapsed); how
-    many were live."""
+    """Free these slots (their entitlements locked by the caller), each announced:
+    released, or expired if it had lapsed. How many were live. The rows are locked in
+    id order first, the order in which a flush of renewals locks them."""
     now = timezone.now()
-    freed = list(
-        slots.select_related(
-            "license", "license__device", "license__entitlement__product", "license__entitlement__customer"
-        )
-    )
-    for slot in freed:
-        _tidy(slot, slot.license, actor=actor, reason=reason, now=now)
-    return sum(slot.is_live(now) for slot in freed)
+    ids = list(slots.select_for_update().order_by("pk").values_list("pk", flat=True))
+    if not ids:
+        return 0
+    freed = FloatingSlot.objects.filter(pk__in=ids).order_by("pk").select_related(*_LABELLED)
+    return sum(_tidy(slot, slot.license, actor=actor, reason=reason, now=now) for slot in freed)
+
+
+# What a freed slot's announcement reads of its license (its label: device, product, customer).
+_LABELLED = ("license", "license__device", "license__entitlement__product", "license__entitlement__customer")
 
 
 def _may_float(row: Any) -> bool:
@@ -253,6 +290,9 @@ def _may_float(row: Any) -> bool:
     return True
 
 
+# Where the floating entitlements below a customer or an order are.
+_ABOVE = {"licensing.customer": "customer", "licensing.licensetransaction": "transaction"}
+
 _PATHS = {
     "licensing.customer": "entitlement__customer",
     "licensing.licensetransaction": "entitlement__transaction",
@@ -262,12 +302,16 @@ _PATHS = {
 }
 
 
-def _tidy(slot: FloatingSlot, license: License, *, actor: Actor, reason: str, now: dt.datetime) -> None:
+def _tidy(slot: FloatingSlot, license: License, *, actor: Actor, reason: str, now: dt.datetime) -> bool:
+    """Delete the slot and announce it, once: released if it was live (the return
+    value), expired if it had lapsed."""
+    if not FloatingSlot.objects.filter(pk=slot.pk).delete()[0]:
+        return False  # gone already, and announced by whoever removed it
     live = slot.is_live(now)
-    slot.delete()
     action = "license.floating_released" if live else "license.floating_expired"
     _record(actor, action, license, slot, reason=reason if live else "not renewed")
     snapshots.bump(("licensing.floatingslot", license.pk))
+    return live
 
 
 def slots_sweep(*, now: dt.datetime | None = None, limit: int = 1000) -> int:
@@ -286,9 +330,8 @@ def slots_sweep(*, now: dt.datetime | None = None, limit: int = 1000) -> int:
             # (then it is not lapsed here) or finds it gone and takes a new one.
             _locked_entitlement(entitlement_id)
             lapsed = FloatingSlot.objects.lapsed(now).filter(entitlement_id=entitlement_id)
-            for slot in lapsed.select_related(
-                "license", "license__device", "license__entitlement__product", "license__entitlement__customer"
-            ):
+            ids = list(lapsed.select_for_update().order_by("pk").values_list("pk", flat=True))
+            for slot in FloatingSlot.objects.filter(pk__in=ids).order_by("pk").select_related(*_LABELLED):
                 _tidy(slot, slot.license, actor=actor, reason="", now=now)
                 tidied += 1
     return tidied
@@ -335,7 +378,7 @@ def refused(license: License, verdict: rules.Verdict, *, actor: Actor) -> Refusa
     """The refusal of a floating license the rules stopped, its slot (if any) freed:
     the device stops at this answer, so nothing should count it as running."""
     if verdict.status != rules.EffectiveStatus.DEACTIVATED:  # a deactivation freed it already
-        slot_release(license, actor=actor, reason=verdict.reason.value)
+        _release(license, actor=actor, reason=verdict.reason.value)
     return refusal_for(verdict)
 
 
@@ -359,7 +402,7 @@ def client_floating_release(
         license_id=license_id,
     )
     not_floating(license)
-    slot_release(license, actor=actor, reason="released by the client")
+    _release(license, actor=actor, reason="released by the client")
     return license
 
 
@@ -376,12 +419,15 @@ def _later(old: tuple, new: tuple) -> tuple:
 def _write_renewals(pending: dict[Any, tuple[dt.datetime, dt.datetime]]) -> None:
     """Move each slot's end later, if it is still the slot the device took then and it
     has not lapsed: a slot, once free, is taken again only under the entitlement's
-    lock, where it is counted."""
+    lock, where it is counted. What this worker remembers moves with the rows written,
+    and only with those."""
     table = FloatingSlot._meta.db_table
     items = sorted(pending.items())
+    now = timezone.now()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            # Rows locked in id order first: two workers' flushes queue, not deadlock.
+            # Rows locked in id order first: two workers' flushes, and a flush and a
+            # switch or sweep freeing slots, queue instead of deadlocking.
             cursor.execute(
                 f"""
                 WITH v AS MATERIALIZED (
@@ -392,23 +438,32 @@ def _write_renewals(pending: dict[Any, tuple[dt.datetime, dt.datetime]]) -> None
                 )
                 UPDATE {table} AS s SET ends_at = GREATEST(s.ends_at, v.ends)
                 FROM v WHERE s.license_id = v.license AND s.id IN (SELECT id FROM locked) AND s.ends_at > %s
+                RETURNING s.license_id
                 """,  # noqa: S608 (the table name is the model's)
                 [
                     [pk for pk, _ in items],
                     [since for _, (since, _) in items],
                     [ends for _, (_, ends) in items],
-                    timezone.now(),
+                    now,
                 ],
             )
+            written = {row[0] for row in cursor.fetchall()}
     else:
-        for pk, (since, ends) in items:
-            FloatingSlot.objects.live().filter(license_id=pk, taken_at=since).update(
-                ends_at=Greatest(F("ends_at"), ends)
-            )
-    for pk, (since, ends) in items:  # what this worker now knows the database holds
+        written = {
+            pk
+            for pk, (since, ends) in items
+            if FloatingSlot.objects.live(now)
+            .filter(license_id=pk, taken_at=since)
+            .update(ends_at=Greatest(F("ends_at"), ends))
+        }
+    for pk, (since, ends) in items:
         outdated = _known.outdated(pk)
-        if outdated is not None and outdated.value.since == since:
+        if outdated is None or outdated.value.since != since:
+            continue
+        if pk in written:
             outdated.value.ends_at = max(outdated.value.ends_at, ends)
+        else:  # released, taken again or lapsed meanwhile: forget it, ask the database next time
+            _known.forget(pk)
 
 
 renewals = WriteBehind("floating slot renewals", _write_renewals, merge=_later)

@@ -125,7 +125,10 @@ def switch(
         # Re-read under lock: the caller's copy may be stale, and two staff members
         # clicking at once must not both pass the state check. A seat's release locks
         # the entitlement (the seat count's lock) first, as activations do.
-        locked = lock_row(model, instance.pk, first=("entitlement",) if transition.gives_back_seat else ())
+        # A switch that stops a code or a license locks its entitlement too: it frees
+        # floating slots (below), which change only under that lock.
+        above = transition.gives_back_seat or (transition.stops and model in (ActivationCode, License))
+        locked = lock_row(model, instance.pk, first=("entitlement",) if above else ())
         if guard is not None:  # the caller's own refusal, if it has a more precise one
             guard(locked)
         if not transition.allows(locked.status):

@@ -362,3 +362,60 @@ def test_webhooks_announce_taken_borrowed_released_expired_each_once_and_no_rene
         "license.floating_released": 1,
         "license.floating_expired": 1,
     }
+
+
+def test_a_slot_is_never_taken_for_a_license_stopped_since_its_chain_was_read(app, code):
+    """The check reads the rules before it takes the entitlement's lock; a switch may
+    land in between. The rules are read again under the lock."""
+    from licensing.errors import Refusal
+    from licensing.services import floating
+
+    activate(app, code, "hw-1")
+    release(app, code, "hw-1")
+    license = License.objects.select_related("entitlement").get()  # as the check read it
+    services.license_suspend(license=License.objects.get(), actor=STAFF, reason="chargeback")
+    with pytest.raises(Refusal) as refusal:
+        floating.slot_take(license, now=timezone.now(), actor=STAFF)
+    assert (refusal.value.code, refusal.value.reason) == ("license_not_enabled", "license_suspended")
+    assert not FloatingSlot.objects.exists()
+
+
+def test_a_slot_freed_twice_at_once_is_announced_once(app, code):
+    from licensing.errors import InvalidTransition
+    from licensing.services import floating
+
+    activate(app, code, "hw-1")
+    license = License.objects.get()
+    stale = list(FloatingSlot.objects.all())  # what a second releaser read before the first deleted it
+    assert release(app, code, "hw-1").status_code == 200
+    assert floating.slots_free(FloatingSlot.objects.filter(pk__in=[s.pk for s in stale]), actor=STAFF, reason="x") == 0
+    with pytest.raises(InvalidTransition, match="holds no floating slot"):
+        services.license_floating_release(license=license, actor=STAFF)
+    assert AuditEvent.objects.filter(action="license.floating_released").count() == 1
+
+
+def test_an_offline_borrow_never_outlives_the_entitlement(app, code):
+    now = moment()
+    end = now + dt.timedelta(seconds=30)  # sooner than the slot's timeout and the longest borrow
+    Entitlement.objects.filter(pk=code.entitlement_id).update(valid_until=end)
+    request = app.offline_request("activation", product=PRODUCT, hardware_id="hw-1", license_key=code.code)
+    with time_machine.travel(now, tick=False):
+        response = app.post_raw("activate_offline", request)
+    assert response.status_code == 200
+    assert parsed(read_license_file(response.content.decode())["expires_at"]) == end
+
+
+def test_a_floating_answer_lets_the_device_run_offline_only_while_it_holds_the_slot(app, code):
+    """Its lease is the slot, not the entitlement's lease period: a device cut off from
+    the server after a check must stop when its slot ends and another device takes it."""
+    Entitlement.objects.filter(pk=code.entitlement_id).update(lease_period=dt.timedelta(days=1))
+    now = moment()
+    with time_machine.travel(now, tick=False):
+        activated = activate(app, code, "hw-1").json()
+        checked = check(app, code, "hw-1").json()
+        borrowed = borrow(app, code, "hw-1", iso(now + dt.timedelta(minutes=20))).json()
+    for body in (activated, checked):
+        assert parsed(body["lease_expires_at"]) == now + dt.timedelta(seconds=60) == parsed(body["floating_until"])
+        assert body["refresh_interval"] == 20
+    assert parsed(borrowed["lease_expires_at"]) == now + dt.timedelta(minutes=20)
+    assert License.objects.get().lease_expires_at == now + dt.timedelta(seconds=60)

@@ -21,7 +21,9 @@ PRODUCT = "studio"
 
 @pytest.fixture(autouse=True)
 def buffered(settings):
-    settings.LICENSING_CHECKIN_FLUSH_SECONDS = 3600  # nothing is written unless a test flushes
+    # Renewals are written behind when the slot ends more than 100 s ahead (five flush
+    # intervals); nothing is flushed within a test unless it flushes.
+    settings.LICENSING_CHECKIN_FLUSH_SECONDS = 20
     yield
     renewals.discard()
 
@@ -67,9 +69,9 @@ def test_a_slot_near_its_end_is_renewed_in_a_transaction(app, code):
     with time_machine.travel(start, tick=False):
         app.post("activate_license", {"product": PRODUCT, "hardware_id": "hw-1", "license_key": code.code})
         check(app, code)
-    # Less than the renew-ahead margin (half the timeout here, with this flush interval)
-    # before the end: written now, not buffered.
-    near = start + dt.timedelta(seconds=400)
+    # Less than the renew-ahead margin (five flush intervals) before the end: written
+    # now, not buffered.
+    near = start + dt.timedelta(seconds=550)
     with time_machine.travel(near, tick=False):
         check(app, code)
     assert FloatingSlot.objects.get().ends_at == near + dt.timedelta(seconds=600)
@@ -120,3 +122,39 @@ def test_after_a_release_the_next_check_learns_of_it_at_once(app, code):
         response = check(app, code)
     verify_response(response)
     assert (response.status_code, response.json()["code"]) == (400, "floating_not_available")
+
+
+def test_with_a_flush_interval_too_long_for_the_timeout_every_renewal_is_a_transaction(app, code, settings):
+    settings.LICENSING_CHECKIN_FLUSH_SECONDS = 200  # a buffered write might land after the slot lapsed
+    start = moment()
+    with time_machine.travel(start, tick=False):
+        app.post("activate_license", {"product": PRODUCT, "hardware_id": "hw-1", "license_key": code.code})
+        check(app, code)
+        check(app, code)
+    later = start + dt.timedelta(seconds=10)
+    with time_machine.travel(later, tick=False):
+        check(app, code)
+    assert FloatingSlot.objects.get().ends_at == later + dt.timedelta(seconds=600)
+
+
+def test_a_renewal_that_could_not_be_written_is_forgotten_not_believed(app, code):
+    """A flush held up past the slot's end writes nothing (the slot is free, maybe taken
+    by another device): the worker must not go on answering from its memory of it."""
+    start = moment()
+    with time_machine.travel(start, tick=False):
+        app.post("activate_license", {"product": PRODUCT, "hardware_id": "hw-1", "license_key": code.code})
+        check(app, code)
+        check(app, code)
+    with time_machine.travel(start + dt.timedelta(seconds=300), tick=False):
+        check(app, code)  # buffered: ends at start + 900 once written
+    Entitlement.objects.filter(pk=code.entitlement_id).update(seats=1)
+    lapsed = start + dt.timedelta(seconds=601)
+    with time_machine.travel(lapsed, tick=False):
+        assert renewals.flush() == 1  # tried; the slot had lapsed, nothing written
+        app.post("activate_license", {"product": PRODUCT, "hardware_id": "hw-2", "license_key": code.code})
+    with time_machine.travel(lapsed + dt.timedelta(seconds=1), tick=False):
+        response = check(app, code)
+    verify_response(response)
+    assert (response.status_code, response.json()["code"]) == (400, "floating_not_available")
+    live = FloatingSlot.objects.live(lapsed).values_list("license__device__hardware_id", flat=True)
+    assert list(live) == ["hw-2"]

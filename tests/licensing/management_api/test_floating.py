@@ -162,3 +162,11 @@ def test_the_service_refuses_what_the_api_would(db):
     license = LicenseFactory()
     with pytest.raises(InvalidTransition):
         services.license_floating_release(license=license, actor=Actor.system("staff"))
+
+
+def test_release_floating_of_a_license_holding_no_slot_is_a_conflict(api):
+    license = LicenseFactory(activation_code=ActivationCodeFactory(entitlement__license_model=FLOATING))
+    response = api.post(f"/api/v1/licenses/{license.pk}/release-floating/", {}, format="json")
+    assert response.status_code == 409
+    assert "holds no floating slot" in response.json()["message"]
+    assert not AuditEvent.objects.filter(action="license.floating_released").exists()
