@@ -32,11 +32,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, Min, QuerySet
+from django.db.models import Count, F, Min, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -97,6 +98,11 @@ class _Known:
 
 
 _known = snapshots.SnapshotCache(size=50_000)
+# How long a worker may go on renewing a slot from memory: as long as it stays well ahead
+# of its end. It needs no other bound: a release retires it through the slot's version,
+# and a bump that was lost shows at the next flush, which writes nothing for a slot that
+# is gone and so makes the worker forget it.
+KNOWN_SECONDS = 24 * 60 * 60
 
 
 def slot_check_in(license: License, *, now: dt.datetime, actor: Actor, versions: Any = snapshots.READ_NOW) -> Slot:
@@ -105,18 +111,43 @@ def slot_check_in(license: License, *, now: dt.datetime, actor: Actor, versions:
     Raises `floating_not_available` otherwise."""
     entitlement = license.entitlement
     versions = versions or snapshots.Versions.read(list(slot_key(license.pk)))
-    known = _known.get(license.pk, versions)
     ahead = renew_ahead(entitlement)
-    if known is not None and ahead is not None and known.ends_at - now > ahead:
+    known = _known.get(license.pk, versions) if ahead is not None else None
+    before = None
+    if known is None and ahead is not None and versions.available:
+        # New to this worker: learn the slot with one read, no lock (another worker
+        # renewed it), rather than with a transaction every worker would queue on.
+        before = versions.of(slot_key(license.pk))  # read before the slot is
+        known = _read(license.pk, now)
+        if known is not None:
+            _remember(license.pk, before, known)
+    if known is not None and known.ends_at - now > ahead:
         until = max(known.ends_at, now + dt.timedelta(seconds=entitlement.floating_timeout))
         renewals.record(license.pk, (known.since, until))
         return Slot(since=known.since, until=until, borrowed_until=known.borrowed_until, in_use=known.in_use)
-    before = versions.of(slot_key(license.pk))  # read before the slot is
+    before = before or versions.of(slot_key(license.pk))
     slot = slot_take(license, now=now, actor=actor)
-    _known.put(
-        license.pk, slot_key(license.pk), before, _Known(slot.since, slot.until, slot.borrowed_until, slot.in_use)
-    )
+    _remember(license.pk, before, _Known(slot.since, slot.until, slot.borrowed_until, slot.in_use))
     return slot
+
+
+def _read(license_id: Any, now: dt.datetime) -> _Known | None:
+    """The license's slot as the database holds it, with how many are live; None if it
+    holds none now."""
+    live = FloatingSlot.objects.live(now).filter(entitlement=OuterRef("entitlement")).order_by()
+    in_use = Subquery(live.values("entitlement").annotate(n=Count("pk")).values("n"))
+    row = (
+        FloatingSlot.objects.live(now)
+        .filter(license_id=license_id)
+        .annotate(in_use=in_use)
+        .values_list("taken_at", "ends_at", "borrowed_until", "in_use")
+        .first()
+    )
+    return _Known(*row) if row is not None else None
+
+
+def _remember(license_id: Any, before: tuple | None, known: _Known) -> None:
+    _known.put(license_id, slot_key(license_id), before, known, expires=time.monotonic() + KNOWN_SECONDS)
 
 
 def slot_take(

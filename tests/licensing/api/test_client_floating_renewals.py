@@ -158,3 +158,23 @@ def test_a_renewal_that_could_not_be_written_is_forgotten_not_believed(app, code
     assert (response.status_code, response.json()["code"]) == (400, "floating_not_available")
     live = FloatingSlot.objects.live(lapsed).values_list("license__device__hardware_id", flat=True)
     assert list(live) == ["hw-2"]
+
+
+def test_a_worker_new_to_a_running_device_learns_its_slot_with_one_read_and_no_lock(
+    app, code, django_assert_num_queries
+):
+    from licensing.services import floating
+
+    start = moment()
+    with time_machine.travel(start, tick=False):
+        app.post("activate_license", {"product": PRODUCT, "hardware_id": "hw-1", "license_key": code.code})
+        check(app, code)
+        check(app, code)
+    floating._known.clear()  # as another worker's memory: it has never seen this device
+    later = start + dt.timedelta(seconds=100)
+    with time_machine.travel(later, tick=False), django_assert_num_queries(1) as captured:
+        response = check(app, code)
+    assert "FOR" not in captured.captured_queries[0]["sql"]  # no row locked
+    assert response.json()["floating_in_use_devices"] == 1
+    assert renewals.flush() == 1
+    assert FloatingSlot.objects.get().ends_at == later + dt.timedelta(seconds=600)
