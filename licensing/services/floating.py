@@ -37,7 +37,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, Min, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, Max, Min, Q, QuerySet
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -114,14 +114,18 @@ def slot_check_in(license: License, *, now: dt.datetime, actor: Actor, versions:
     ahead = renew_ahead(entitlement)
     known = _known.get(license.pk, versions) if ahead is not None else None
     before = None
-    if known is None and ahead is not None and versions.available:
-        # New to this worker: learn the slot with one read, no lock (another worker
-        # renewed it), rather than with a transaction every worker would queue on.
-        before = versions.of(slot_key(license.pk))  # read before the slot is
-        known = _read(license.pk, now)
-        if known is not None:
+    if known is None:
+        # New to this worker: learn the slot with one read and no lock (another worker
+        # renewed it), rather than with a transaction every worker would queue on. With
+        # no slot held and none free, the refusal needs no lock either: only a slot's
+        # taking must be counted under it.
+        before = versions.of(slot_key(license.pk)) if versions.available else None  # read before the slot is
+        known, running, next_end = _read(license, now)
+        if known is not None and ahead is not None:
             _remember(license.pk, before, known)
-    if known is not None and known.ends_at - now > ahead:
+        elif known is None and running >= entitlement.seats:
+            raise _not_available(entitlement, next_end)
+    if known is not None and ahead is not None and known.ends_at - now > ahead:
         until = max(known.ends_at, now + dt.timedelta(seconds=entitlement.floating_timeout))
         renewals.record(license.pk, (known.since, until))
         return Slot(since=known.since, until=until, borrowed_until=known.borrowed_until, in_use=known.in_use)
@@ -131,19 +135,25 @@ def slot_check_in(license: License, *, now: dt.datetime, actor: Actor, versions:
     return slot
 
 
-def _read(license_id: Any, now: dt.datetime) -> _Known | None:
-    """The license's slot as the database holds it, with how many are live; None if it
-    holds none now."""
-    live = FloatingSlot.objects.live(now).filter(entitlement=OuterRef("entitlement")).order_by()
-    in_use = Subquery(live.values("entitlement").annotate(n=Count("pk")).values("n"))
+def _read(license: License, now: dt.datetime) -> tuple[_Known | None, int, dt.datetime | None]:
+    """In one read, no lock: the license's slot if it holds one now, how many of its
+    entitlement's slots are held, and when the first of them ends."""
+    mine = Q(license_id=license.pk)
     row = (
         FloatingSlot.objects.live(now)
-        .filter(license_id=license_id)
-        .annotate(in_use=in_use)
-        .values_list("taken_at", "ends_at", "borrowed_until", "in_use")
-        .first()
+        .filter(entitlement_id=license.entitlement_id)
+        .aggregate(
+            running=Count("pk"),
+            next_end=Min("ends_at"),
+            since=Max("taken_at", filter=mine),
+            ends_at=Max("ends_at", filter=mine),
+            borrowed_until=Max("borrowed_until", filter=mine),
+        )
     )
-    return _Known(*row) if row is not None else None
+    known = None
+    if row["since"] is not None:
+        known = _Known(row["since"], row["ends_at"], row["borrowed_until"], row["running"])
+    return known, row["running"], row["next_end"]
 
 
 def _remember(license_id: Any, before: tuple | None, known: _Known) -> None:

@@ -178,3 +178,19 @@ def test_a_worker_new_to_a_running_device_learns_its_slot_with_one_read_and_no_l
     assert response.json()["floating_in_use_devices"] == 1
     assert renewals.flush() == 1
     assert FloatingSlot.objects.get().ends_at == later + dt.timedelta(seconds=600)
+
+
+def test_with_every_slot_held_a_device_without_one_is_refused_with_one_read_and_no_lock(
+    app, code, django_assert_num_queries
+):
+    for hardware_id in ("hw-1", "hw-2"):  # both slots
+        app.post("activate_license", {"product": PRODUCT, "hardware_id": hardware_id, "license_key": code.code})
+    services.license_floating_release(license=License.objects.get(device__hardware_id="hw-2"), actor=Actor.system("t"))
+    app.post("activate_license", {"product": PRODUCT, "hardware_id": "hw-3", "license_key": code.code})
+    check(app, code, "hw-2")  # hw-2 is activated, holds no slot: refused (its license remembered)
+    check(app, code, "hw-2")
+    with django_assert_num_queries(1) as captured:
+        response = check(app, code, "hw-2")
+    assert "FOR" not in captured.captured_queries[0]["sql"]  # read before any other request resets the log
+    verify_response(response)
+    assert (response.status_code, response.json()["code"]) == (400, "floating_not_available")
