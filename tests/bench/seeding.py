@@ -173,7 +173,8 @@ def seed(cursor, *, licenses: int) -> dict[str, float]:
                CASE WHEN disabled THEN 'disabled' ELSE 'active' END,
                {_uuid("customer", "(e + 1) / 2")},
                CASE WHEN (e + 1) / 2 % 30 = 0 THEN {_uuid("transaction", "(e + 1) / 2")} END,
-               {_uuid("product", f"(e - 1) % {len(PRODUCTS)} + 1")}, 0
+               {_uuid("product", f"(e - 1) % {len(PRODUCTS)} + 1")}, 0,
+               'node_locked', NULL, 600, 0
         FROM (SELECT e, {entitlement_created("e")} AS created, e % 89 = 0 AS disabled
               FROM generate_series(1, {entitlements}) AS e OFFSET 0) AS en
         """,
@@ -355,6 +356,10 @@ ENTITLEMENT_COLUMNS = [
     "transaction_id",
     "product_id",
     "seats_used",
+    "license_model",
+    "max_activations",
+    "floating_timeout",
+    "max_borrow_time",
 ]
 CODE_COLUMNS = [*SWITCHED, "code", "max_activations", "status", "entitlement_id", "seats_used"]
 DEVICE_COLUMNS = [
