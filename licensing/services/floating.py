@@ -1,27 +1,31 @@
-"""Floating entitlements: any number of registered devices, at most `seats` running at once.
+"""Floating entitlements: any number of activated devices, at most `seats` running at once.
 
 A running device holds a slot (models.FloatingSlot) until its end; each check-in renews
-it to `now + floating_timeout`. What is exact and what is not:
+it to `now + floating_timeout`, and the device may run (offline too) only until then:
+the slot is its lease. What is exact and what is not:
 
 - **Taking a slot is exact.** It happens under the entitlement's row lock (the lock
   every activation of the entitlement takes too), which counts the live slots, those
-  whose end is still ahead, and refuses past `seats`. A slot nobody renews is free at
-  its end, with nothing needing to run.
-- **Renewing a slot is written behind the answer.** A check-in of a device whose slot
-  this worker knows to end more than `renew_ahead` from now answers from memory and
-  buffers the new end (services/writebehind.py), written within
-  LICENSING_CHECKIN_FLUSH_SECONDS, well before the slot could lapse; only a slot nearer
-  its end than that (or unknown to this worker) is renewed in a transaction. So the
-  steady state costs no database write per check, and no slot ever looks free to a
-  counting worker while its holder's renewal waits in a buffer. A renewal only ever
-  moves an end later, and only of the slot the device took (`taken_at`): one released
-  or taken again since is left alone.
+  whose end is still ahead, and refuses past `seats`; the rules are read again under
+  it. Every other change of a slot holds that lock as well, switches that stop a
+  license included, so a switch lands either before a take (refused) or after (freed).
+  A slot nobody renews is free at its end, with nothing needing to run.
+- **Renewing a slot is written behind the answer.** A worker that knows a device's slot
+  ends more than `renew_ahead` from now answers from memory and buffers the new end
+  (services/writebehind.py), written within LICENSING_CHECKIN_FLUSH_SECONDS, well
+  before the slot could lapse; a slot nearer its end is renewed in a transaction. A
+  worker new to a device learns its slot with one read and no lock. A buffered end only
+  ever moves an end later, only of the slot the device took (`taken_at`), and never of
+  one that lapsed: a renewal the database did not take is forgotten by the worker, not
+  believed. So the steady state costs no database write per check, and no slot looks
+  free to a counting worker while its holder's renewal waits in a buffer.
 - **What a killed worker loses** is the renewals it buffered in its last flush interval:
   those slots end where the database last had them, at least `renew_ahead` after the
   buffered check, and the device is told so at its next check (which takes a slot
   again if one is free). A worker that exits normally writes its buffer first.
-- **`floating_in_use_devices`** in an answer from memory is the count this worker read
-  when it last renewed the slot in a transaction: informative, not exact.
+- **Eventually consistent:** `floating_in_use_devices` in an answer from memory is the
+  count this worker last read; a refusal with every slot held is read without the
+  lock, so it may come a moment before a concurrent release lands.
 
 Releases (the client's, staff's, the portal's, a switch that stops the license) delete
 the slot under the same lock, and retire what every worker remembers of it through the
