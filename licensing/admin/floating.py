@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from .. import selectors, services
@@ -88,8 +89,10 @@ class FloatingSlotAdmin(ObjectActionsMixin, LicensingAdmin):
         return obj.license.device.hostname
 
     @admin.display(description="Borrowed until")
-    def borrowed(self, obj: FloatingSlot):
-        return obj.borrowed_until if obj.is_borrowed(timezone.now()) else "—"
+    def borrowed(self, obj: FloatingSlot) -> str:
+        if not obj.is_borrowed(timezone.now()):
+            return "—"
+        return date_format(timezone.localtime(obj.borrowed_until), "DATETIME_FORMAT")
 
 
 class FloatingSlotInline(ReadOnlyInline):
