@@ -168,40 +168,51 @@ def _features(entitlement: Entitlement) -> list[tuple[str, object]]:
 @require_http_methods(["GET", "POST"])
 def license_deactivate(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     license = get_object_or_404(selectors.portal_licenses(request.account), pk=pk)
-    back = reverse("portal:entitlement-detail", args=[license.entitlement_id])
     # The service's own transition says which licenses may be deactivated.
     if not services.LICENSE_DEACTIVATE.allows(license.status):
         messages.error(request, f"{license.device} does not hold an active seat; nothing to free.")
-        return HttpResponseRedirect(back)
-    if request.method == "POST":
-        try:
-            services.license_deactivate(
-                license=license, actor=Actor.portal(request.account, request), reason="Seat freed in the portal."
-            )
-        except DomainError as error:
-            messages.error(request, error.message)
-        else:
-            messages.success(request, f"{license.device} no longer holds a seat of {license.entitlement.product}.")
-        return HttpResponseRedirect(back)
-    return _render(request, "portal/license_deactivate.html", {"license": license, "back": back})
+        return HttpResponseRedirect(_entitlement_url(license))
+    return _confirmed(
+        request,
+        license,
+        template="portal/license_deactivate.html",
+        change=services.license_deactivate,
+        reason="Seat freed in the portal.",
+        done=f"{license.device} no longer holds a seat of {license.entitlement.product}.",
+    )
 
 
 @auth.account_required
 @require_http_methods(["GET", "POST"])
 def license_release_floating(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     license = get_object_or_404(selectors.portal_licenses(request.account), pk=pk)
-    back = reverse("portal:entitlement-detail", args=[license.entitlement_id])
-    if request.method == "POST":
-        try:
-            services.license_floating_release(
-                license=license, actor=Actor.portal(request.account, request), reason="Slot released in the portal."
-            )
-        except DomainError as error:
-            messages.error(request, error.message)
-        else:
-            messages.success(request, f"{license.device} no longer holds a slot of {license.entitlement.product}.")
-        return HttpResponseRedirect(back)
-    return _render(request, "portal/license_release_floating.html", {"license": license, "back": back})
+    return _confirmed(
+        request,
+        license,
+        template="portal/license_release_floating.html",
+        change=services.license_floating_release,
+        reason="Slot released in the portal.",
+        done=f"{license.device} no longer holds a slot of {license.entitlement.product}.",
+    )
+
+
+def _confirmed(request: HttpRequest, license, *, template: str, change, reason: str, done: str) -> HttpResponse:
+    """A change of one of the account's licenses: asked on a page of its own (GET), made
+    by its service on POST, then back to the entitlement with what happened."""
+    back = _entitlement_url(license)
+    if request.method != "POST":
+        return _render(request, template, {"license": license, "back": back})
+    try:
+        change(license=license, actor=Actor.portal(request.account, request), reason=reason)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, done)
+    return HttpResponseRedirect(back)
+
+
+def _entitlement_url(license) -> str:
+    return reverse("portal:entitlement-detail", args=[license.entitlement_id])
 
 
 @auth.account_required
