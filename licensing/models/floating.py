@@ -34,8 +34,14 @@ class FloatingSlot(PublicModel):
         verbose_name = "floating slot"
         indexes = [models.Index(fields=["entitlement", "ends_at"]), models.Index(fields=["ends_at"])]
 
+    # What its label reads: the device and the entitlement (not the license's own label,
+    # which would read the entitlement again through it).
+    label_relations = ("license__device", "entitlement__product", "entitlement__customer")
+
     def __str__(self) -> str:
-        return f"Slot of {self.license}" if self.license_id else "Floating slot"
+        if not (self.license_id and self.entitlement_id):
+            return "Floating slot"
+        return f"Slot of {self.license.device} on {self.entitlement}"
 
     def is_live(self, now) -> bool:
         return self.ends_at > now

@@ -152,3 +152,18 @@ def test_a_user_without_the_deactivate_permission_cannot_release(client, db):
     )
     assert response.status_code == 403
     assert FloatingSlot.objects.filter(pk=slot.pk).exists()
+
+
+@pytest.mark.parametrize("page", ["entitlement", "slot list"])
+def test_pages_listing_slots_take_as_many_queries_for_many_slots_as_for_one(client, superuser, page):
+    client.force_login(superuser)
+    code = ActivationCodeFactory(entitlement__license_model=FLOATING, entitlement__seats=50)
+    if page == "entitlement":
+        url = reverse("admin:licensing_entitlement_change", args=[code.entitlement_id])
+    else:
+        url = reverse("admin:licensing_floatingslot_changelist")
+    running(LicenseFactory(activation_code=code))
+    few = queries(client, url)[0]
+    for _ in range(5):
+        running(LicenseFactory(activation_code=code))
+    assert queries(client, url)[0] == few
