@@ -65,3 +65,29 @@ def page(browser: Browser) -> Iterator[Page]:
 def artifacts_dir() -> Path:
     ARTIFACTS_DIR.mkdir(exist_ok=True)
     return ARTIFACTS_DIR
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Iterator[Page]:
+    """A page the size of a phone's screen (390 x 844 CSS pixels)."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def fresh_server_state() -> Iterator[None]:
+    """Failed sign-ins are counted in the cache (Redis), the signing key is cached per
+    process while each test's database starts without one, and check-ins are buffered
+    per process: none of it may leak from one test into the next."""
+    from django.core.cache import cache
+
+    from licensing.services.checkins import check_ins
+    from licensing.signing import current_signer
+
+    cache.clear()
+    current_signer.cache_clear()
+    yield
+    current_signer.cache_clear()
+    check_ins.discard()

@@ -5,20 +5,16 @@ desktop and on a phone. What a person sees is checked, and the database too."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.utils import timezone
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from licensing.models import AuditEvent, CustomerContact, Entitlement, FloatingSlot, License
-from licensing.signing import current_signer
-from tests.browser.conftest import TIMEOUT_MS
 from tests.browser.test_admin_customer_switch import log_in
-from tests.browser.test_portal import PASSWORD, sign_in
+from tests.browser.test_portal import PASSWORD, page_and_window_widths, sign_in
 from tests.factories import (
     ActivationCodeFactory,
     CustomerContactFactory,
@@ -32,11 +28,8 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(autouse=True)
-def fresh_server_state() -> Iterator[None]:
-    cache.clear()
-    current_signer.cache_clear()
-    yield
-    current_signer.cache_clear()
+def _fresh(fresh_server_state) -> None:
+    pass
 
 
 @pytest.fixture
@@ -125,20 +118,12 @@ def test_a_contact_sees_who_runs_it_and_frees_a_crashed_computers_slot(
     assert AuditEvent.objects.get(action="license.floating_released").actor_type == "portal"
 
 
-@pytest.fixture
-def phone(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
-    context.set_default_timeout(TIMEOUT_MS)
-    yield context.new_page()
-    context.close()
-
-
 def test_the_running_now_table_fits_a_phone(phone: Page, live_server, contact, render_farm: Entitlement) -> None:
     sign_in(phone, live_server.url, contact)
     phone.goto(f"{live_server.url}/portal/entitlements/{render_farm.pk}/")
     section = phone.locator("section", has=phone.get_by_role("heading", name="Running now"))
     expect(section.locator("tbody tr")).to_have_count(2)
-    page_width, window_width = phone.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    page_width, window_width = page_and_window_widths(phone)
     assert page_width <= window_width == 390
     for button in section.get_by_role("link", name="Release").all():
         box = button.bounding_box()

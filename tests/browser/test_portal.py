@@ -8,19 +8,15 @@ database is checked as well, so a page that merely looks right cannot pass.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from licensing import services
 from licensing.actors import Actor
 from licensing.models import AuditEvent, CustomerContact, Device, Entitlement, License, OfflineRequest, PortalSettings
-from licensing.services.checkins import check_ins
-from licensing.signing import current_signer
 from tests.browser.conftest import TIMEOUT_MS
 from tests.factories import (
     ActivationCodeFactory,
@@ -43,15 +39,8 @@ ENTITLEMENT_DISABLED = "Disabled: entitlement disabled"
 
 
 @pytest.fixture(autouse=True)
-def fresh_server_state() -> Iterator[None]:
-    # Failed sign-ins are counted in the cache (Redis), the signing key is cached per
-    # process while each test's database starts without one, and check-ins are buffered
-    # per process: none of it may leak from one test into the next.
-    cache.clear()
-    current_signer.cache_clear()
-    yield
-    current_signer.cache_clear()
-    check_ins.discard()
+def _fresh(fresh_server_state) -> None:
+    pass
 
 
 @pytest.fixture
@@ -298,15 +287,6 @@ def test_junk_request_file_shows_a_clear_error_and_activates_nothing(
     assert Device.objects.count() == devices
     assert not OfflineRequest.objects.exists()
     assert not AuditEvent.objects.filter(action="license.activated").exists()
-
-
-@pytest.fixture
-def phone(browser: Browser) -> Iterator[Page]:
-    """A page the size of a phone's screen (390 x 844 CSS pixels)."""
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
-    context.set_default_timeout(TIMEOUT_MS)
-    yield context.new_page()
-    context.close()
 
 
 def page_and_window_widths(page: Page) -> list[int]:
