@@ -7,11 +7,15 @@ registry (`_model`) rather than by importing `licensing.models`: the two stay la
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 
 from django.apps import apps
 from django.db import connections, models
+from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from psycopg import sql
 
 from . import rules
 
@@ -51,8 +55,9 @@ class EffectiveStatusQuerySet(models.QuerySet):
     ) -> EffectiveStatusQuerySet:
         """Rows of this effective status (or reason), on the `with_effective_status`
         annotation (added if missing). Every status but active is decided by rules, each on
-        one indexed fact: the rows come from those facts' indexes (a union of one lookup
-        per rule), not from evaluating the whole chain on every row of a large table."""
+        one indexed fact: the rows are found through those facts' indexes (one condition
+        per rule on this table's own columns, ORed), not by evaluating the whole chain on
+        every row of a large table."""
         now = now or timezone.now()
         rows = self if "effective_status" in self.query.annotations else self.with_effective_status(now)
         decided = {"effective_reason": reason} if reason else {"effective_status": status}
@@ -63,47 +68,66 @@ class EffectiveStatusQuerySet(models.QuerySet):
         if not deciding:
             return rows.none()
         postgresql = connections[self.db].vendor == "postgresql"
-        found = [_failing(self.model, rule, self.chain_paths[rule.fact], now, postgresql) for rule in deciding]
-        union = found[0].union(*found[1:])
-        if postgresql:
-            # = ANY(ARRAY(...)): the ids are gathered first and each row fetched by its
-            # key. With IN (...) the planner hashes the ids and scans the whole table
-            # for them, expecting thousands (200,000 entitlements read for 4,000 ids).
-            candidates = rows.filter(_AnyOf(models.F("pk"), models.Subquery(union)))
-        else:
-            candidates = rows.filter(pk__in=union)
-        # A row that fails a deciding rule may still owe its status to an earlier rule, and
-        # then the annotation decides. When every earlier rule decides this same status,
-        # the candidates are the answer and no row needs its whole chain evaluated.
-        last = applicable.index(deciding[-1])
-        outranked = any(rule not in deciding for rule in applicable[:last])
-        return candidates.filter(**decided) if outranked else candidates
+        # A row that fails a deciding rule owes its status to it unless an earlier rule of
+        # another status fails too: only rows found by such an outranked rule need their
+        # whole chain evaluated (the annotation), the others are the answer as found.
+        conditions = []
+        for rule in deciding:
+            failing = _failing(self.model, rule, self.chain_paths[rule.fact], now, postgresql)
+            earlier = applicable[: applicable.index(rule)]
+            outranked = any(other not in deciding for other in earlier)
+            conditions.append(failing & Q(**decided) if outranked else failing)
+        return rows.filter(functools.reduce(operator.or_, conditions))
 
 
-def _failing(model: type[models.Model], rule: rules.Rule, path: str, now: dt.datetime, postgresql: bool):
-    """The ids of `model`'s rows on which `rule` fails, its fact at `path`. On
-    PostgreSQL a fact of a related row is found in that row's own table first, and its
-    ids matched through the foreign key's index (`= ANY(ARRAY(...))`): joined instead,
-    the planner expects many rows and scans the whole table (every entitlement read for
-    the few hundred of the disabled customers)."""
+def _failing(model: type[models.Model], rule: rules.Rule, path: str, now: dt.datetime, postgresql: bool) -> Q:
+    """The condition on `model`'s own columns under which `rule` fails, its fact at
+    `path`. On PostgreSQL the ids of the related rows whose fact fails are read first
+    (one query) and matched as a list through the foreign key's index. The planner then
+    knows how many there are: it combines the rules into one bitmap scan of `model`'s
+    indexes, or walks the ordering's index testing each row against a hashed list, as
+    the numbers say. Joined instead, it expects many rows and reads the whole table;
+    given as a subquery, it expects ten and walks the index testing each row against
+    every id (a thousand comparisons a row)."""
     head, _, rest = path.partition("__")
     field = model._meta.get_field(head)
     if postgresql and rest and field.many_to_one:
-        related = _failing(field.related_model, rule, rest, now, postgresql)
-        return model._base_manager.filter(_AnyOf(models.F(head), models.Subquery(related))).order_by().values("pk")
-    return model._base_manager.filter(rule.condition(path, now)).order_by().values("pk")
+        related = field.related_model._base_manager.filter(_related_failing(field.related_model, rule, rest, now))
+        return Q(_AnyOf(models.F(head), list(related.order_by().values_list("pk", flat=True))))
+    return rule.condition(path, now)
+
+
+def _related_failing(model: type[models.Model], rule: rules.Rule, path: str, now: dt.datetime) -> Q:
+    """As `_failing`, for the rows whose ids are read: a fact further away is matched
+    through a subquery run once (`= ANY(ARRAY(...))`), in the same query."""
+    head, _, rest = path.partition("__")
+    field = model._meta.get_field(head)
+    if rest and field.many_to_one:
+        related = field.related_model._base_manager.filter(_related_failing(field.related_model, rule, rest, now))
+        return Q(_AnyOf(models.F(head), models.Func(related.order_by().values("pk"), function="ARRAY")))
+    return rule.condition(path, now)
 
 
 class _AnyOf(models.Lookup):
-    """`column = ANY(ARRAY(subquery))` (PostgreSQL): the subquery runs once, before the
-    rows are looked up by the column's index."""
+    """`column = ANY(values)` (PostgreSQL), for an array expression or a list of values.
+
+    A list is written into the SQL as a literal (quoted by psycopg), not passed as a
+    parameter: a prepared statement's generic plan would not know a parameter's length,
+    and would test each row against every value again."""
 
     lookup_name = "any_of"
+    prepare_rhs = False
+
+    def get_db_prep_lookup(self, value, connection):
+        if isinstance(value, list):
+            connection.ensure_connection()
+            return sql.Literal(value).as_string(connection.connection), []
+        return super().get_db_prep_lookup(value, connection)
 
     def as_sql(self, compiler, connection) -> tuple[str, tuple]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = compiler.compile(self.rhs)
-        return f"{lhs} = ANY(ARRAY({rhs}))", (*lhs_params, *rhs_params)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY({rhs})", (*lhs_params, *rhs_params)
 
 
 def _model(name: str) -> type[models.Model]:
