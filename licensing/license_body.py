@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from . import rules
+from . import metering, rules
 from .models import License
 
 # A client checks in this often, so that one missed check (a laptop waking, a blip in
@@ -45,7 +45,7 @@ def license_body(
         "license_model": entitlement.license_model,
         "max_activations": entitlement.seats,
         "times_activated": entitlement.seats_used,
-        "features": entitlement.features,
+        "features": entitlement.features(now),
         "lease_expires_at": license.lease_expires_at,
         "refresh_interval": max(MIN_REFRESH_SECONDS, lease_seconds // REFRESH_SHARE_OF_LEASE),
         "offline_grace": int(entitlement.offline_grace.total_seconds()),
@@ -53,6 +53,7 @@ def license_body(
         # The device this answer is about: a client checks it is its own.
         "hardware_id": license.device.hardware_id,
     }
+    body.update(_features_and_consumption(entitlement, now))
     if entitlement.is_floating:
         body.update(_floating(license, entitlement, now))
     if license.activation_code_id and license.activation_code.max_activations is not None:
@@ -61,6 +62,20 @@ def license_body(
     if nonce is not None:
         body["nonce"] = nonce
     return body
+
+
+def _features_and_consumption(entitlement, now: dt.datetime) -> dict[str, Any]:
+    """Each granted feature in full (`product_features`), and a metered entitlement's
+    terms and use: what a client needs to open modules and meter offline. The counters
+    are read only for an entitlement that has meters (one query)."""
+    used = metering.usage_now(entitlement, now)
+    granted = entitlement.granted_features(now)
+    terms: dict[str, Any] = {
+        "product_features": [metering.feature_object(t, entitlement, now, used.get(t["code"])) for t in granted]
+    }
+    if meter := metering.entitlement_meter(entitlement):
+        terms.update(metering.meter_fields(meter, used.get(None, 0), entitlement, now))
+    return terms
 
 
 def _floating(license: License, entitlement, now: dt.datetime) -> dict[str, Any]:

@@ -35,16 +35,17 @@ TEST_EVENT = "webhook.test"  # sent by "Send test event", to one endpoint, whate
 DELIVER_TASK = "licensing.tasks.deliver_webhook"
 
 
-def emit(event_type: str, target: models.Model | None) -> WebhookEvent | None:
+def emit(event_type: str, target: models.Model | None, *, extra: dict | None = None) -> WebhookEvent | None:
     """Write the event and its deliveries for every active endpoint that subscribes, in
     the caller's transaction, and queue them once it commits. Nothing if none subscribes.
-    `data` is the target as the management API shows it at this moment."""
+    `data` is the target as the management API shows it at this moment, plus `extra`."""
     if event_type not in representations.EVENT_TYPES:
         return None
     endpoints = [e for e in _active_endpoints() if e.subscribes_to(event_type)]
     if not endpoints:
         return None
-    return _write(event_type, representations.represent(target) if target is not None else {}, endpoints)
+    data = representations.represent(target) if target is not None else {}
+    return _write(event_type, {**data, **(extra or {})}, endpoints)
 
 
 # Read by every change: compiled once (licensing/compiled.py).

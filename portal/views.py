@@ -161,7 +161,10 @@ def entitlement_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 
 
 def _features(entitlement: Entitlement) -> list[tuple[str, object]]:
-    return sorted(entitlement.features.items()) if isinstance(entitlement.features, dict) else []
+    """The features granted now, by name, with their values."""
+    now = timezone.now()
+    values = entitlement.features(now)
+    return sorted((terms["name"], values[terms["code"]]) for terms in entitlement.granted_features(now))
 
 
 @auth.account_required

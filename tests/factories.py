@@ -10,10 +10,12 @@ from licensing.models import (
     CustomerContact,
     Device,
     Entitlement,
+    EntitlementFeature,
     License,
     LicenseTransaction,
     LicenseUser,
     Product,
+    ProductFeature,
     WebhookEndpoint,
 )
 from licensing.models.webhooks import generate_secret
@@ -158,3 +160,24 @@ def user_on_two_entitlements(product_code: str = "team") -> tuple[LicenseUser, l
     entitlements = EntitlementFactory.create_batch(2, customer=user.customer, product=product)
     user.entitlements.add(*entitlements)
     return user, entitlements
+
+
+def grant_features(entitlement: Entitlement, features: dict, **terms) -> Entitlement:
+    """Grant `entitlement` the features `{code: value}` of its product (declared as
+    needed), through the services, as staff would."""
+    from licensing import services
+    from licensing.actors import Actor
+
+    actor = Actor.system("test")
+    for code, value in features.items():
+        feature = ProductFeature.objects.filter(product=entitlement.product, code=code).first()
+        feature = feature or services.product_feature_create(
+            product_feature=ProductFeature(product=entitlement.product, code=code, name=code.replace("_", " ").title()),
+            actor=actor,
+        )
+        services.entitlement_feature_grant(
+            entitlement_feature=EntitlementFeature(entitlement=entitlement, feature=feature, value=value, **terms),
+            actor=actor,
+        )
+    entitlement.refresh_from_db()
+    return entitlement

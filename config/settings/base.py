@@ -212,6 +212,8 @@ SPECTACULAR_SETTINGS = {
         "LicenseStatusEnum": "licensing.models.License.Status",
         "ProductAuthorizationMethodEnum": "licensing.models.Product.AuthorizationMethod",
         "LicenseModelEnum": "licensing.models.Entitlement.LicenseModel",
+        "ResetPeriodEnum": "licensing.models.ResetPeriod",
+        "FeatureTypeEnum": "licensing.models.ProductFeature.FeatureType",
     },
 }
 

@@ -5,6 +5,7 @@ from ..models import ActivationCode, Entitlement, LicenseTransaction
 from .actions import ObjectAction, ObjectActionsMixin, model_permission
 from .base import LicensingAdmin, ReadOnlyInline
 from .display import EffectiveStatusFilter, EffectiveStatusMixin, floating_use, status_badge
+from .features import FeatureGrantInline, usage_bars
 from .floating import FloatingSlotInline
 
 STATUS_FIELDS = ["status_reason", "status_changed_at"]
@@ -77,7 +78,7 @@ class EntitlementAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdmin)
     search_fields = ["customer__name", "customer__email", "customer__external_id", "product__name", "product__code"]
     autocomplete_fields = ["customer", "transaction"]
     fixed_after_creation = ("customer", "product")
-    readonly_fields = ["effective_status_badge", "seats_display", *STATUS_FIELDS]
+    readonly_fields = ["effective_status_badge", "seats_display", "usage", *STATUS_FIELDS]
     fieldsets = [
         (
             None,
@@ -90,15 +91,37 @@ class EntitlementAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdmin)
                     "seats",
                     "valid_from",
                     "valid_until",
-                    "features",
                 ]
+            },
+        ),
+        (
+            "Metering",
+            {
+                "fields": [
+                    "max_consumptions",
+                    "allow_overages",
+                    "max_overages",
+                    "reset_period",
+                    "allow_negative_consumptions",
+                ],
+                "description": "Count consumption of the whole entitlement (add_consumption). Leave the limit empty "
+                "for an entitlement that is not metered; features are metered on their grants.",
+            },
+        ),
+        (
+            "Usage this period",
+            {
+                "fields": ["usage"],
+                "description": "What the entitlement and its consumption features counted in their current "
+                "periods. A count is corrected with a reason (POST /api/v1/entitlements/{id}/correct-usage), "
+                "never edited in place.",
             },
         ),
         ("Floating", {"fields": ["max_activations", "floating_timeout", "max_borrow_time"]}),
         ("Client terms", {"fields": ["lease_period", "offline_grace"]}),
         ("Status", {"fields": ["effective_status_badge", "seats_display", *STATUS_FIELDS]}),
     ]
-    inlines = [ActivationCodeInline, FloatingSlotInline]
+    inlines = [FeatureGrantInline, ActivationCodeInline, FloatingSlotInline]
     create_service = staticmethod(services.entitlement_create)
     update_service = staticmethod(services.entitlement_update)
     service_argument = "entitlement"
@@ -143,6 +166,10 @@ class EntitlementAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdmin)
         ]
 
     @admin.display(description="Seats used")
+    @admin.display(description="Usage")
+    def usage(self, obj: Entitlement) -> str:
+        return usage_bars(obj) if obj.pk else "—"
+
     def seats_display(self, obj: Entitlement) -> str:
         if obj.is_floating:
             return floating_use(obj.floating_in_use, obj.seats, registered=obj.seats_used)

@@ -4,6 +4,7 @@ from .client import OfflineRequest, SigningKey
 from .credentials import ApiToken, ClientCredential
 from .customers import Customer
 from .entitlements import ActivationCode, Entitlement, LicenseTransaction
+from .features import ConsumptionCounter, ConsumptionEntry, EntitlementFeature, ProductFeature, ResetPeriod
 from .floating import FloatingSlot
 from .licenses import Device, License, LicenseUser
 from .portal import CustomerContact, PortalSettings
@@ -14,10 +15,13 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "ClientCredential",
+    "ConsumptionCounter",
+    "ConsumptionEntry",
     "Customer",
     "CustomerContact",
     "Device",
     "Entitlement",
+    "EntitlementFeature",
     "FloatingSlot",
     "License",
     "LicenseTransaction",
@@ -25,6 +29,8 @@ __all__ = [
     "OfflineRequest",
     "PortalSettings",
     "Product",
+    "ProductFeature",
+    "ResetPeriod",
     "SigningKey",
     "WebhookAttempt",
     "WebhookDelivery",

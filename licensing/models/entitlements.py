@@ -10,6 +10,7 @@ from django.utils import timezone
 from .. import rules
 from ..querysets import ActivationCodeQuerySet, EntitlementQuerySet
 from .base import SwitchedModel
+from .features import MeteringTerms
 
 
 class LicenseTransaction(SwitchedModel):
@@ -47,8 +48,9 @@ MIN_FLOATING_TIMEOUT = 60
 MAX_FLOATING_TIMEOUT = 86_400
 
 
-class Entitlement(SwitchedModel):
-    """A customer's right to a product: seats, a validity window, features, lease terms."""
+class Entitlement(MeteringTerms, SwitchedModel):
+    """A customer's right to a product: seats, a validity window, features, lease terms,
+    and (when `max_consumptions` is set) metered consumption."""
 
     resource_name = "entitlement"
 
@@ -100,7 +102,11 @@ class Entitlement(SwitchedModel):
     )
     valid_from = models.DateTimeField(default=timezone.now)
     valid_until = models.DateTimeField(null=True, blank=True, help_text="Empty for a perpetual entitlement.")
-    features = models.JSONField(default=dict, blank=True, help_text='For example {"export": true, "max_projects": 10}.')
+    # The features granted (EntitlementFeature rows, with their feature's code, name and
+    # type): kept here by every change of a grant (services/features.py), under this
+    # row's lock, so that a client check reads them with the entitlement and remembers
+    # them under its version.
+    feature_terms = models.JSONField(default=list, editable=False)
     lease_period = models.DurationField(
         default=dt.timedelta(days=1),
         validators=[MinValueValidator(MIN_LEASE), MaxValueValidator(MAX_TERM)],
@@ -160,10 +166,7 @@ class Entitlement(SwitchedModel):
             errors["transaction"] = "This transaction belongs to another customer."
         if self.valid_until and self.valid_from and self.valid_until <= self.valid_from:
             errors["valid_until"] = "Must be after the start of validity."
-        if not isinstance(self.features, dict):
-            errors["features"] = 'Features must be a JSON object, for example {"export": true}.'
-        elif problem := _unstorable(self.features):
-            errors["features"] = problem
+        errors.update(self.metering_problems())
         if self.is_floating:
             if self.max_activations is not None and self.max_activations < self.seats_used:
                 errors["max_activations"] = (
@@ -200,36 +203,21 @@ class Entitlement(SwitchedModel):
     def verdict(self, now: dt.datetime | None = None) -> rules.Verdict:
         return rules.evaluate(self.chain(), now or timezone.now())
 
+    def granted_features(self, now: dt.datetime) -> list[dict]:
+        """The terms of the features granted and not expired at `now`."""
+        return [terms for terms in self.feature_terms if not _expired(terms, now)]
 
-FEATURES_MAX_DEPTH = 32
+    def features(self, now: dt.datetime) -> dict:
+        """`{code: value}` of the features granted at `now`: what a client opens."""
+        granted = self.granted_features(now)
+        return {terms["code"]: True if terms["value"] is None else terms["value"] for terms in granted}
 
-
-def _unstorable(value) -> str | None:
-    """Why PostgreSQL's jsonb would refuse `value` (or a client choke on it), if it would:
-    text with NUL or an unpaired surrogate half, or nesting past FEATURES_MAX_DEPTH.
-    Walked without recursion, so no depth of nesting can exhaust Python's stack."""
-    pending = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if depth > FEATURES_MAX_DEPTH:
-            return f"Features may be nested at most {FEATURES_MAX_DEPTH} levels deep."
-        if isinstance(item, dict):
-            pending.extend((part, depth + 1) for pair in item.items() for part in pair)
-        elif isinstance(item, list):
-            pending.extend((part, depth + 1) for part in item)
-        elif isinstance(item, str) and not _storable_text(item):
-            return "Features must not contain NUL characters or unpaired surrogates."
-    return None
+    def feature_grant_terms(self, code: str) -> dict | None:
+        return next((terms for terms in self.feature_terms if terms["code"] == code), None)
 
 
-def _storable_text(text: str) -> bool:
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate half: not text PostgreSQL stores
-        return False
-    return True
+def _expired(terms: dict, now: dt.datetime) -> bool:
+    return terms["expires_at"] is not None and dt.datetime.fromisoformat(terms["expires_at"]) <= now
 
 
 # Crockford's base32 alphabet: no I, L, O or U, so a code read aloud or typed from paper

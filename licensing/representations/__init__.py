@@ -26,10 +26,12 @@ from ..models import (
     Customer,
     Device,
     Entitlement,
+    EntitlementFeature,
     License,
     LicenseTransaction,
     LicenseUser,
     Product,
+    ProductFeature,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
@@ -71,6 +73,10 @@ def _licenses() -> QuerySet:
     return License.objects.with_effective_status().select_related("device", "floating_slot")
 
 
+def _grants() -> QuerySet:
+    return EntitlementFeature.objects.select_related("feature")
+
+
 def _webhook_deliveries() -> QuerySet:
     attempts = Prefetch("attempts", WebhookAttempt.objects.order_by("-started_at"))
     return WebhookDelivery.objects.select_related("event").prefetch_related(attempts)
@@ -81,6 +87,8 @@ RESOURCES: dict[type[models.Model], Resource] = {
     for resource in (
         Resource(Customer, resources.CustomerSerializer, Customer.objects.with_effective_status),
         Resource(Product, resources.ProductSerializer, Product.objects.all),
+        Resource(ProductFeature, resources.ProductFeatureSerializer, ProductFeature.objects.all),
+        Resource(EntitlementFeature, resources.EntitlementFeatureSerializer, _grants),
         Resource(LicenseTransaction, resources.LicenseTransactionSerializer, LicenseTransaction.objects.all),
         Resource(Entitlement, resources.EntitlementSerializer, _entitlements),
         Resource(ActivationCode, resources.ActivationCodeSerializer, _activation_codes),

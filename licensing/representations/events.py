@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from django.db import models
 
-from ..models import ActivationCode, Customer, Entitlement, License, LicenseTransaction, LicenseUser, Product
+from ..models import (
+    ActivationCode,
+    Customer,
+    Entitlement,
+    License,
+    LicenseTransaction,
+    LicenseUser,
+    Product,
+)
 
 EDITED = ("created", "updated")
 
@@ -29,7 +37,13 @@ EVENTS: dict[type[models.Model], tuple[str, ...]] = {
     ),
 }
 
+# Events about a resource that are not its own changes: their `data` is the resource's
+# representation with what happened added (`outbox.emit(..., extra=...)`).
+# consumption.limit_reached: an entitlement's meter reached its limit (once per period).
+OTHER_EVENT_TYPES = ("consumption.limit_reached",)
+
 # Every event type a vendor can subscribe to.
-EVENT_TYPES: tuple[str, ...] = tuple(
-    f"{model.resource_name}.{event}" for model, events in EVENTS.items() for event in events
+EVENT_TYPES: tuple[str, ...] = (
+    *(f"{model.resource_name}.{event}" for model, events in EVENTS.items() for event in events),
+    *OTHER_EVENT_TYPES,
 )

@@ -13,11 +13,13 @@ from ..models import (
     Customer,
     Device,
     Entitlement,
+    EntitlementFeature,
     FloatingSlot,
     License,
     LicenseTransaction,
     LicenseUser,
     Product,
+    ProductFeature,
 )
 from .fields import EFFECTIVE_FIELDS, SWITCH_FIELDS, EffectiveStatusFields, JSONObject, Seconds
 
@@ -70,7 +72,9 @@ class EntitlementSerializer(EffectiveStatusFields, Representation):
     floating_in_use = serializers.IntegerField(
         read_only=True, help_text="Devices holding a floating slot now (0 for a node-locked entitlement)."
     )
-    features = JSONObject(read_only=True, help_text='For example {"export": true, "max_projects": 10}.')
+    features = serializers.SerializerMethodField(
+        help_text='The features granted now, code to value (true where none is set): {"export": true, "seats_pro": 5}.'
+    )
 
     class Meta:
         model = Entitlement
@@ -89,10 +93,49 @@ class EntitlementSerializer(EffectiveStatusFields, Representation):
             "valid_from",
             "valid_until",
             "features",
+            "max_consumptions",
+            "allow_overages",
+            "max_overages",
+            "reset_period",
+            "allow_negative_consumptions",
             "lease_period",
             "offline_grace",
             *SWITCH_FIELDS,
             *EFFECTIVE_FIELDS,
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_features(self, entitlement: Entitlement) -> dict[str, bool | int | str]:
+        return entitlement.features(timezone.now())
+
+
+class ProductFeatureSerializer(Representation):
+    class Meta:
+        model = ProductFeature
+        fields = ["id", "product", "code", "name", "feature_type", "created_at", "updated_at"]
+
+
+class EntitlementFeatureSerializer(Representation):
+    """A grant: the feature by its code, as clients name it."""
+
+    feature = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    feature_type = serializers.CharField(source="feature.feature_type", read_only=True)
+
+    class Meta:
+        model = EntitlementFeature
+        fields = [
+            "id",
+            "entitlement",
+            "feature",
+            "feature_type",
+            "value",
+            "expires_at",
+            "max_consumptions",
+            "allow_overages",
+            "max_overages",
+            "reset_period",
+            "allow_negative_consumptions",
             "created_at",
             "updated_at",
         ]

@@ -11,6 +11,7 @@ from . import offline
 from .accounts import customer_contact_create, customer_contact_invite, customer_contact_update, portal_settings_update
 from .activation import DEVICE_FACTS, Signed, lease_until, license_activate, license_release
 from .checks import check_identity, license_check
+from .consumption import Counted, consumption_correct, feature_answer, license_consume, license_feature
 from .credentials import (
     api_token_create,
     api_token_revoke,
@@ -35,6 +36,13 @@ from .edits import (
     product_update,
     transaction_create,
     transaction_update,
+)
+from .features import (
+    entitlement_feature_grant,
+    entitlement_feature_revoke,
+    entitlement_feature_update,
+    product_feature_create,
+    product_feature_update,
 )
 from .floating import (
     client_floating_release,
@@ -96,6 +104,7 @@ __all__ = [
     "LICENSE_SUSPEND",
     "TRANSACTION_RESUME",
     "TRANSACTION_SUSPEND",
+    "Counted",
     "Signed",
     "Transition",
     "activation_code_create",
@@ -112,6 +121,7 @@ __all__ = [
     "client_credential_rotate",
     "client_credential_update",
     "client_floating_release",
+    "consumption_correct",
     "customer_contact_create",
     "customer_contact_invite",
     "customer_contact_update",
@@ -124,13 +134,19 @@ __all__ = [
     "entitlement_create",
     "entitlement_disable",
     "entitlement_enable",
+    "entitlement_feature_grant",
+    "entitlement_feature_revoke",
+    "entitlement_feature_update",
     "entitlement_update",
+    "feature_answer",
     "floating_slot_release",
     "lease_until",
     "license_activate",
     "license_borrow",
     "license_check",
+    "license_consume",
     "license_deactivate",
+    "license_feature",
     "license_floating_release",
     "license_release",
     "license_resume",
@@ -142,6 +158,8 @@ __all__ = [
     "portal_password_set",
     "portal_settings_update",
     "product_create",
+    "product_feature_create",
+    "product_feature_update",
     "product_update",
     "slots_sweep",
     "transaction_create",

@@ -48,7 +48,7 @@ def create_record(
     """Save a new row, set its many-to-many `links`, and record `<resource>.created`."""
     links = {name: list(rows) for name, rows in (links or {}).items()}
     with transaction.atomic():
-        _check_and_save(row, links, check)
+        check_and_save(row, links, check)
         record_change(
             actor=actor,
             action=f"{row.resource_name}.created",
@@ -84,7 +84,7 @@ def update_record(
         before = {**field_values(locked, plain), **_link_ids(locked, linked)}
         for name, value in plain.items():
             setattr(locked, name, value)
-        _check_and_save(locked, linked, check)
+        check_and_save(locked, linked, check)
         record_change(
             actor=actor,
             action=f"{locked.resource_name}.updated",
@@ -97,7 +97,7 @@ def update_record(
     return locked
 
 
-def _check_and_save(row: M, links: Mapping[str, list], check: Check | None) -> None:
+def check_and_save(row: M, links: Mapping[str, list], check: Check | None) -> None:
     """The row's own rules, then the edit's, then the row and its links."""
     _clean(row)
     if check is not None:

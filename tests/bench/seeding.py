@@ -168,13 +168,13 @@ def seed(cursor, *, licenses: int) -> dict[str, float]:
                10, created,
                CASE WHEN e % 31 = 0 THEN created + (now() - created) * 0.5
                     WHEN e % 3 = 0 THEN now() + interval '1 day' * (30 + e % 700) END,
-               CASE WHEN e % 4 = 0 THEN '{{"export": true, "max_projects": 50}}' ELSE '{{}}' END::jsonb,
+               '[]'::jsonb,
                interval '1 day', interval '7 days',
                CASE WHEN disabled THEN 'disabled' ELSE 'active' END,
                {_uuid("customer", "(e + 1) / 2")},
                CASE WHEN (e + 1) / 2 % 30 = 0 THEN {_uuid("transaction", "(e + 1) / 2")} END,
                {_uuid("product", f"(e - 1) % {len(PRODUCTS)} + 1")}, 0,
-               'node_locked', NULL, 600, 0
+               'node_locked', NULL, 600, 0, NULL, false, NULL, 'never', false
         FROM (SELECT e, {entitlement_created("e")} AS created, e % 89 = 0 AS disabled
               FROM generate_series(1, {entitlements}) AS e OFFSET 0) AS en
         """,
@@ -348,7 +348,7 @@ ENTITLEMENT_COLUMNS = [
     "seats",
     "valid_from",
     "valid_until",
-    "features",
+    "feature_terms",
     "lease_period",
     "offline_grace",
     "status",
@@ -360,6 +360,11 @@ ENTITLEMENT_COLUMNS = [
     "max_activations",
     "floating_timeout",
     "max_borrow_time",
+    "max_consumptions",
+    "allow_overages",
+    "max_overages",
+    "reset_period",
+    "allow_negative_consumptions",
 ]
 CODE_COLUMNS = [*SWITCHED, "code", "max_activations", "status", "entitlement_id", "seats_used"]
 DEVICE_COLUMNS = [

@@ -61,7 +61,7 @@ def test_key_lookup_matches_the_orm(django_assert_num_queries):
     license = LicenseFactory(
         activation_code__entitlement__customer=transaction.customer,
         activation_code__entitlement__transaction=transaction,
-        activation_code__entitlement__features={"export": True},
+        activation_code__entitlement__feature_terms=[{"code": "export", "value": True, "expires_at": None}],
     )
     LicenseFactory(activation_code=license.activation_code)  # another seat taken
     product = license.entitlement.product

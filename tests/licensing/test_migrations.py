@@ -161,3 +161,59 @@ def test_seat_counts_start_from_the_licenses_holding_a_seat(migrator):
     }
     # Active and suspended licenses hold seats: hw-0, hw-1 and hw-4 (codes 0, 1, 0).
     assert counted == {"Entitlement": {busy.pk: 3, idle.pk: 0}, "ActivationCode": {codes[0].pk: 2, codes[1].pk: 1}}
+
+
+FLOATING = ("licensing", "0012_floating_entitlements")
+FEATURES = ("licensing", "0013_features_and_consumption")
+DEMO_FEATURES = {"export": True, "max_projects": 50}
+ODD_FEATURES = {
+    "edition": "pro",
+    "Export PDF": False,
+    "ratio": 0.5,
+    "tiers": ["a", "b"],
+    "limits": {"seats": 3},
+    "nothing": None,
+    "": 7,
+    "export pdf": "again",
+}
+
+
+def test_feature_maps_become_features_and_grants_with_nothing_lost(migrator):
+    apps = migrator.to(FLOATING)
+    Customer, Product, Entitlement = (
+        apps.get_model("licensing", name) for name in ("Customer", "Product", "Entitlement")
+    )
+    customer = Customer.objects.create(name="Acme")
+    studio = Product.objects.create(code="studio", name="Studio")
+    demo, odd, plain = (
+        Entitlement.objects.create(customer=customer, product=studio, valid_from=timezone.now(), features=features)
+        for features in (DEMO_FEATURES, ODD_FEATURES, {})
+    )
+
+    apps = migrator.to(FEATURES)
+    ProductFeature, Entitlement = (
+        apps.get_model("licensing", "ProductFeature"),
+        apps.get_model("licensing", "Entitlement"),
+    )
+    # One feature per key of the product, shared by the entitlements that name it.
+    assert ProductFeature.objects.filter(product_id=studio.pk).count() == len(DEMO_FEATURES) + len(ODD_FEATURES)
+    demo = Entitlement.objects.get(pk=demo.pk)
+    assert {t["code"]: t["value"] for t in demo.feature_terms} == DEMO_FEATURES
+    odd = Entitlement.objects.get(pk=odd.pk)
+    by_name = {t["name"]: t for t in odd.feature_terms}
+    assert by_name["edition"]["value"] == "pro"
+    assert by_name["Export PDF"]["value"] is False
+    assert by_name["ratio"]["value"] == "0.5"  # kept as its JSON text
+    assert by_name["tiers"]["value"] == '["a", "b"]'
+    assert by_name["limits"]["value"] == '{"seats": 3}'
+    assert by_name["nothing"]["value"] == "null"
+    codes = [t["code"] for t in odd.feature_terms]
+    assert len({code.lower() for code in codes}) == len(codes)  # distinct, whatever the keys
+    assert all(t["feature_type"] == "activation" for t in odd.feature_terms)
+    assert Entitlement.objects.get(pk=plain.pk).feature_terms == []
+
+    apps = migrator.to(FLOATING)  # and back: the same maps, by the keys they had
+    Entitlement = apps.get_model("licensing", "Entitlement")
+    assert Entitlement.objects.get(pk=demo.pk).features == DEMO_FEATURES
+    back = Entitlement.objects.get(pk=odd.pk).features
+    assert back["edition"] == "pro" and back["Export PDF"] is False and back[""] == 7

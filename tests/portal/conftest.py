@@ -9,6 +9,7 @@ from tests.factories import (
     LicenseFactory,
     LicenseUserFactory,
     ProductFactory,
+    grant_features,
 )
 
 PASSWORD = "portal password 123"
@@ -35,7 +36,9 @@ def portal(contact) -> Client:
 @pytest.fixture
 def holdings(contact):
     """The contact's customer holds an entitlement with a code and two devices on it."""
-    entitlement = EntitlementFactory(customer=contact.customer, seats=5, features={"export": True, "max_projects": 50})
+    entitlement = grant_features(
+        EntitlementFactory(customer=contact.customer, seats=5), {"export": True, "max_projects": 50}
+    )
     code = ActivationCodeFactory(entitlement=entitlement)
     licenses = [LicenseFactory(activation_code=code) for _ in range(2)]
     return entitlement, code, licenses

@@ -45,7 +45,7 @@ def test_active_entitlement_shows_product_seats_validity_and_features(portal, ho
     assert '<span class="badge badge-active">Active</span>' in html
     assert "2 of 5 in use" in html
     assert entitlement.valid_until.strftime("%Y") in html
-    assert "export</span>: yes" in html and "max_projects</span>: 50" in html
+    assert "Export</span>: yes" in html and "Max Projects</span>: 50" in html
     assert "What to do" not in html
 
 

@@ -11,6 +11,7 @@ from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from ...errors import Refusal
+from ...models import ProductFeature, ResetPeriod
 
 MISSING_CODES = {"required", "blank", "null"}
 
@@ -151,6 +152,41 @@ class BorrowRequestSerializer(NonceMixin, IdentitySerializer):
     )
 
 
+class WholeNumber(serializers.Field):
+    """A JSON whole number, as sent: not text, not a fraction, not true or false."""
+
+    default_error_messages = {"invalid": "A whole number is required."}
+
+    def to_internal_value(self, data):
+        if type(data) is not int:
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class FeatureQuerySerializer(NonceMixin, IdentitySerializer):
+    feature = serializers.CharField(max_length=100, help_text="The feature's code.")
+
+
+class ConsumptionRequestSerializer(NonceMixin, IdentitySerializer):
+    consumptions = WholeNumber(
+        required=False,
+        default=1,
+        help_text="How many units to count (default 1); negative to give some back, where the license allows it.",
+    )
+    request_id = serializers.CharField(
+        max_length=128,
+        required=False,
+        help_text="Your id of this request: sent again (a retry), it is answered as the first time and counts nothing.",
+    )
+
+
+class FeatureConsumptionRequestSerializer(ConsumptionRequestSerializer):
+    feature = serializers.CharField(max_length=100, help_text="The consumption feature's code.")
+
+
 class ProductDetailsSerializer(serializers.Serializer):
     short_code = serializers.CharField()
     authorization_method = serializers.ChoiceField(choices=["license_key", "user"])
@@ -207,6 +243,39 @@ class LicenseBodySerializer(serializers.Serializer):
     )
     is_borrowed = serializers.BooleanField(required=False)
     borrowed_until = serializers.DateTimeField(required=False, allow_null=True)
+    product_features = serializers.ListField(
+        child=serializers.DictField(), help_text="Each feature granted now, in full (as check_license_feature answers)."
+    )
+    max_consumptions = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Metered licenses: consumptions allowed per period."
+    )
+    total_consumptions = serializers.IntegerField(required=False, help_text="Metered: counted this period.")
+    allow_overages = serializers.BooleanField(required=False)
+    max_overages = serializers.IntegerField(required=False, allow_null=True, help_text="Null: no cap on overages.")
+    reset_period = serializers.ChoiceField(required=False, choices=ResetPeriod.choices)
+    period_ends_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="When the counter starts again; null if it never does."
+    )
+
+
+class FeatureSerializer(serializers.Serializer):
+    """Documentation of a feature answer (check_license_feature, add_feature_consumption)."""
+
+    code = serializers.CharField()
+    name = serializers.CharField()
+    feature_type = serializers.ChoiceField(choices=ProductFeature.FeatureType.choices)
+    value = serializers.JSONField(help_text="true, a whole number or text; true where none is set.")
+    expires_at = serializers.DateTimeField(allow_null=True)
+    max_consumptions = serializers.IntegerField(allow_null=True)
+    total_consumptions = serializers.IntegerField(allow_null=True, help_text="Consumption: counted this period.")
+    allow_overages = serializers.BooleanField()
+    max_overages = serializers.IntegerField(allow_null=True)
+    reset_period = serializers.ChoiceField(choices=ResetPeriod.choices)
+    period_ends_at = serializers.DateTimeField(allow_null=True)
+    license_id = serializers.UUIDField()
+    server_time = serializers.DateTimeField()
+    hardware_id = serializers.CharField(help_text="The device this answer is about: check that it is yours.")
+    nonce = serializers.CharField(required=False, help_text="The request's nonce, echoed.")
 
 
 class ErrorSerializer(serializers.Serializer):

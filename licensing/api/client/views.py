@@ -32,8 +32,12 @@ from .serializers import (
     ActivateRequestSerializer,
     BorrowRequestSerializer,
     CheckQuerySerializer,
+    ConsumptionRequestSerializer,
     DeactivateRequestSerializer,
     ErrorSerializer,
+    FeatureConsumptionRequestSerializer,
+    FeatureQuerySerializer,
+    FeatureSerializer,
     FloatingReleaseRequestSerializer,
     LicenseBodySerializer,
     validated,
@@ -309,6 +313,80 @@ class FloatingBorrow(ClientView):
             **client_identity(data), borrowed_until=data.get("borrowed_until"), actor=self.actor()
         )
         return signed_json(license_body(license, now=timezone.now(), nonce=data.get("nonce")))
+
+
+class CheckLicenseFeature(ClientView):
+    http_method_names = ["get"]
+
+    @extend_schema(
+        operation_id="check_license_feature",
+        description="One feature of the device's license, in full, with what it consumed this period. "
+        "Refusals: feature_not_found (not granted), feature_expired, and those of check_license. "
+        "It does not check the device in.",
+        parameters=[*AUTH_HEADERS, FeatureQuerySerializer],
+        responses={200: FeatureSerializer, **ERRORS},
+    )
+    def get(self, request) -> HttpResponse:
+        data = validated(FeatureQuerySerializer, self.sent_fields())
+        answer = services.license_feature(**client_identity(data), feature=data["feature"])
+        return signed_json(_with_nonce(answer, data))
+
+
+class AddConsumption(ClientView):
+    http_method_names = ["post"]
+    serializer_class = ConsumptionRequestSerializer
+
+    @extend_schema(
+        operation_id="add_consumption",
+        description="Count consumptions on a metered license, atomically; answers with the license body and "
+        "its new total. Past the limit (overages included) consumption_limit_reached, and nothing is counted. "
+        "Other refusals: consumption_not_metered, negative_consumption_not_allowed, consumption_below_zero, and "
+        "those of check_license. A request_id sent again is answered as the first time and counts nothing.",
+        request=ConsumptionRequestSerializer,
+        parameters=AUTH_HEADERS,
+        responses={200: LicenseBodySerializer, **ERRORS},
+    )
+    def post(self, request) -> HttpResponse:
+        data = validated(self.serializer_class, self.json_body())
+        answer = services.license_consume(
+            **client_identity(data),
+            amount=data["consumptions"],
+            feature=data.get("feature"),
+            request_id=data.get("request_id", ""),
+            actor=self.actor(),
+            answer=self.answer,
+        )
+        return signed_json(_with_nonce(answer, data))
+
+    def answer(self, counted: services.Counted) -> dict:
+        return license_body(counted.license, now=counted.now, verdict=rules.ACTIVE)
+
+
+class AddFeatureConsumption(AddConsumption):
+    serializer_class = FeatureConsumptionRequestSerializer
+
+    @extend_schema(
+        operation_id="add_feature_consumption",
+        description="Count consumptions of a consumption feature, atomically; answers with the feature and its "
+        "new total. Refusals: feature_not_found, feature_expired, feature_not_consumption, "
+        "consumption_limit_reached, negative_consumption_not_allowed, consumption_below_zero, and those of "
+        "check_license. A request_id sent again is answered as the first time and counts nothing.",
+        request=FeatureConsumptionRequestSerializer,
+        parameters=AUTH_HEADERS,
+        responses={200: FeatureSerializer, **ERRORS},
+    )
+    def post(self, request) -> HttpResponse:
+        return super().post(request)
+
+    def answer(self, counted: services.Counted) -> dict:
+        terms = counted.license.entitlement.feature_grant_terms(counted.meter.feature)
+        return services.feature_answer(counted.license, terms, counted.used, counted.now)
+
+
+def _with_nonce(answer: dict, data: dict) -> dict:
+    """The answer bound to this request's nonce (a repeated request_id's stored answer
+    included: it is the first answer's content, sent to this request)."""
+    return {**answer, "nonce": data["nonce"]} if data.get("nonce") else answer
 
 
 OFFLINE_REQUEST = {

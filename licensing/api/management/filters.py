@@ -16,10 +16,12 @@ from ...models import (
     Customer,
     Device,
     Entitlement,
+    EntitlementFeature,
     License,
     LicenseTransaction,
     LicenseUser,
     Product,
+    ProductFeature,
 )
 from ...models.base import normalize_address
 
@@ -78,6 +80,20 @@ class ProductFilters(TimestampedFilters):
     class Meta:
         model = Product
         fields = ["code", "authorization_method"]
+
+
+class ProductFeatureFilters(TimestampedFilters):
+    class Meta:
+        model = ProductFeature
+        fields = ["product", "code", "feature_type"]
+
+
+class EntitlementFeatureFilters(TimestampedFilters):
+    feature = filters.CharFilter(field_name="feature__code", help_text="The feature's code.")
+
+    class Meta:
+        model = EntitlementFeature
+        fields = ["entitlement", "feature"]
 
 
 class CustomerFilters(EffectiveStatusFilters):

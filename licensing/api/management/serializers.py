@@ -14,9 +14,20 @@ from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import relations, serializers
 
-from ...models import ActivationCode, Customer, Device, Entitlement, LicenseTransaction, LicenseUser, Product
+from ...models import (
+    ActivationCode,
+    Customer,
+    Device,
+    Entitlement,
+    EntitlementFeature,
+    LicenseTransaction,
+    LicenseUser,
+    Product,
+    ProductFeature,
+)
 from ...models.base import normalize_address
 from ...models.entitlements import MAX_TERM, MIN_LEASE
+from ...models.features import value_problem
 from ...representations.fields import Seconds
 
 # JSON values of the documented type only. DRF reads 5 as "5", "true" as True and {} as an
@@ -148,6 +159,7 @@ class InputSerializer(ClosedInput, serializers.ModelSerializer):
         models.IntegerField: StrictIntegerField,
         models.PositiveIntegerField: StrictIntegerField,
         models.PositiveSmallIntegerField: StrictIntegerField,
+        models.PositiveBigIntegerField: StrictIntegerField,
         models.JSONField: JSONObjectField,
     }
     serializer_choice_field = StrictChoiceField
@@ -212,10 +224,94 @@ class EntitlementInputSerializer(InputSerializer):
             "max_borrow_time",
             "valid_from",
             "valid_until",
-            "features",
+            "max_consumptions",
+            "allow_overages",
+            "max_overages",
+            "reset_period",
+            "allow_negative_consumptions",
             "lease_period",
             "offline_grace",
         ]
+
+
+class ProductFeatureInputSerializer(InputSerializer):
+    class Meta:
+        model = ProductFeature
+        fields = ["product", "code", "name", "feature_type"]
+
+
+class FeatureValueField(serializers.JSONField):
+    # true or false, a whole number or short text: what a client compares or shows.
+
+    def to_internal_value(self, data: Any) -> Any:
+        if problem := value_problem(data):
+            raise serializers.ValidationError(problem)
+        return data
+
+
+class EntitlementFeatureInputSerializer(InputSerializer):
+    # The feature by its code, among the entitlement's product's features.
+    feature = StrictCharField(max_length=100)
+    value = FeatureValueField(required=False, allow_null=True)
+
+    class Meta:
+        model = EntitlementFeature
+        fields = [
+            "entitlement",
+            "feature",
+            "value",
+            "expires_at",
+            "max_consumptions",
+            "allow_overages",
+            "max_overages",
+            "reset_period",
+            "allow_negative_consumptions",
+        ]
+        # Once per entitlement and feature: the service says so (the feature is a code here).
+        validators = []
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        entitlement = attrs.get("entitlement") or getattr(self.instance, "entitlement", None)
+        code = attrs.get("feature")
+        if code is not None and entitlement is not None:
+            feature = ProductFeature.objects.filter(product_id=entitlement.product_id, code=code).first()
+            if feature is None:
+                raise serializers.ValidationError({"feature": [f"The product has no feature {code}."]})
+            attrs["feature"] = feature
+        return attrs
+
+
+class UsageQuerySerializer(ClosedInput, serializers.Serializer):
+    feature = StrictCharField(max_length=100, required=False, help_text="Only this feature's usage ('' for none).")
+    start = serializers.DateField(required=False, help_text="From this day (UTC), included.")
+    end = serializers.DateField(required=False, help_text="To this day (UTC), included.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("start") and attrs.get("end") and attrs["end"] < attrs["start"]:
+            raise serializers.ValidationError({"end": ["Must not be before start."]})
+        if attrs.get("start") and attrs.get("end") and (attrs["end"] - attrs["start"]).days > MAX_USAGE_DAYS:
+            raise serializers.ValidationError({"end": [f"At most {MAX_USAGE_DAYS} days at a time."]})
+        return attrs
+
+
+class UsageCorrectionSerializer(ClosedInput, serializers.Serializer):
+    feature = StrictCharField(
+        max_length=100, required=False, allow_null=True, help_text="The feature's code; null for the entitlement's own."
+    )
+    amount = StrictIntegerField(help_text="How much to add (negative: to take away), not 0.")
+    reason = StrictCharField(max_length=1000, help_text="Why: kept in the usage history and the audit trail.")
+
+    def validate_feature(self, code: str | None) -> ProductFeature | None:
+        if code is None:
+            return None
+        feature = ProductFeature.objects.filter(product_id=self.context["entitlement"].product_id, code=code).first()
+        if feature is None:
+            raise serializers.ValidationError(f"The product has no feature {code}.")
+        return feature
+
+
+# A usage history answer is one row per day and feature: a few years at most.
+MAX_USAGE_DAYS = 3 * 366
 
 
 class ActivationCodeInputSerializer(InputSerializer):
@@ -299,3 +395,26 @@ class LicenseSwitchSerializer(ClosedInput, serializers.Serializer):
 
 class ReasonSerializer(ClosedInput, serializers.Serializer):
     reason = StrictCharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class MeterUsageSerializer(serializers.Serializer):
+    feature = serializers.CharField(allow_null=True, help_text="The feature's code; null for the entitlement's own.")
+    period_start = serializers.DateTimeField()
+    period_ends_at = serializers.DateTimeField(allow_null=True, help_text="Null: the counter never restarts.")
+    max_consumptions = serializers.IntegerField(allow_null=True, help_text="Null: no limit.")
+    total_consumptions = serializers.IntegerField(help_text="Counted this period.")
+    allow_overages = serializers.BooleanField()
+    max_overages = serializers.IntegerField(allow_null=True)
+    reset_period = serializers.CharField()
+
+
+class DayUsageSerializer(serializers.Serializer):
+    date = serializers.DateField(help_text="The day (UTC).")
+    feature = serializers.CharField(allow_null=True, help_text="The feature's code; null for the entitlement's own.")
+    consumed = serializers.IntegerField(help_text="Net consumption that day, corrections included.")
+    entries = serializers.IntegerField(help_text="Consumptions and corrections counted that day.")
+
+
+class UsageSerializer(serializers.Serializer):
+    current = MeterUsageSerializer(many=True)
+    days = DayUsageSerializer(many=True)

@@ -22,17 +22,19 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from ... import limits, representations, selectors, services
+from ... import limits, metering, representations, selectors, services
 from ...models import (
     ActivationCode,
     AuditEvent,
     Customer,
     Device,
     Entitlement,
+    EntitlementFeature,
     License,
     LicenseTransaction,
     LicenseUser,
     Product,
+    ProductFeature,
 )
 from . import filters as api_filters
 from . import serializers as api
@@ -247,6 +249,62 @@ class EntitlementViewSet(SwitchesMixin, RecordViewSet):
         page = self.paginate_queryset(slots)
         shown = representations.FloatingSlotSerializer(page, many=True, context={"now": now}).data
         return self.get_paginated_response(shown)
+
+    @extend_schema(parameters=[api.UsageQuerySerializer], responses=api.UsageSerializer)
+    @action(detail=True, methods=["get"], url_path="usage", filter_backends=[], pagination_class=None)
+    def usage(self, request, pk=None):
+        """What the entitlement's meters (its own, when metered, and each consumption
+        feature's) count in their current period, and what was consumed per day (UTC),
+        corrections included, newest first."""
+        query = api.UsageQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        return self.usage_answer(self.get_object(), **query.validated_data)
+
+    def usage_answer(self, entitlement: Entitlement, feature: str | None = None, start=None, end=None) -> Response:
+        days = metering.usage_by_day(entitlement, feature=feature, start=start, end=end)
+        current = metering.current_usage(entitlement, timezone.now())
+        if feature is not None:
+            current = [meter for meter in current if (meter["feature"] or "") == feature]
+        return Response(api.UsageSerializer({"current": current, "days": days}).data)
+
+    @extend_schema(request=api.UsageCorrectionSerializer, responses=api.UsageSerializer)
+    @action(detail=True, methods=["post"], url_path="correct-usage", filter_backends=[], pagination_class=None)
+    def correct_usage(self, request, pk=None):
+        """Correct what a meter counted this period, up or down, with a reason: recorded as
+        a correction (in the usage history and the audit trail), never an edit of the count."""
+        entitlement = self.get_object()
+        correction = api.UsageCorrectionSerializer(data=request.data, context={"entitlement": entitlement})
+        correction.is_valid(raise_exception=True)
+        services.consumption_correct(entitlement=entitlement, **correction.validated_data, actor=self.actor())
+        return self.usage_answer(entitlement)
+
+
+class ProductFeatureViewSet(RecordViewSet):
+    """Features a product declares: modules clients open (activation) or units they meter
+    (consumption). Entitlements grant them (entitlement-features)."""
+
+    queryset = ProductFeature.objects.all()
+    input_serializer_class = api.ProductFeatureInputSerializer
+    create_service = staticmethod(services.product_feature_create)
+    update_service = staticmethod(services.product_feature_update)
+    service_argument = "product_feature"
+    filterset_class = api_filters.ProductFeatureFilters
+    search_fields = ["code", "name"]
+    ordering_fields = ["code", "name", "created_at", "updated_at"]
+
+
+class EntitlementFeatureViewSet(RecordViewSet):
+    """The features granted to entitlements, each with its value, expiry and (for a
+    consumption feature) the terms of its counter. A change reaches the entitlement's
+    clients at their next check and is announced as entitlement.updated."""
+
+    queryset = EntitlementFeature.objects.all()
+    input_serializer_class = api.EntitlementFeatureInputSerializer
+    create_service = staticmethod(services.entitlement_feature_grant)
+    update_service = staticmethod(services.entitlement_feature_update)
+    service_argument = "entitlement_feature"
+    filterset_class = api_filters.EntitlementFeatureFilters
+    ordering_fields = ["created_at", "updated_at", "expires_at"]
 
 
 class ActivationCodeViewSet(SwitchesMixin, RecordViewSet):

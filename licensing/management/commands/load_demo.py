@@ -21,10 +21,12 @@ from licensing.models import (
     Customer,
     CustomerContact,
     Entitlement,
+    EntitlementFeature,
     LicenseTransaction,
     LicenseUser,
     PortalSettings,
     Product,
+    ProductFeature,
 )
 from licensing.models.credentials import hash_api_token
 
@@ -140,10 +142,11 @@ class Command(BaseCommand):
                 seats=5,
                 valid_from=now - dt.timedelta(days=30),
                 valid_until=now + dt.timedelta(days=335),
-                features={"export": True, "max_projects": 50},
             ),
             actor=actor,
         )
+        self._grant(studio, desktop, "export", "Export to PDF", True, actor)
+        self._grant(studio, desktop, "max_projects", "Projects", 50, actor)
         team = services.entitlement_create(
             entitlement=Entitlement(
                 customer=acme, product=cloud, transaction=order, seats=10, valid_from=now - dt.timedelta(days=30)
@@ -169,6 +172,14 @@ class Command(BaseCommand):
                 facts={"hostname": host, "os_ver": "Windows 11"},
                 actor=actor,
             )
+
+    def _grant(self, entitlement, product: Product, code: str, name: str, value, actor: Actor) -> None:
+        feature = ProductFeature.objects.filter(product=product, code=code).first() or services.product_feature_create(
+            product_feature=ProductFeature(product=product, code=code, name=name), actor=actor
+        )
+        services.entitlement_feature_grant(
+            entitlement_feature=EntitlementFeature(entitlement=entitlement, feature=feature, value=value), actor=actor
+        )
 
     def _render_farm(self, acme: Customer, render: Product, now: dt.datetime, actor: Actor) -> None:
         """A floating entitlement: any of Acme's render nodes may run it, three at once;

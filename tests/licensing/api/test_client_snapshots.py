@@ -14,7 +14,7 @@ from redis.retry import Retry
 from licensing import services, snapshots
 from licensing.actors import Actor
 from licensing.models import Customer, Entitlement, License
-from tests.factories import ActivationCodeFactory, user_on_two_entitlements
+from tests.factories import ActivationCodeFactory, grant_features, user_on_two_entitlements
 
 pytestmark = pytest.mark.django_db
 
@@ -252,9 +252,10 @@ def test_a_chain_rebuilt_from_changed_rows_answers_as_a_fresh_read(app, code, se
     entitlement = Entitlement.objects.get(pk=code.entitlement_id)
     services.entitlement_update(
         entitlement=entitlement,
-        data={"valid_until": entitlement.valid_until + dt.timedelta(days=30), "features": {"export": True}},
+        data={"valid_until": entitlement.valid_until + dt.timedelta(days=30)},
         actor=Actor.system("vendor"),
     )
+    grant_features(entitlement, {"export": True})
     check(app, code, "hw-1")  # reads the entitlement
     rebuilt = check(app, code, "hw-2").json()  # from the entitlement hw-1's check read
     snapshots.licenses.clear()

@@ -12,6 +12,9 @@ CLIENT_ENDPOINTS = {
     "/api/v4/public_key": "get",
     "/api/v4/floating/release": "post",
     "/api/v4/floating/borrow": "post",
+    "/api/v4/check_license_feature": "get",
+    "/api/v4/add_consumption": "post",
+    "/api/v4/add_feature_consumption": "post",
 }
 
 

@@ -16,6 +16,7 @@ from tests.factories import (
     LicenseTransactionFactory,
     LicenseUserFactory,
     ProductFactory,
+    grant_features,
 )
 
 pytestmark = pytest.mark.django_db
@@ -36,13 +37,21 @@ def test_provisioning_an_order_end_to_end(api):
             "product": product["id"],
             "transaction": order["id"],
             "seats": 3,
-            "features": {"export": True},
             "lease_period": 3600,
         },
         format="json",
     )
     assert response.status_code == 201
     entitlement = response.json()
+    export = api.post(
+        "/api/v1/product-features", {"product": product["id"], "code": "export", "name": "Export"}, format="json"
+    )
+    assert export.status_code == 201
+    granted = api.post(
+        "/api/v1/entitlement-features", {"entitlement": entitlement["id"], "feature": "export"}, format="json"
+    )
+    assert (granted.status_code, granted.json()["feature"], granted.json()["value"]) == (201, "export", None)
+    assert api.get(f"/api/v1/entitlements/{entitlement['id']}").json()["features"] == {"export": True}
     assert (entitlement["seats"], entitlement["seats_used"], entitlement["lease_period"]) == (3, 0, 3600)
     assert entitlement["offline_grace"] == 7 * 24 * 3600
     assert entitlement["effective_status"] == "active"
@@ -85,14 +94,15 @@ def test_seats_cannot_drop_below_the_licenses_holding_them(api):
     assert Entitlement.objects.get().seats == 2
 
 
-@pytest.mark.parametrize("features", [{"edition": "pro\u0000"}, {"\u0000": True}, {"tiers": ["a", "\u0000"]}])
-def test_features_postgresql_cannot_store_are_a_400_not_a_database_error(api, features):
-    entitlement = EntitlementFactory(features={"export": True})
-    response = api.patch(f"/api/v1/entitlements/{entitlement.pk}", {"features": features}, format="json")
+@pytest.mark.parametrize("value", ["pro\u0000", ["a"], {"tiers": 1}, 1.5, 10**16, "x" * 501])
+def test_feature_values_that_are_not_a_flag_number_or_short_text_are_a_400(api, value):
+    entitlement = grant_features(EntitlementFactory(), {"export": True})
+    grant = entitlement.feature_grants.get()
+    response = api.patch(f"/api/v1/entitlement-features/{grant.pk}", {"value": value}, format="json")
     assert response.status_code == 400
-    assert "features" in response.json()["errors"]
+    assert "value" in response.json()["errors"]
     entitlement.refresh_from_db()
-    assert entitlement.features == {"export": True}
+    assert entitlement.features(timezone.now()) == {"export": True}
 
 
 def test_an_entitlement_cannot_use_another_customers_transaction(api):
