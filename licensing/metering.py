@@ -157,11 +157,9 @@ def usage_by_day(
     end: dt.date | None = None,
 ) -> list[dict[str, Any]]:
     """What was consumed per day (UTC) and meter, corrections included, newest first:
-    `feature` "" for the entitlement's own meter, a code for a feature's, None for all."""
+    only a feature's (by its code), or every meter's."""
     entries = ConsumptionEntry.objects.filter(entitlement=entitlement)
-    if feature == "":
-        entries = entries.filter(feature__isnull=True)
-    elif feature is not None:
+    if feature is not None:
         entries = entries.filter(feature__code=feature)
     if start is not None:
         entries = entries.filter(created_at__gte=dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC))

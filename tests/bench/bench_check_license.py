@@ -48,9 +48,13 @@ TARGETS = {
     "deactivate": 0.08,
     "floating": 0.8,  # of the node-locked warm check, not of the bare view
     "contention": None,
+    "consume-hot": None,  # beside the warm check: every request writes
+    "consume-wide": None,
 }
 # Scenarios compared with the node-locked warm check rather than the bare view.
-AGAINST_CHECK = {"floating"}
+AGAINST_CHECK = {"floating", "consume-hot", "consume-wide"}
+# Metered entitlements the wide consumption scenario spreads its devices over.
+METERED_WIDE = 1000
 CONTENDED_SLOTS = 50
 # PostgreSQL's server processes report what they committed at most once a second while
 # busy, and within 10 seconds once idle.
@@ -62,7 +66,7 @@ RUN_SECONDS = int(DURATION[:-1]) * {"s": 1, "m": 60}[DURATION[-1]]
 RELEASABLE_PER_THREAD = 2_000 * RUN_SECONDS
 SPREAD = 100
 SCENARIOS = os.environ.get(
-    "BENCH_SCENARIOS", "warm,elsewhere,cold,uncached,activate,deactivate,floating,contention"
+    "BENCH_SCENARIOS", "warm,elsewhere,cold,uncached,activate,deactivate,floating,contention,consume-hot,consume-wide"
 ).split(",")
 
 ENV = server_env(
@@ -116,10 +120,28 @@ def floating(name, slots):
     License.objects.bulk_create(License(entitlement=e, device=d, activation_code=c) for d in machines)
     return c.code
 floats, contends = floating("float", {DEVICES}), floating("contend", {CONTENDED_SLOTS})
+# Consumption: {DEVICES} devices counting on one metered entitlement (every count queues on
+# its counter row), and the same number spread one each over {METERED_WIDE} entitlements.
+def metered(name, count):
+    es = Entitlement.objects.bulk_create(
+        Entitlement(customer=customer, product=product, seats=10_000_000, max_consumptions=10**15)
+        for _ in range(count)
+    )
+    cs = ActivationCode.objects.bulk_create(ActivationCode(entitlement=e) for e in es)
+    machines = Device.objects.bulk_create(
+        Device(customer=customer, hardware_id=f"{{name}}-hw-{{n}}") for n in range({DEVICES})
+    )
+    License.objects.bulk_create(
+        License(entitlement=cs[n % count].entitlement, device=d, activation_code=cs[n % count])
+        for n, d in enumerate(machines)
+    )
+    return ",".join(c.code for c in cs)
+hot, wide = metered("hot", 1), metered("wide", {METERED_WIDE})
 seats.recount()  # the licenses above were written around the services
 credential, shared_key = services.client_credential_create(name="bench", actor=Actor.system("bench"))
 print(credential.api_key, shared_key, code.code, entitlement.pk)
 print(",".join(c.code for c in grows), ",".join(c.code for c in shrinks), floats, contends)
+print(hot, wide)
 """
 
 
@@ -146,7 +168,7 @@ def prepare_database() -> list[str]:
     out = manage("shell", "-v0", "-c", SEED, capture_output=True, text=True).stdout.split()
     # Fresh planner statistics after the bulk insert, as autovacuum would have them.
     subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", DB_NAME, "-qc", "ANALYZE"], check=True)
-    return out[-8:]
+    return out[-10:]
 
 
 def wrk(url: str, script: str | None = None, duration: str = DURATION, refusals: bool = False) -> dict[str, float]:
@@ -255,11 +277,13 @@ LABELS = {
     "deactivate": "a different device deactivates with every request",
     "floating": "floating: 1,000 devices renewing their slots, against the node-locked warm check",
     "contention": f"floating at the limit: 1,000 devices contending for {CONTENDED_SLOTS} slots",
+    "consume-hot": "1,000 devices counting consumption on one metered entitlement, against the warm check",
+    "consume-wide": f"1,000 devices counting over {METERED_WIDE} metered entitlements, against the warm check",
 }
 
 
 def main() -> None:
-    api_key, shared_key, code, entitlement, grows_codes, shrinks_codes, floats, contends = prepare_database()
+    api_key, shared_key, code, entitlement, grows_codes, shrinks_codes, floats, contends, hot, wide = prepare_database()
     device = f'"hardware_id=bench-hw-" .. (counter % {DEVICES})'
     check_script = lua_script(
         f'"/api/v4/check_license?product=bench&license_key={code}&" .. {device}', api_key, shared_key
@@ -278,10 +302,10 @@ def main() -> None:
     )
     baseline_script = lua_script(f'"/bench/baseline?" .. {device}', api_key, shared_key)
 
-    def posting(endpoint: str, codes: str, hardware_id: str):
+    def posting(endpoint: str, codes: str, hardware_id: str, spread: int = SPREAD):
         # The n-th request of a thread uses code n % SPREAD, as the seed licensed the
         # n-th releasable device of each thread.
-        key = f'({{"{codes.replace(",", chr(34) + "," + chr(34))}"}})[counter % {SPREAD} + 1]'
+        key = f'({{"{codes.replace(",", chr(34) + "," + chr(34))}"}})[counter % {spread} + 1]'
         body = (
             f"""'{{"product": "bench", "license_key": "' .. {key} .. '", "hardware_id": "' .. {hardware_id} .. '"}}'"""
         )
@@ -296,6 +320,10 @@ def main() -> None:
         ),
         "floating": lambda round_: floating_script,
         "contention": lambda round_: contention_script,
+        "consume-hot": lambda round_: posting("add_consumption", hot, f'"hot-hw-" .. (counter % {DEVICES})', 1),
+        "consume-wide": lambda round_: posting(
+            "add_consumption", wide, f'"wide-hw-" .. (counter % {METERED_WIDE})', METERED_WIDE
+        ),
     }
     results = {}
     for scenario in SCENARIOS:
@@ -304,7 +332,7 @@ def main() -> None:
         churn = None
         try:
             wrk(base + "/", baseline_script)  # warm the workers: connections, code paths
-            if scenario in ("warm", "elsewhere", "cold", "floating"):
+            if scenario in ("warm", "elsewhere", "cold", "floating") or scenario in AGAINST_CHECK:
                 warm_up(base, check_script)  # every worker has seen every device: the steady state
             if scenario == "floating":
                 warm_up(base, floating_script)
@@ -333,6 +361,8 @@ def main() -> None:
         name = f"check_license, {scenario}"
         if scenario in ("activate", "deactivate"):
             name = scenario
+        if scenario.startswith("consume"):
+            name = f"add_consumption, {scenario.split('-')[1]}"
         against = "check_license, warm" if scenario in AGAINST_CHECK else "bare view"
         print(f"{against:34}{baseline['rps']:>10.0f}{baseline['p50']:>10.2f}{baseline['p99']:>10.2f}")
         print(

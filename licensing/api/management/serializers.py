@@ -282,7 +282,7 @@ class EntitlementFeatureInputSerializer(InputSerializer):
 
 
 class UsageQuerySerializer(ClosedInput, serializers.Serializer):
-    feature = StrictCharField(max_length=100, required=False, help_text="Only this feature's usage ('' for none).")
+    feature = StrictCharField(max_length=100, required=False, help_text="Only this feature's usage (its code).")
     start = serializers.DateField(required=False, help_text="From this day (UTC), included.")
     end = serializers.DateField(required=False, help_text="To this day (UTC), included.")
 

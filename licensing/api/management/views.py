@@ -256,7 +256,8 @@ class EntitlementViewSet(SwitchesMixin, RecordViewSet):
         """What the entitlement's meters (its own, when metered, and each consumption
         feature's) count in their current period, and what was consumed per day (UTC),
         corrections included, newest first."""
-        query = api.UsageQuerySerializer(data=request.query_params.dict())
+        # An empty value is no filter, as in every list's filters.
+        query = api.UsageQuerySerializer(data={k: v for k, v in request.query_params.items() if v != ""})
         query.is_valid(raise_exception=True)
         return self.usage_answer(self.get_object(), **query.validated_data)
 
@@ -264,7 +265,7 @@ class EntitlementViewSet(SwitchesMixin, RecordViewSet):
         days = metering.usage_by_day(entitlement, feature=feature, start=start, end=end)
         current = metering.current_usage(entitlement, timezone.now())
         if feature is not None:
-            current = [meter for meter in current if (meter["feature"] or "") == feature]
+            current = [meter for meter in current if meter["feature"] == feature]
         return Response(api.UsageSerializer({"current": current, "days": days}).data)
 
     @extend_schema(request=api.UsageCorrectionSerializer, responses=api.UsageSerializer)

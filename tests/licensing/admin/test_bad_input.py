@@ -41,6 +41,8 @@ def entitlement_form_data(entitlement: Entitlement, **overrides) -> dict:
         "offline_grace": "7 00:00:00",
         "activation_codes-TOTAL_FORMS": 0,
         "activation_codes-INITIAL_FORMS": 0,
+        "feature_grants-TOTAL_FORMS": 0,
+        "feature_grants-INITIAL_FORMS": 0,
     }
     return data | overrides
 
