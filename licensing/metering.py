@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
+from django.utils import formats, timezone
 
 from . import periods
 from .errors import Refusal
@@ -177,3 +178,22 @@ def usage_by_day(
         {"date": row["day"], "feature": row["feature__code"], "consumed": row["consumed"], "entries": row["entries"]}
         for row in days
     ]
+
+
+def usage_rows(entitlement: Entitlement, now: dt.datetime) -> list[dict[str, Any]]:
+    """What people are shown of each meter now (the admin, the portal): its name (the
+    feature's, or "Entitlement" for its own), the count, the limit, and the words
+    ("30 of 50 this period, until Jan. 1, 2027, midnight", in the site's date format)."""
+    names = {terms["code"]: terms["name"] for terms in entitlement.feature_terms}
+    rows = []
+    for meter in current_usage(entitlement, now):
+        used, limit, ends = meter["total_consumptions"], meter["max_consumptions"], meter["period_ends_at"]
+        until = f", until {formats.date_format(timezone.localtime(ends), 'DATETIME_FORMAT')}" if ends else ""
+        words = f"{used:,} of {limit:,} this period{until}" if limit else f"{used:,} this period{until} (no limit)"
+        name = names.get(meter["feature"]) or meter["feature"] or "Entitlement"
+        over = bool(limit and used >= limit)
+        # `high`: where a bar turns to warn, nine tenths of the limit.
+        rows.append(
+            {"name": name, "used": used, "limit": limit, "high": (limit or 0) * 9 // 10, "words": words, "over": over}
+        )
+    return rows

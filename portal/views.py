@@ -4,6 +4,7 @@ function scoped to the signed-in account, and changes state only through
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.contrib import messages
@@ -15,7 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST
 
-from licensing import accounts, selectors, services
+from licensing import accounts, metering, selectors, services
 from licensing.actors import Actor, client_ip
 from licensing.errors import DomainError, Refusal
 from licensing.models import Entitlement, PortalSettings
@@ -154,10 +155,26 @@ def entitlement_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
             for slot in (selectors.portal_floating_slots(account, entitlement) if entitlement.is_floating else ())
         ],
         "features": _features(entitlement),
+        "usage": metering.usage_rows(entitlement, timezone.now()),
+        "usage_days": _usage_days(entitlement),
         "history": [history_row(event, account, vendor) for event in selectors.portal_history(account, entitlement)],
         "shows_codes": entitlement.product.authorization_method == "license_key",
     }
     return _render(request, "portal/entitlement_detail.html", context)
+
+
+# Days of usage history the portal shows.
+USAGE_DAYS = 30
+
+
+def _usage_days(entitlement: Entitlement) -> list[dict]:
+    """What was consumed each day of the last USAGE_DAYS, by meter name."""
+    names = {terms["code"]: terms["name"] for terms in entitlement.feature_terms}
+    start = timezone.now().date() - dt.timedelta(days=USAGE_DAYS - 1)
+    return [
+        {**day, "name": names.get(day["feature"]) or day["feature"] or "Entitlement"}
+        for day in metering.usage_by_day(entitlement, start=start)
+    ]
 
 
 def _features(entitlement: Entitlement) -> list[tuple[str, object]]:

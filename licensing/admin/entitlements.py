@@ -165,11 +165,11 @@ class EntitlementAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdmin)
             if not isinstance(inline, FloatingSlotInline) or (obj is not None and obj.is_floating)
         ]
 
-    @admin.display(description="Seats used")
     @admin.display(description="Usage")
     def usage(self, obj: Entitlement) -> str:
         return usage_bars(obj) if obj.pk else "—"
 
+    @admin.display(description="Seats used")
     def seats_display(self, obj: Entitlement) -> str:
         if obj.is_floating:
             return floating_use(obj.floating_in_use, obj.seats, registered=obj.seats_used)

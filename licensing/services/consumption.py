@@ -60,19 +60,20 @@ def license_consume(
     meter of the granted `feature`. Refused as a check would be refused (every switch of
     the access rules), and past the cap. Returns `answer` of what was counted, which a
     repeat of `request_id` gets again."""
-    license = license_for_device(
-        product_code=product_code, hardware_id=hardware_id, license_key=license_key, username=username
-    )
-    now = timezone.now()
-    verdict = license.verdict(now)
-    if not verdict.is_active:
-        raise refusal_for(verdict)
-    entitlement = license.entitlement
-    meter = _meter(entitlement, feature, now)
-    _check_amount(meter, amount)
-    feature_id = _feature_id(entitlement, feature)
-    period = meter.period(entitlement, now)
+    # One transaction for the whole count, its reads included: a count commits once.
     with transaction.atomic():
+        license = license_for_device(
+            product_code=product_code, hardware_id=hardware_id, license_key=license_key, username=username
+        )
+        now = timezone.now()
+        verdict = license.verdict(now)
+        if not verdict.is_active:
+            raise refusal_for(verdict)
+        entitlement = license.entitlement
+        meter = _meter(entitlement, feature, now)
+        _check_amount(meter, amount)
+        feature_id = _feature_id(entitlement, feature)
+        period = meter.period(entitlement, now)
         entry = ConsumptionEntry(
             entitlement=entitlement,
             feature_id=feature_id,
@@ -179,20 +180,24 @@ def _counter_rows(entitlement: Entitlement, feature_id: Any, period_start: dt.da
 def _count(entitlement: Entitlement, feature_id: Any, meter: Meter, period, amount: int) -> ConsumptionCounter:
     """Add `amount` to the period's counter, within the cap and never below zero, or
     refuse and count nothing."""
-    ConsumptionCounter.objects.bulk_create(
-        [
-            ConsumptionCounter(
-                entitlement=entitlement, feature_id=feature_id, period_start=period.start, period_end=period.end
-            )
-        ],
-        ignore_conflicts=True,  # the period's first count creates it; the others find it
-    )
     rows = _counter_rows(entitlement, feature_id, period.start)
     within = rows
     if amount > 0 and meter.cap is not None:
         within = within.filter(used__lte=meter.cap - amount)
     if amount < 0:
         within = within.filter(used__gte=-amount)
+    if within.update(used=F("used") + amount):
+        return rows.get()
+    # No counter yet, or one the count does not fit: the period's first count creates it
+    # (a concurrent first count may have just done so), then counts as every other does.
+    ConsumptionCounter.objects.bulk_create(
+        [
+            ConsumptionCounter(
+                entitlement=entitlement, feature_id=feature_id, period_start=period.start, period_end=period.end
+            )
+        ],
+        ignore_conflicts=True,
+    )
     if not within.update(used=F("used") + amount):
         if amount < 0:
             raise Refusal("consumption_below_zero", "That would take the consumption below zero.")

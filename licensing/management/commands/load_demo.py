@@ -149,9 +149,21 @@ class Command(BaseCommand):
         self._grant(studio, desktop, "max_projects", "Projects", 50, actor)
         team = services.entitlement_create(
             entitlement=Entitlement(
-                customer=acme, product=cloud, transaction=order, seats=10, valid_from=now - dt.timedelta(days=30)
+                customer=acme,
+                product=cloud,
+                transaction=order,
+                seats=10,
+                valid_from=now - dt.timedelta(days=30),
+                # Metered: 10,000 sync jobs a month, and cloud renders as a feature of their own.
+                max_consumptions=10_000,
+                reset_period="monthly",
             ),
             actor=actor,
+        )
+        renders = self._grant(team, cloud, "renders", "Cloud renders", None, actor, consumption=True)
+        services.consumption_correct(entitlement=team, amount=6_240, reason="Usage before the demo", actor=actor)
+        services.consumption_correct(
+            entitlement=team, amount=38, feature=renders.feature, reason="Usage before the demo", actor=actor
         )
         code = services.activation_code_create(activation_code=ActivationCode(entitlement=studio), actor=actor)
         services.activation_code_create(
@@ -173,12 +185,17 @@ class Command(BaseCommand):
                 actor=actor,
             )
 
-    def _grant(self, entitlement, product: Product, code: str, name: str, value, actor: Actor) -> None:
+    def _grant(
+        self, entitlement, product: Product, code: str, name: str, value, actor: Actor, consumption: bool = False
+    ) -> EntitlementFeature:
+        kind = ProductFeature.FeatureType.CONSUMPTION if consumption else ProductFeature.FeatureType.ACTIVATION
         feature = ProductFeature.objects.filter(product=product, code=code).first() or services.product_feature_create(
-            product_feature=ProductFeature(product=product, code=code, name=name), actor=actor
+            product_feature=ProductFeature(product=product, code=code, name=name, feature_type=kind), actor=actor
         )
-        services.entitlement_feature_grant(
-            entitlement_feature=EntitlementFeature(entitlement=entitlement, feature=feature, value=value), actor=actor
+        terms = {"max_consumptions": 50, "reset_period": "monthly"} if consumption else {}
+        return services.entitlement_feature_grant(
+            entitlement_feature=EntitlementFeature(entitlement=entitlement, feature=feature, value=value, **terms),
+            actor=actor,
         )
 
     def _render_farm(self, acme: Customer, render: Product, now: dt.datetime, actor: Actor) -> None:

@@ -21,7 +21,7 @@ def test_the_entitlement_page_shows_its_grants_and_a_bar_of_each_meters_use(clie
     html = client.get(change_url(entitlement)).content.decode()
 
     assert "Features granted" in html and "export" in html
-    assert 'role="meter"' in html and 'aria-valuenow="30"' in html and 'aria-valuemax="50"' in html
+    assert '<meter class="usage-bar" min="0" max="50" high="45" optimum="0" value="30"' in html
     assert "30 of 50 this period" in html
 
 
