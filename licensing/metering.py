@@ -189,9 +189,10 @@ def usage_rows(entitlement: Entitlement, now: dt.datetime) -> list[dict[str, Any
     for meter in current_usage(entitlement, now):
         used, limit, ends = meter["total_consumptions"], meter["max_consumptions"], meter["period_ends_at"]
         until = f", until {formats.date_format(timezone.localtime(ends), 'DATETIME_FORMAT')}" if ends else ""
-        words = f"{used:,} of {limit:,} this period{until}" if limit else f"{used:,} this period{until} (no limit)"
+        limited = limit is not None
+        words = f"{used:,} of {limit:,} this period{until}" if limited else f"{used:,} this period{until} (no limit)"
         name = names.get(meter["feature"]) or meter["feature"] or "Entitlement"
-        over = bool(limit and used >= limit)
+        over = limited and used >= limit
         # `high`: where a bar turns to warn, nine tenths of the limit.
         rows.append(
             {"name": name, "used": used, "limit": limit, "high": (limit or 0) * 9 // 10, "words": words, "over": over}

@@ -181,7 +181,8 @@ def _features(entitlement: Entitlement) -> list[tuple[str, object]]:
     """The features granted now, by name, with their values."""
     now = timezone.now()
     values = entitlement.features(now)
-    return sorted((terms["name"], values[terms["code"]]) for terms in entitlement.granted_features(now))
+    granted = ((terms["name"], values[terms["code"]]) for terms in entitlement.granted_features(now))
+    return sorted(granted, key=lambda feature: feature[0])
 
 
 @auth.account_required

@@ -1,11 +1,12 @@
 from django.contrib import admin
+from django.urls import path
 
 from .. import services
 from ..models import ActivationCode, Entitlement, LicenseTransaction
 from .actions import ObjectAction, ObjectActionsMixin, model_permission
 from .base import LicensingAdmin, ReadOnlyInline
 from .display import EffectiveStatusFilter, EffectiveStatusMixin, floating_use, status_badge
-from .features import FeatureGrantInline, usage_bars
+from .features import FeatureGrantInline, correct_usage_view, usage_bars, usage_by_day_table
 from .floating import FloatingSlotInline
 
 STATUS_FIELDS = ["status_reason", "status_changed_at"]
@@ -78,7 +79,7 @@ class EntitlementAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdmin)
     search_fields = ["customer__name", "customer__email", "customer__external_id", "product__name", "product__code"]
     autocomplete_fields = ["customer", "transaction"]
     fixed_after_creation = ("customer", "product")
-    readonly_fields = ["effective_status_badge", "seats_display", "usage", *STATUS_FIELDS]
+    readonly_fields = ["effective_status_badge", "seats_display", "usage", "usage_days", *STATUS_FIELDS]
     fieldsets = [
         (
             None,
@@ -111,10 +112,10 @@ class EntitlementAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdmin)
         (
             "Usage this period",
             {
-                "fields": ["usage"],
+                "fields": ["usage", "usage_days"],
                 "description": "What the entitlement and its consumption features counted in their current "
-                "periods. A count is corrected with a reason (POST /api/v1/entitlements/{id}/correct-usage), "
-                "never edited in place.",
+                "periods, and what was counted each day. A count is corrected with a reason (Correct usage, "
+                "or POST /api/v1/entitlements/{id}/correct-usage), never edited in place.",
             },
         ),
         ("Floating", {"fields": ["max_activations", "floating_timeout", "max_borrow_time"]}),
@@ -168,6 +169,15 @@ class EntitlementAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdmin)
     @admin.display(description="Usage")
     def usage(self, obj: Entitlement) -> str:
         return usage_bars(obj) if obj.pk else "—"
+
+    @admin.display(description="By day")
+    def usage_days(self, obj: Entitlement) -> str:
+        return usage_by_day_table(obj) if obj.pk else "—"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(lambda request, object_id: correct_usage_view(self, request, object_id))
+        route = path("<path:object_id>/correct-usage/", view, name="licensing_entitlement_correct_usage")
+        return [route, *super().get_urls()]
 
     @admin.display(description="Seats used")
     def seats_display(self, obj: Entitlement) -> str:

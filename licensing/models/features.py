@@ -172,6 +172,10 @@ def value_problem(value) -> str | None:
             return f"A text value may be at most {MAX_VALUE_TEXT} characters."
         if "\x00" in value:
             return "A text value must not contain NUL characters."
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate half: not text PostgreSQL stores
+            return "A text value must be valid Unicode text."
         return None
     return "A value is true or false, a whole number or text."
 

@@ -65,6 +65,10 @@ def license_consume(
         license = license_for_device(
             product_code=product_code, hardware_id=hardware_id, license_key=license_key, username=username
         )
+        # A repeat is answered as the first time, whatever changed since (a switch, a
+        # lapsed feature): the first count stands.
+        if request_id and (first := _first_answer(license, request_id, amount, feature)) is not None:
+            return first
         now = timezone.now()
         verdict = license.verdict(now)
         if not verdict.is_active:
@@ -84,17 +88,19 @@ def license_consume(
             actor_label=actor.label[:200],
         )
         if request_id and not _claimed(entry):
-            return _first_answer(license, request_id)
+            return _first_answer(license, request_id, amount, feature)
         counter = _count(entitlement, feature_id, meter, period, amount)
         counted = Counted(license=license, meter=meter, used=counter.used, now=now)
-        # Kept as the JSON it is sent as, so that a repeat is answered in the same words.
-        entry.answer = json.loads(canonical_json(answer(counted)))
+        # Kept as the JSON it is sent as, so that a repeat is answered in the same words
+        # (only where a repeat can come: a count without a request_id keeps no answer).
+        sent = json.loads(canonical_json(answer(counted)))
         if request_id:
+            entry.answer = sent
             entry.save(update_fields=["answer"])
         else:
             entry.save()
         _announce_limit(counter, meter, now, actor)
-    return entry.answer
+    return sent
 
 
 def license_feature(
@@ -168,8 +174,20 @@ def _claimed(entry: ConsumptionEntry) -> bool:
     return True
 
 
-def _first_answer(license: License, request_id: str) -> dict[str, Any]:
-    return ConsumptionEntry.objects.values_list("answer", flat=True).get(license=license, request_id=request_id)
+def _first_answer(license: License, request_id: str, amount: int, feature: str | None) -> dict[str, Any] | None:
+    """The answer to the first request with this id, if there was one; a request_id
+    sent with another count (another amount or meter) is refused, never answered with
+    the first count's answer."""
+    first = (
+        ConsumptionEntry.objects.filter(license=license, request_id=request_id)
+        .values_list("amount", "feature__code", "answer")
+        .first()
+    )
+    if first is None:
+        return None
+    if first[:2] != (amount, feature):
+        raise Refusal("request_id_reused", "This request_id was sent with another count; send a new one.")
+    return first[2]
 
 
 def _counter_rows(entitlement: Entitlement, feature_id: Any, period_start: dt.datetime):
@@ -271,6 +289,7 @@ def consumption_correct(
             reason=reason,
             after={"feature": feature.code if feature else None, "amount": amount, "used": counter.used},
         )
+        _announce_limit(counter, meter, now, actor)
     return entry
 
 

@@ -44,8 +44,18 @@ def product_feature_update(*, product_feature: ProductFeature, data: Mapping[str
         data=data,
         actor=actor,
         fixed=("product",),
+        check=_type_fits_grants,
         then=lambda feature, before: _refresh_grantees(feature, actor),
     )
+
+
+def _type_fits_grants(feature: ProductFeature, links) -> None:
+    """A feature's type is fixed once granted: a consumption feature made an activation
+    one would leave its grants' counters without a meaning, and the other way round
+    grants that never set a limit would count without one."""
+    before = ProductFeature.objects.values_list("feature_type", flat=True).get(pk=feature.pk)
+    if before != feature.feature_type and EntitlementFeature.objects.filter(feature=feature).exists():
+        raise InvalidEdit({"feature_type": ["Granted features keep their type; declare a new feature instead."]})
 
 
 def _refresh_grantees(feature: ProductFeature, actor: Actor) -> None:
@@ -69,12 +79,16 @@ def entitlement_feature_update(
 ) -> EntitlementFeature:
     """Change a grant's value, expiry or consumption terms. The feature itself is fixed:
     granting another is a new grant."""
+    data = dict(data)
+    moved = data.pop("entitlement", None)
     unknown = set(data) - set(GRANT_FIELDS)
     if unknown:
         raise ValueError(f"A grant has no editable fields {sorted(unknown)}.")
     with transaction.atomic():
         entitlement = lock_row(Entitlement, entitlement_feature.entitlement_id)
         grant = EntitlementFeature.objects.select_related("feature").get(pk=entitlement_feature.pk)
+        if moved is not None and moved.pk != entitlement.pk:
+            raise InvalidEdit({"entitlement": ["The entitlement of a grant is fixed; grant the feature to the other."]})
         if "feature" in data and data["feature"] != grant.feature:
             raise InvalidEdit({"feature": ["The feature of a grant is fixed; grant the other feature instead."]})
         for name, value in data.items():

@@ -317,6 +317,7 @@ class FloatingBorrow(ClientView):
 
 class CheckLicenseFeature(ClientView):
     http_method_names = ["get"]
+    read_fields = CheckLicense.read_fields  # the key may come in a License-Key header
 
     @extend_schema(
         operation_id="check_license_feature",

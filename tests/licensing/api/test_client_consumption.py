@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from licensing import services
 from licensing.actors import Actor
+from licensing.license_body import license_file_payload
 from licensing.models import AuditEvent, ConsumptionCounter, ConsumptionEntry, EntitlementFeature, ProductFeature
 from licensing.signing import canonical_json
 from tests.factories import ActivationCodeFactory, LicenseFactory, ProductFactory
@@ -322,3 +323,38 @@ def test_the_stored_answer_is_the_json_sent(app, license):
     body = consume(app, license, request_id="r-3").json()
     stored = ConsumptionEntry.objects.get(request_id="r-3").answer
     assert canonical_json(stored) == canonical_json({k: v for k, v in body.items() if k != "nonce"})
+
+
+def test_a_license_file_carries_the_features_a_client_opens_offline(license, product):
+    grant(license.entitlement, feature(product, "export"), value="pro")
+    license.entitlement.refresh_from_db()
+
+    payload = license_file_payload(license, now=timezone.now())
+
+    assert payload["features"] == {"export": "pro"}
+    assert [f["code"] for f in payload["product_features"]] == ["export"]
+    assert payload["max_consumptions"] == 10
+
+
+def test_a_request_id_sent_with_another_count_is_refused(app, license):
+    assert consume(app, license, consumptions=2, request_id="r-9").status_code == 200
+    response = consume(app, license, consumptions=5, request_id="r-9")
+    verify_response(response)
+    assert response.json()["code"] == "request_id_reused"
+    assert used(license) == 2
+
+
+def test_a_repeat_after_a_switch_gets_the_first_answer(app, license):
+    first = consume(app, license, consumptions=2, request_id="r-10").json()
+    services.license_suspend(license=license, actor=STAFF)
+    again = consume(app, license, consumptions=2, request_id="r-10").json()
+    assert again == first
+    assert consume(app, license).json()["reason"] == "license_suspended"
+
+
+def test_the_license_key_may_come_in_a_header_for_a_feature_check(app, license, product):
+    grant(license.entitlement, feature(product, "export"))
+    fields = identity(license, feature="export")
+    key = fields.pop("license_key")
+    response = app.get("check_license_feature", fields, **{"License-Key": key})
+    assert (response.status_code, response.json()["code"]) == (200, "export")

@@ -209,3 +209,41 @@ def test_bad_usage_corrections_are_a_400_and_change_nothing(api, body):
     response = api.post(f"/api/v1/entitlements/{entitlement.pk}/correct-usage", body, format="json")
     assert response.status_code == 400
     assert not AuditEvent.objects.filter(action="consumption.corrected").exists()
+
+
+def test_a_put_naming_the_same_entitlement_updates_and_another_is_refused(api):
+    entitlement = EntitlementFactory()
+    declare(api, entitlement.product, "export")
+    grant_id = grant(api, entitlement, "export").json()["id"]
+    body = {"entitlement": str(entitlement.pk), "feature": "export", "value": 5, "reset_period": "never"}
+    assert api.put(f"/api/v1/entitlement-features/{grant_id}", body, format="json").status_code == 200
+    moved = {**body, "entitlement": str(EntitlementFactory(product=entitlement.product).pk)}
+    response = api.put(f"/api/v1/entitlement-features/{grant_id}", moved, format="json")
+    assert response.status_code == 400
+    assert "entitlement" in response.json()["errors"]
+
+
+def test_a_value_with_a_lone_surrogate_is_a_400(api):
+    entitlement = EntitlementFactory()
+    declare(api, entitlement.product, "export")
+    response = api.post(
+        "/api/v1/entitlement-features",
+        b'{"entitlement": "%s", "feature": "export", "value": "\\ud800"}' % str(entitlement.pk).encode(),
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+
+
+def test_a_granted_feature_keeps_its_type(api):
+    entitlement = EntitlementFactory()
+    feature_id = declare(api, entitlement.product, "renders", "consumption").json()["id"]
+    grant(api, entitlement, "renders", max_consumptions=5)
+    response = api.patch(f"/api/v1/product-features/{feature_id}", {"feature_type": "activation"}, format="json")
+    assert response.status_code == 400
+    assert "feature_type" in response.json()["errors"]
+
+
+@pytest.mark.parametrize("query", [{"end": "9999-12-31"}, {"start": "0001-01-01"}])
+def test_usage_days_out_of_range_are_a_400(api, query):
+    entitlement = EntitlementFactory()
+    assert api.get(f"/api/v1/entitlements/{entitlement.pk}/usage", query).status_code == 400
