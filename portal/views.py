@@ -141,6 +141,7 @@ def entitlement_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     account = request.account
     entitlement = get_object_or_404(selectors.portal_entitlements(account), pk=pk)
     vendor = _vendor(request)
+    usage = metering.usage_rows(entitlement, timezone.now())
     context = {
         "entitlement": entitlement,
         "badge": badge(entitlement),
@@ -155,8 +156,9 @@ def entitlement_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
             for slot in (selectors.portal_floating_slots(account, entitlement) if entitlement.is_floating else ())
         ],
         "features": _features(entitlement),
-        "usage": metering.usage_rows(entitlement, timezone.now()),
-        "usage_days": _usage_days(entitlement),
+        "usage": usage,
+        # Read only for an entitlement with meters: the others have no history to show.
+        "usage_days": _usage_days(entitlement) if usage else [],
         "history": [history_row(event, account, vendor) for event in selectors.portal_history(account, entitlement)],
         "shows_codes": entitlement.product.authorization_method == "license_key",
     }

@@ -358,3 +358,12 @@ def test_the_license_key_may_come_in_a_header_for_a_feature_check(app, license, 
     key = fields.pop("license_key")
     response = app.get("check_license_feature", fields, **{"License-Key": key})
     assert (response.status_code, response.json()["code"]) == (200, "export")
+
+
+def test_a_count_runs_a_fixed_number_of_queries_in_one_transaction(app, license, django_assert_num_queries):
+    consume(app, license)  # the period's counter exists
+    # The credential; then in one transaction (a savepoint and its release, inside the
+    # test's own): the license's chain, the counter's UPDATE and read, the counters read
+    # for the answer's body, and the entry's INSERT.
+    with django_assert_num_queries(8):
+        assert consume(app, license).status_code == 200
