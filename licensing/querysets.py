@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import operator
+import uuid
 
 from django.apps import apps
 from django.db import connections, models
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from psycopg import sql
 
 from . import rules
 
@@ -93,8 +93,15 @@ def _failing(model: type[models.Model], rule: rules.Rule, path: str, now: dt.dat
     field = model._meta.get_field(head)
     if postgresql and rest and field.many_to_one:
         related = field.related_model._base_manager.filter(_related_failing(field.related_model, rule, rest, now))
-        return Q(_AnyOf(models.F(head), list(related.order_by().values_list("pk", flat=True))))
+        ids = list(related.order_by().values_list("pk", flat=True)[: MAX_LITERAL_IDS + 1])
+        if len(ids) > MAX_LITERAL_IDS:  # too long to write out: found by the subquery, in the same query
+            return Q(_AnyOf(models.F(head), models.Func(related.order_by().values("pk"), function="ARRAY")))
+        return Q(_AnyOf(models.F(head), ids))
     return rule.condition(path, now)
+
+
+# The most ids written into a query as a literal list (about 80 kB of SQL).
+MAX_LITERAL_IDS = 2_000
 
 
 def _related_failing(model: type[models.Model], rule: rules.Rule, path: str, now: dt.datetime) -> Q:
@@ -109,19 +116,22 @@ def _related_failing(model: type[models.Model], rule: rules.Rule, path: str, now
 
 
 class _AnyOf(models.Lookup):
-    """`column = ANY(values)` (PostgreSQL), for an array expression or a list of values.
+    """`column = ANY(values)` (PostgreSQL), for an array expression or a list of ids.
 
-    A list is written into the SQL as a literal (quoted by psycopg), not passed as a
-    parameter: a prepared statement's generic plan would not know a parameter's length,
-    and would test each row against every value again."""
+    A list is written into the SQL as a literal, not passed as a parameter: a prepared
+    statement's generic plan would not know a parameter's length, and would test each
+    row against every value again. Only ids (UUIDs, integers) are written so, which
+    need no quoting beyond the literal's own."""
 
     lookup_name = "any_of"
     prepare_rhs = False
 
     def get_db_prep_lookup(self, value, connection):
         if isinstance(value, list):
-            connection.ensure_connection()
-            return sql.Literal(value).as_string(connection.connection), []
+            if not all(isinstance(item, uuid.UUID | int) and not isinstance(item, bool) for item in value):
+                raise TypeError("Only ids are written into SQL as a literal.")
+            array_type = self.lhs.output_field.db_type(connection)
+            return f"'{{{','.join(str(item) for item in value)}}}'::{array_type}[]", []
         return super().get_db_prep_lookup(value, connection)
 
     def as_sql(self, compiler, connection) -> tuple[str, tuple]:

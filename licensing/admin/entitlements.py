@@ -3,6 +3,7 @@ from django.urls import path
 
 from .. import services
 from ..models import ActivationCode, Entitlement, LicenseTransaction
+from ..models.features import METERING_FIELDS
 from .actions import ObjectAction, ObjectActionsMixin, model_permission
 from .base import LicensingAdmin, ReadOnlyInline
 from .display import EffectiveStatusFilter, EffectiveStatusMixin, floating_use, status_badge
@@ -98,13 +99,7 @@ class EntitlementAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdmin)
         (
             "Metering",
             {
-                "fields": [
-                    "max_consumptions",
-                    "allow_overages",
-                    "max_overages",
-                    "reset_period",
-                    "allow_negative_consumptions",
-                ],
+                "fields": list(METERING_FIELDS),
                 "description": "Count consumption of the whole entitlement (add_consumption). Leave the limit empty "
                 "for an entitlement that is not metered; features are metered on their grants.",
             },

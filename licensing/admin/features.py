@@ -18,7 +18,7 @@ from .. import metering, services
 from ..actors import Actor
 from ..errors import InvalidEdit
 from ..models import Entitlement, EntitlementFeature, ProductFeature
-from ..models.features import MAX_CONSUMPTION_STEP
+from ..models.features import MAX_CONSUMPTION_STEP, METERING_FIELDS
 from .base import LicensingAdmin, ReadOnlyInline
 
 
@@ -49,13 +49,7 @@ class EntitlementFeatureAdmin(LicensingAdmin):
         (
             "Consumption",
             {
-                "fields": [
-                    "max_consumptions",
-                    "allow_overages",
-                    "max_overages",
-                    "reset_period",
-                    "allow_negative_consumptions",
-                ],
+                "fields": list(METERING_FIELDS),
                 "description": "For a consumption feature: what its counter allows per period.",
             },
         ),

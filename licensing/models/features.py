@@ -32,6 +32,11 @@ class ResetPeriod(models.TextChoices):
     YEARLY = periods.YEARLY, "Yearly"
 
 
+# The fields of a meter's terms, wherever they are written or shown.
+METERING_FIELDS = ("max_consumptions", "allow_overages", "max_overages", "reset_period", "allow_negative_consumptions")
+GRANT_FIELDS = ("feature", "value", "expires_at", *METERING_FIELDS)
+
+
 class MeteringTerms(models.Model):
     """How much may be consumed per period: on a metered entitlement, and on a grant of
     a consumption feature. Not metered while `max_consumptions` is empty."""
@@ -72,13 +77,7 @@ class MeteringTerms(models.Model):
         return {}
 
     def metering_terms(self) -> dict:
-        return {
-            "max_consumptions": self.max_consumptions,
-            "allow_overages": self.allow_overages,
-            "max_overages": self.max_overages,
-            "reset_period": self.reset_period,
-            "allow_negative_consumptions": self.allow_negative_consumptions,
-        }
+        return {name: getattr(self, name) for name in METERING_FIELDS}
 
 
 class ProductFeature(PublicModel):

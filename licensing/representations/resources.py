@@ -21,6 +21,7 @@ from ..models import (
     Product,
     ProductFeature,
 )
+from ..models.features import GRANT_FIELDS, METERING_FIELDS
 from .fields import EFFECTIVE_FIELDS, SWITCH_FIELDS, EffectiveStatusFields, JSONObject, Seconds
 
 
@@ -93,11 +94,7 @@ class EntitlementSerializer(EffectiveStatusFields, Representation):
             "valid_from",
             "valid_until",
             "features",
-            "max_consumptions",
-            "allow_overages",
-            "max_overages",
-            "reset_period",
-            "allow_negative_consumptions",
+            *METERING_FIELDS,
             "lease_period",
             "offline_grace",
             *SWITCH_FIELDS,
@@ -127,15 +124,8 @@ class EntitlementFeatureSerializer(Representation):
         fields = [
             "id",
             "entitlement",
-            "feature",
             "feature_type",
-            "value",
-            "expires_at",
-            "max_consumptions",
-            "allow_overages",
-            "max_overages",
-            "reset_period",
-            "allow_negative_consumptions",
+            *GRANT_FIELDS,
             "created_at",
             "updated_at",
         ]

@@ -17,19 +17,9 @@ from django.db import transaction
 from ..actors import Actor
 from ..errors import InvalidEdit
 from ..models import Entitlement, EntitlementFeature, ProductFeature
+from ..models.features import GRANT_FIELDS
 from .edits import check_and_save, create_record, update_record
 from .recording import lock_row, record_change
-
-GRANT_FIELDS = (
-    "feature",
-    "value",
-    "expires_at",
-    "max_consumptions",
-    "allow_overages",
-    "max_overages",
-    "reset_period",
-    "allow_negative_consumptions",
-)
 
 
 def product_feature_create(*, product_feature: ProductFeature, actor: Actor) -> ProductFeature:

@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from licensing import rules, services
+from licensing import querysets, rules, services
 from licensing.models import ActivationCode, Entitlement, License
 from licensing.rules import EffectiveStatus, Reason
 from tests.factories import EntitlementFactory, LicenseFactory, LicenseTransactionFactory, LicenseUserFactory
@@ -265,3 +265,13 @@ def test_the_status_and_reason_filters_find_exactly_the_rows_the_rules_decide(ac
         for reason in Reason:
             expected = {pk for pk, verdict in verdicts.items() if verdict.reason == reason}
             assert set(model.objects.effectively(reason=reason, now=now).values_list("pk", flat=True)) == expected
+
+
+def test_the_filters_find_the_same_rows_when_the_ids_are_too_many_to_write_out(actor, monkeypatch):
+    licenses = [LicenseFactory() for _ in range(3)]
+    services.customer_disable(customer=licenses[0].entitlement.customer, actor=actor)
+    services.entitlement_disable(entitlement=licenses[1].entitlement, actor=actor)
+    written = set(License.objects.effectively(EffectiveStatus.DISABLED).values_list("pk", flat=True))
+    monkeypatch.setattr(querysets, "MAX_LITERAL_IDS", 0)
+    found = set(License.objects.effectively(EffectiveStatus.DISABLED).values_list("pk", flat=True))
+    assert found == written == {licenses[0].pk, licenses[1].pk}

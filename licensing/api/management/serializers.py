@@ -27,7 +27,7 @@ from ...models import (
 )
 from ...models.base import normalize_address
 from ...models.entitlements import MAX_TERM, MIN_LEASE
-from ...models.features import value_problem
+from ...models.features import GRANT_FIELDS, METERING_FIELDS, value_problem
 from ...representations.fields import Seconds
 
 # JSON values of the documented type only. DRF reads 5 as "5", "true" as True and {} as an
@@ -224,11 +224,7 @@ class EntitlementInputSerializer(InputSerializer):
             "max_borrow_time",
             "valid_from",
             "valid_until",
-            "max_consumptions",
-            "allow_overages",
-            "max_overages",
-            "reset_period",
-            "allow_negative_consumptions",
+            *METERING_FIELDS,
             "lease_period",
             "offline_grace",
         ]
@@ -256,17 +252,7 @@ class EntitlementFeatureInputSerializer(InputSerializer):
 
     class Meta:
         model = EntitlementFeature
-        fields = [
-            "entitlement",
-            "feature",
-            "value",
-            "expires_at",
-            "max_consumptions",
-            "allow_overages",
-            "max_overages",
-            "reset_period",
-            "allow_negative_consumptions",
-        ]
+        fields = ["entitlement", *GRANT_FIELDS]
         # Once per entitlement and feature: the service says so (the feature is a code here).
         validators = []
 

@@ -4,22 +4,27 @@ signs requests with HMAC and verifies answers with nothing but the public key.""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from django.conf import settings
+from django.db import connection
 from django.test import Client
 
 from licensing import services
 from licensing.actors import Actor
 from licensing.signing import current_signer
+from tests.servers import server_env, start_gunicorn, stop
 
 
 def sign(shared_key: str, message: str) -> str:
@@ -141,3 +146,23 @@ def credential(db):
 @pytest.fixture
 def app(credential) -> ClientApp:
     return ClientApp(http=Client(), api_key=credential.api_key, shared_key=credential.plain_shared_key)
+
+
+@contextlib.contextmanager
+def client_api_server(workers: int = 4) -> Iterator[str]:
+    """gunicorn serving this test's database as production does (PostgreSQL, Redis, no
+    client rate limit to speak of): requests from several threads race for real."""
+    env = server_env(
+        connection.settings_dict["NAME"],
+        settings.REDIS_URL,
+        DJANGO_SECRET_KEY=settings.SECRET_KEY,
+        LICENSING_SECRETS_KEY=settings.LICENSING_SECRETS_KEY,
+        DJANGO_SECURE_SSL_REDIRECT="false",
+        LICENSING_CLIENT_RATE="100000000/minute",
+        CONN_MAX_AGE="0",
+    )
+    process, base = start_gunicorn(env, workers=workers, ready_path="/api/v4/public_key")
+    try:
+        yield base
+    finally:
+        stop(process)

@@ -8,15 +8,13 @@ import threading
 from collections import Counter
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from licensing import services
 from licensing.actors import Actor
 from licensing.models import ConsumptionCounter, ConsumptionEntry, EntitlementFeature, ProductFeature
 from tests.factories import ActivationCodeFactory, LicenseFactory
-from tests.servers import server_env, start_gunicorn, stop
 
+from .conftest import client_api_server
 from .test_client_floating_concurrency import request
 
 pytestmark = [
@@ -50,20 +48,8 @@ def metered(transactional_db):
 
 @pytest.fixture
 def server(metered):
-    env = server_env(
-        connection.settings_dict["NAME"],
-        settings.REDIS_URL,
-        DJANGO_SECRET_KEY=settings.SECRET_KEY,
-        LICENSING_SECRETS_KEY=settings.LICENSING_SECRETS_KEY,
-        DJANGO_SECURE_SSL_REDIRECT="false",
-        LICENSING_CLIENT_RATE="100000000/minute",
-        CONN_MAX_AGE="0",
-    )
-    process, base = start_gunicorn(env, workers=4, ready_path="/api/v4/public_key")
-    try:
+    with client_api_server() as base:
         yield base
-    finally:
-        stop(process)
 
 
 def all_at_once(server: str, metered, endpoint: str, fields: list[dict]) -> Counter:

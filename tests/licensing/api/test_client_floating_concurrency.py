@@ -14,7 +14,6 @@ import urllib.request
 from collections import Counter
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -22,9 +21,8 @@ from licensing import services
 from licensing.actors import Actor
 from licensing.models import Entitlement, FloatingSlot
 from tests.factories import ActivationCodeFactory, LicenseFactory
-from tests.servers import server_env, start_gunicorn, stop
 
-from .conftest import auth_headers
+from .conftest import auth_headers, client_api_server
 
 pytestmark = [
     pytest.mark.slow,
@@ -52,20 +50,8 @@ def floating(transactional_db):
 
 @pytest.fixture
 def server(floating):
-    env = server_env(
-        connection.settings_dict["NAME"],
-        settings.REDIS_URL,
-        DJANGO_SECRET_KEY=settings.SECRET_KEY,
-        LICENSING_SECRETS_KEY=settings.LICENSING_SECRETS_KEY,
-        DJANGO_SECURE_SSL_REDIRECT="false",
-        LICENSING_CLIENT_RATE="100000000/minute",
-        CONN_MAX_AGE="0",
-    )
-    process, base = start_gunicorn(env, workers=4, ready_path="/api/v4/public_key")
-    try:
+    with client_api_server() as base:
         yield base
-    finally:
-        stop(process)
 
 
 def request(base: str, api_key: str, shared_key: str, method: str, endpoint: str, fields: dict) -> tuple[int, dict]:
