@@ -164,7 +164,7 @@ def usage_by_day(
         entries = entries.filter(feature__code=feature)
     if start is not None:
         entries = entries.filter(created_at__gte=dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC))
-    if end is not None:
+    if end is not None and end < dt.date.max:  # the calendar's last day ends nothing
         entries = entries.filter(
             created_at__lt=dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
         )

@@ -273,9 +273,6 @@ class UsageQuerySerializer(ClosedInput, serializers.Serializer):
     end = serializers.DateField(required=False, help_text="To this day (UTC), included.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        for name in ("start", "end"):
-            if name in attrs and not (USAGE_FIRST_DAY <= attrs[name] <= USAGE_LAST_DAY):
-                raise serializers.ValidationError({name: [f"A day from {USAGE_FIRST_DAY} to {USAGE_LAST_DAY}."]})
         if attrs.get("start") and attrs.get("end") and attrs["end"] < attrs["start"]:
             raise serializers.ValidationError({"end": ["Must not be before start."]})
         if attrs.get("start") and attrs.get("end") and (attrs["end"] - attrs["start"]).days > MAX_USAGE_DAYS:
@@ -301,7 +298,6 @@ class UsageCorrectionSerializer(ClosedInput, serializers.Serializer):
 
 # A usage history answer is one row per day and feature: a few years at most.
 MAX_USAGE_DAYS = 3 * 366
-USAGE_FIRST_DAY, USAGE_LAST_DAY = dt.date(2000, 1, 1), dt.date(9998, 12, 31)
 
 
 class ActivationCodeInputSerializer(InputSerializer):

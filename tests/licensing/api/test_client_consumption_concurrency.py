@@ -8,6 +8,7 @@ import threading
 from collections import Counter
 
 import pytest
+from django.db import connection  # noqa: F401 (read by the skipif condition below)
 
 from licensing import services
 from licensing.actors import Actor

@@ -243,7 +243,10 @@ def test_a_granted_feature_keeps_its_type(api):
     assert "feature_type" in response.json()["errors"]
 
 
-@pytest.mark.parametrize("query", [{"end": "9999-12-31"}, {"start": "0001-01-01"}])
-def test_usage_days_out_of_range_are_a_400(api, query):
-    entitlement = EntitlementFactory()
-    assert api.get(f"/api/v1/entitlements/{entitlement.pk}/usage", query).status_code == 400
+@pytest.mark.parametrize("query", [{"end": "9999-12-31"}, {"start": "0001-01-01"}, {"start": "0109-10-27"}])
+def test_usage_days_at_the_ends_of_the_calendar_are_answered(api, query):
+    entitlement = EntitlementFactory(max_consumptions=5)
+    services.consumption_correct(entitlement=entitlement, amount=1, reason="x", actor=STAFF)
+    response = api.get(f"/api/v1/entitlements/{entitlement.pk}/usage", query)
+    assert response.status_code == 200
+    assert len(response.json()["days"]) == 1
