@@ -275,8 +275,6 @@ class UsageQuerySerializer(ClosedInput, serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("start") and attrs.get("end") and attrs["end"] < attrs["start"]:
             raise serializers.ValidationError({"end": ["Must not be before start."]})
-        if attrs.get("start") and attrs.get("end") and (attrs["end"] - attrs["start"]).days > MAX_USAGE_DAYS:
-            raise serializers.ValidationError({"end": [f"At most {MAX_USAGE_DAYS} days at a time."]})
         return attrs
 
 
@@ -294,10 +292,6 @@ class UsageCorrectionSerializer(ClosedInput, serializers.Serializer):
         if feature is None:
             raise serializers.ValidationError(f"The product has no feature {code}.")
         return feature
-
-
-# A usage history answer is one row per day and feature: a few years at most.
-MAX_USAGE_DAYS = 3 * 366
 
 
 class ActivationCodeInputSerializer(InputSerializer):
