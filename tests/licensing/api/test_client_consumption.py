@@ -367,3 +367,26 @@ def test_a_count_runs_a_fixed_number_of_queries_in_one_transaction(app, license,
     # for the answer's body, and the entry's INSERT.
     with django_assert_num_queries(8):
         assert consume(app, license).status_code == 200
+
+
+def test_the_last_second_of_a_month_and_the_first_of_the_next_count_apart(app, product):
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    code = ActivationCodeFactory(
+        entitlement__product=product,
+        entitlement__max_consumptions=1,
+        entitlement__reset_period="monthly",
+        entitlement__valid_from=start,
+        entitlement__valid_until=None,
+    )
+    license = LicenseFactory(activation_code=code, device__hardware_id="hw-edge")
+
+    with time_machine.travel(dt.datetime(2026, 3, 31, 23, 59, 59, tzinfo=dt.UTC), tick=False):
+        last = consume(app, license).json()
+        assert consume(app, license).json()["code"] == "consumption_limit_reached"
+    with time_machine.travel(dt.datetime(2026, 4, 1, tzinfo=dt.UTC), tick=False):
+        first = consume(app, license).json()
+
+    assert (last["total_consumptions"], first["total_consumptions"]) == (1, 1)
+    assert (last["period_ends_at"], first["period_ends_at"]) == ("2026-04-01T00:00:00Z", "2026-05-01T00:00:00Z")
+    starts = ConsumptionCounter.objects.filter(entitlement=code.entitlement).values_list("period_start", flat=True)
+    assert sorted(starts) == [dt.datetime(2026, 3, 1, tzinfo=dt.UTC), dt.datetime(2026, 4, 1, tzinfo=dt.UTC)]
