@@ -39,6 +39,8 @@ ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "test-artifacts"
 # Long enough for a cold first request to the live server, short enough that a missing
 # element fails the test quickly.
 TIMEOUT_MS = 10_000
+# The portal password of the customer contact the browser tests sign in as.
+PASSWORD = "portal password 123"
 
 
 @pytest.fixture(scope="session")
@@ -91,3 +93,11 @@ def fresh_server_state() -> Iterator[None]:
     yield
     current_signer.cache_clear()
     check_ins.discard()
+
+
+@pytest.fixture
+def contact(transactional_db):
+    """Ada, a contact of Acme Studio, who signs in to the portal with PASSWORD."""
+    from tests.factories import CustomerContactFactory
+
+    return CustomerContactFactory(raw_password=PASSWORD, customer__name="Acme Studio", name="Ada Contact")

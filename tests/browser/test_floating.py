@@ -12,12 +12,11 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from licensing.models import AuditEvent, CustomerContact, Entitlement, FloatingSlot, License
+from licensing.models import AuditEvent, Entitlement, FloatingSlot, License
 from tests.browser.test_admin_customer_switch import log_in
-from tests.browser.test_portal import PASSWORD, page_and_window_widths, sign_in
+from tests.browser.test_portal import page_and_window_widths, sign_in
 from tests.factories import (
     ActivationCodeFactory,
-    CustomerContactFactory,
     DeviceFactory,
     EntitlementFactory,
     LicenseFactory,
@@ -30,11 +29,6 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(autouse=True)
 def _fresh(fresh_server_state) -> None:
     pass
-
-
-@pytest.fixture
-def contact(transactional_db) -> CustomerContact:
-    return CustomerContactFactory(raw_password=PASSWORD, customer__name="Acme Studio", name="Ada Contact")
 
 
 @pytest.fixture

@@ -17,10 +17,9 @@ from playwright.sync_api import Locator, Page, expect
 from licensing import services
 from licensing.actors import Actor
 from licensing.models import AuditEvent, CustomerContact, Device, Entitlement, License, OfflineRequest, PortalSettings
-from tests.browser.conftest import TIMEOUT_MS
+from tests.browser.conftest import PASSWORD, TIMEOUT_MS
 from tests.factories import (
     ActivationCodeFactory,
-    CustomerContactFactory,
     DeviceFactory,
     EntitlementFactory,
     LicenseFactory,
@@ -30,7 +29,6 @@ from tests.licensing.api.conftest import ClientApp, read_license_file
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "portal password 123"
 VENDOR = "Northwind Software"
 CONTACT_MESSAGE = "Email billing@northwind.example to settle the invoice and restore access."
 ACTIVE = "Active"
@@ -51,11 +49,6 @@ def vendor(transactional_db) -> PortalSettings:
     settings.support_email = "support@northwind.example"
     settings.save()
     return settings
-
-
-@pytest.fixture
-def contact(transactional_db) -> CustomerContact:
-    return CustomerContactFactory(raw_password=PASSWORD, customer__name="Acme Studio", name="Ada Contact")
 
 
 @pytest.fixture

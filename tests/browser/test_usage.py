@@ -14,8 +14,8 @@ from licensing import services
 from licensing.actors import Actor
 from licensing.models import CustomerContact, Entitlement, EntitlementFeature, ProductFeature
 from tests.browser.test_admin_customer_switch import log_in
-from tests.browser.test_portal import PASSWORD, page_and_window_widths, sign_in
-from tests.factories import CustomerContactFactory, EntitlementFactory, ProductFactory
+from tests.browser.test_portal import page_and_window_widths, sign_in
+from tests.factories import EntitlementFactory, ProductFactory
 
 pytestmark = pytest.mark.browser
 STAFF = Actor.system("staff")
@@ -24,11 +24,6 @@ STAFF = Actor.system("staff")
 @pytest.fixture(autouse=True)
 def _fresh(fresh_server_state) -> None:
     pass
-
-
-@pytest.fixture
-def contact(transactional_db) -> CustomerContact:
-    return CustomerContactFactory(raw_password=PASSWORD, customer__name="Acme Studio", name="Ada Contact")
 
 
 @pytest.fixture
