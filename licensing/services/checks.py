@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from .. import snapshots
 from ..actors import Actor
+from ..compiled import CompiledQuery
 from ..errors import refusal_for
 from ..models import License
 from ..selectors import CLIENT_RELATIONS, license_for_device, normalize_code
@@ -155,7 +156,7 @@ def _rebuilt(identity: tuple, versions: snapshots.Versions) -> License | None:
             keys, seen = (key, chain["entitlement"][2]), (now, chain["entitlement"][4])
         row = snapshots.rows.get(keys, versions)
         if row is None:
-            row = apps.get_model(label)._default_manager.filter(pk=pk).first()
+            row = _row(label, pk)
             if row is None:
                 return None
             snapshots.rows.put(keys, keys, seen, row)
@@ -166,6 +167,25 @@ def _rebuilt(identity: tuple, versions: snapshots.Versions) -> License | None:
     # Under the versions read before the rows; read again no later than the rows kept.
     snapshots.licenses.put(identity, outdated.keys, current, rebuilt, expires=outdated.expires)
     return rebuilt
+
+
+def _row(label: str, pk: Any) -> Any | None:
+    """One row of a chain, read again after it changed: every worker reads each changed
+    row once, so on a busy site this runs for every change times every worker. Its SQL
+    is compiled once per model (licensing/compiled.py): compiling costs more than the
+    primary-key lookup itself."""
+    query = _row_queries.get(label)
+    if query is None:
+        model = apps.get_model(label)
+        query = _row_queries.setdefault(
+            label,
+            CompiledQuery(model, (), (), lambda pk: model._base_manager.filter(pk=pk), ids={"pk": model._meta.pk}),
+        )
+    found = query(pk=pk)
+    return found[0] if found else None
+
+
+_row_queries: dict[str, CompiledQuery] = {}
 
 
 def _with_rows(license: License, fresh: dict[str, Any]) -> License | None:
