@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from . import metering, rules
-from .models import License
+from .models import License, Trial
 
 # A client checks in this often, so that one missed check (a laptop waking, a blip in
 # the network) still lands inside the lease.
@@ -41,6 +41,10 @@ def license_body(
         "status": verdict.status.value,
         "reason": verdict.reason.value if verdict.reason else None,
         "validity_period": entitlement.valid_until,
+        # Past the end of validity, licenses work on through the grace period.
+        "in_grace": entitlement.in_grace(now),
+        "grace_until": entitlement.grace_until,
+        "is_trial": entitlement.is_trial,
         "valid_from": entitlement.valid_from,
         "license_model": entitlement.license_model,
         "max_activations": entitlement.seats,
@@ -101,6 +105,29 @@ def _floating(license: License, entitlement, now: dt.datetime) -> dict[str, Any]
         "is_borrowed": slot.is_borrowed(now) if slot else False,
         "borrowed_until": slot.borrowed_until if slot and slot.is_borrowed(now) else None,
     }
+
+
+def trial_body(
+    trial: Trial, *, key: str, now: dt.datetime, hardware_id: str, nonce: str | None = None
+) -> dict[str, Any]:
+    """The answer to a trial key request from the machine `hardware_id`: the key and what
+    the trial allows (the trial may be another machine's, found by the email address)."""
+    entitlement = trial.entitlement
+    body: dict[str, Any] = {
+        "license_key": key,
+        "is_trial": True,
+        "product": trial.product.code,
+        "valid_from": entitlement.valid_from,
+        "valid_until": entitlement.valid_until,
+        "is_expired": entitlement.verdict(now).status == rules.EffectiveStatus.EXPIRED,
+        "max_activations": entitlement.seats,
+        "features": entitlement.features(now),
+        "server_time": now,
+        "hardware_id": hardware_id,
+    }
+    if nonce is not None:
+        body["nonce"] = nonce
+    return body
 
 
 _NOT_ENABLED = {rules.EffectiveStatus.DISABLED, rules.EffectiveStatus.SUSPENDED, rules.EffectiveStatus.REVOKED}

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from django.db import models
-from django.db.models import Case, Q, Value, When
+from django.db.models import Case, F, Q, Value, When
 
 
 class EffectiveStatus(models.TextChoices):
@@ -68,6 +68,8 @@ class Chain:
     transaction_status: str | None = None
     valid_from: dt.datetime | None = None
     valid_until: dt.datetime | None = None
+    # How long after `valid_until` licenses keep working (DESIGN: grace period).
+    grace_period: dt.timedelta | None = None
     code_status: str | None = None
     license_status: str | None = None
 
@@ -82,17 +84,34 @@ class Rule:
     fact: str  # a field of Chain
     lookup: str  # a Django lookup: "exact", "gt" or "lt"
     operand: object  # a stored value, or NOW
+    # A duration stored beside the fact (a field of the same row, and of Chain) that the
+    # fact is moved by before the comparison: the grace after the end of validity. Only
+    # for "lt".
+    slack: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.slack is not None and self.lookup != "lt":
+            raise ValueError('A slack moves a deadline: it applies to an "lt" rule.')
 
     def fails(self, chain: Chain, now: dt.datetime) -> bool:
         value = getattr(chain, self.fact)
         if value is None:
             return False
+        if self.slack is not None:
+            value += getattr(chain, self.slack) or dt.timedelta(0)
         operand = now if self.operand is NOW else self.operand
         return _COMPARE[self.lookup](value, operand)
 
     def condition(self, path: str, now: dt.datetime) -> Q:
         operand = now if self.operand is NOW else self.operand
-        return Q(**{f"{path}__{self.lookup}": operand})
+        condition = Q(**{f"{path}__{self.lookup}": operand})
+        if self.slack is None:
+            return condition
+        # fact + slack < now, beside the plain comparison that it implies (a slack is
+        # never negative): the fact's index serves that one alone.
+        prefix, _, _ = path.rpartition("__")
+        slack = F(f"{prefix}__{self.slack}" if prefix else self.slack)
+        return condition & Q(**{f"{path}__lt": operand - slack})
 
 
 _COMPARE: dict[str, Callable[[object, object], bool]] = {
@@ -114,7 +133,8 @@ RULES: tuple[Rule, ...] = (
     Rule(Reason.ENTITLEMENT_DISABLED, EffectiveStatus.DISABLED, "entitlement_status", "exact", DISABLED),
     Rule(Reason.TRANSACTION_SUSPENDED, EffectiveStatus.SUSPENDED, "transaction_status", "exact", SUSPENDED),
     Rule(Reason.NOT_YET_VALID, EffectiveStatus.NOT_YET_VALID, "valid_from", "gt", NOW),
-    Rule(Reason.EXPIRED, EffectiveStatus.EXPIRED, "valid_until", "lt", NOW),
+    # Licenses keep working through the grace period after the end (in grace).
+    Rule(Reason.EXPIRED, EffectiveStatus.EXPIRED, "valid_until", "lt", NOW, slack="grace_period"),
     Rule(Reason.CODE_DISABLED, EffectiveStatus.DISABLED, "code_status", "exact", DISABLED),
     Rule(Reason.CODE_REVOKED, EffectiveStatus.REVOKED, "code_status", "exact", REVOKED),
     Rule(Reason.LICENSE_SUSPENDED, EffectiveStatus.SUSPENDED, "license_status", "exact", SUSPENDED),

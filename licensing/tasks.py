@@ -34,3 +34,11 @@ def sweep_floating_slots() -> int:
     They are free already: this only tidies and tells. Runs on Celery beat, or on the
     embedded scheduler (config/scheduler.py)."""
     return services.slots_sweep()
+
+
+@shared_task(ignore_result=True)
+def send_expiry_notices() -> int:
+    """Send the expiry notices that are due (`entitlement.expiring`, `entitlement.expired`),
+    each once however many workers run this. Runs on Celery beat, or on the embedded
+    scheduler (config/scheduler.py)."""
+    return services.expiry_notices_send()

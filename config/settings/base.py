@@ -135,10 +135,22 @@ CELERY_BEAT_SCHEDULE = {
         "task": "licensing.tasks.sweep_floating_slots",
         "schedule": env.float("LICENSING_FLOATING_SWEEP_SECONDS", default=60.0),
     },
+    # Expiry notices, each sent once however often this runs (services/renewals.py).
+    "send-expiry-notices": {
+        "task": "licensing.tasks.send_expiry_notices",
+        "schedule": env.float("LICENSING_EXPIRY_NOTICE_SECONDS", default=600.0),
+    },
 }
 # Without a broker there is no beat: a thread of the web process runs the schedule above
 # (config/scheduler.py).
 LICENSING_EMBEDDED_SCHEDULER = env.bool("LICENSING_EMBEDDED_SCHEDULER", default=not REDIS_URL)
+
+# Days before an entitlement's end at which `entitlement.expiring` is sent; the portal
+# shows "expires in N days" from the first of them on.
+LICENSING_EXPIRY_NOTICE_DAYS = env.list("LICENSING_EXPIRY_NOTICE_DAYS", cast=int, default=[30, 7, 1])
+# New trial keys one client address may take per window (GET /api/v4/trial_key).
+LICENSING_TRIALS_PER_ADDRESS = env.int("LICENSING_TRIALS_PER_ADDRESS", default=10)
+LICENSING_TRIALS_WINDOW_SECONDS = env.int("LICENSING_TRIALS_WINDOW_SECONDS", default=3600)
 
 # Webhooks. Without a broker (the embedded default) a thread of the web process delivers
 # them. Retry delays in seconds after each failed try: eight tries spread over a day.

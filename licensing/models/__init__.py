@@ -7,6 +7,7 @@ from .entitlements import ActivationCode, Entitlement, LicenseTransaction
 from .features import ConsumptionCounter, ConsumptionEntry, EntitlementFeature, ProductFeature, ResetPeriod
 from .floating import FloatingSlot
 from .licenses import Device, License, LicenseUser
+from .lifecycle import ExpiryNotice, Trial
 from .portal import CustomerContact, PortalSettings
 from .webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -22,6 +23,7 @@ __all__ = [
     "Device",
     "Entitlement",
     "EntitlementFeature",
+    "ExpiryNotice",
     "FloatingSlot",
     "License",
     "LicenseTransaction",
@@ -32,6 +34,7 @@ __all__ = [
     "ProductFeature",
     "ResetPeriod",
     "SigningKey",
+    "Trial",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",

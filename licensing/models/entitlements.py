@@ -42,6 +42,10 @@ MIN_LEASE = dt.timedelta(minutes=1)
 MAX_TERM = dt.timedelta(days=3650)
 
 
+# The longest grace after the end of validity: a quarter, time enough to renew.
+MAX_GRACE = dt.timedelta(days=90)
+
+
 # Bounds of a floating slot's lease: a heartbeat more often than once a minute is noise,
 # and a day covers a machine that sleeps overnight.
 MIN_FLOATING_TIMEOUT = 60
@@ -117,6 +121,14 @@ class Entitlement(MeteringTerms, SwitchedModel):
         validators=[MinValueValidator(dt.timedelta(0)), MaxValueValidator(MAX_TERM)],
         help_text="How long a license file works without reaching the server. Zero: no offline use.",
     )
+    grace_period = models.DurationField(
+        default=dt.timedelta(0),
+        validators=[MinValueValidator(dt.timedelta(0)), MaxValueValidator(MAX_GRACE)],
+        help_text="How long licenses keep working after “valid until”, while the customer renews, e.g. "
+        "“7 00:00:00” for a week. Zero: none.",
+    )
+    # Handed out by GET /api/v4/trial_key (services/trials.py) until staff convert it.
+    is_trial = models.BooleanField("trial", default=False, editable=False)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE, editable=False)
 
     objects = EntitlementQuerySet.as_manager()
@@ -131,6 +143,8 @@ class Entitlement(MeteringTerms, SwitchedModel):
             models.Index(fields=["valid_until"]),
             # The order lists page through (the admin adds -pk).
             models.Index(fields=["created_at", "id"]),
+            # Trials, listed apart from what was sold.
+            models.Index(fields=["created_at", "id"], condition=Q(is_trial=True), name="entitlement_trials"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -184,9 +198,27 @@ class Entitlement(MeteringTerms, SwitchedModel):
     def is_floating(self) -> bool:
         return self.license_model == self.LicenseModel.FLOATING
 
+    @property
+    def grace_until(self) -> dt.datetime | None:
+        """When licenses stop, for an entitlement with a grace period after its end."""
+        return self.valid_until + self.grace_period if self.valid_until and self.grace_period else None
+
+    @property
+    def access_until(self) -> dt.datetime | None:
+        """The last moment licenses work: the end of validity, or of the grace after it."""
+        return self.grace_until or self.valid_until
+
+    def in_grace(self, now: dt.datetime) -> bool:
+        """Past its end but within the grace period: licenses still work."""
+        return self.grace_until is not None and self.valid_until < now <= self.grace_until
+
+    def expires_within(self, now: dt.datetime, window: dt.timedelta) -> bool:
+        return self.valid_until is not None and now <= self.valid_until <= now + window
+
     def within_validity(self, moment: dt.datetime) -> dt.datetime:
-        """`moment`, but never past the end of the entitlement."""
-        return min(moment, self.valid_until) if self.valid_until else moment
+        """`moment`, but never past the last moment licenses work."""
+        end = self.access_until
+        return min(moment, end) if end else moment
 
     def chain(self, *, code_status: str | None = None, license_status: str | None = None) -> rules.Chain:
         """The entitlement's links, plus those of a code or license below it."""
@@ -196,6 +228,7 @@ class Entitlement(MeteringTerms, SwitchedModel):
             transaction_status=self.transaction.status if self.transaction_id else None,
             valid_from=self.valid_from,
             valid_until=self.valid_until,
+            grace_period=self.grace_period,
             code_status=code_status,
             license_status=license_status,
         )

@@ -46,6 +46,11 @@ class PortalSettings(models.Model):
         help_text="Shown to portal users beside anything disabled or suspended, and on the banner of a disabled "
         "customer: say whom to contact and how, e.g. “Email billing@vendor.example to settle an overdue invoice.”",
     )
+    renewal_message = models.TextField(
+        default="To renew, contact your account manager.",
+        help_text="Shown to portal users beside an entitlement that ends soon (from the first expiry notice on) "
+        "or is in its grace period: say how to renew, e.g. “Renew at https://vendor.example/renew.”",
+    )
     support_email = models.EmailField(blank=True, help_text="Shown on every portal page when set.")
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -73,6 +73,10 @@ def _licenses() -> QuerySet:
     return License.objects.with_effective_status().select_related("device", "floating_slot")
 
 
+def _products() -> QuerySet:
+    return Product.objects.prefetch_related(Prefetch("trial_features", ProductFeature.objects.only("pk", "code")))
+
+
 def _grants() -> QuerySet:
     return EntitlementFeature.objects.select_related("feature")
 
@@ -86,7 +90,7 @@ RESOURCES: dict[type[models.Model], Resource] = {
     resource.model: resource
     for resource in (
         Resource(Customer, resources.CustomerSerializer, Customer.objects.with_effective_status),
-        Resource(Product, resources.ProductSerializer, Product.objects.all),
+        Resource(Product, resources.ProductSerializer, _products),
         Resource(ProductFeature, resources.ProductFeatureSerializer, ProductFeature.objects.all),
         Resource(EntitlementFeature, resources.EntitlementFeatureSerializer, _grants),
         Resource(LicenseTransaction, resources.LicenseTransactionSerializer, LicenseTransaction.objects.all),

@@ -20,7 +20,7 @@ EVENTS: dict[type[models.Model], tuple[str, ...]] = {
     Customer: (*EDITED, "disabled", "enabled"),
     Product: EDITED,
     LicenseTransaction: (*EDITED, "suspended", "resumed"),
-    Entitlement: (*EDITED, "disabled", "enabled"),
+    Entitlement: (*EDITED, "disabled", "enabled", "renewed"),
     ActivationCode: (*EDITED, "disabled", "enabled", "revoked"),
     LicenseUser: EDITED,
     License: (
@@ -40,7 +40,16 @@ EVENTS: dict[type[models.Model], tuple[str, ...]] = {
 # Events about a resource that are not its own changes: their `data` is the resource's
 # representation with what happened added (`outbox.emit(..., extra=...)`).
 # consumption.limit_reached: an entitlement's meter reached its limit (once per period).
-OTHER_EVENT_TYPES = ("consumption.limit_reached",)
+# entitlement.expiring / .expired: its end is a milestone away / licenses stopped (once
+# per milestone and end, with `expiry`). trial.started / .converted: a trial key was
+# handed out (with `trial`) / staff made the trial a paid entitlement.
+OTHER_EVENT_TYPES = (
+    "consumption.limit_reached",
+    "entitlement.expiring",
+    "entitlement.expired",
+    "trial.started",
+    "trial.converted",
+)
 
 # Every event type a vendor can subscribe to.
 EVENT_TYPES: tuple[str, ...] = (

@@ -37,9 +37,24 @@ class Representation(serializers.ModelSerializer):
 
 
 class ProductSerializer(Representation):
+    trial_features = serializers.SlugRelatedField(
+        slug_field="code", many=True, read_only=True, help_text="Codes of the features a trial grants."
+    )
+
     class Meta:
         model = Product
-        fields = ["id", "code", "name", "authorization_method", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "code",
+            "name",
+            "authorization_method",
+            "trial_allowed",
+            "trial_duration",
+            "trial_seats",
+            "trial_features",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class CustomerSerializer(EffectiveStatusFields, Representation):
@@ -67,6 +82,11 @@ class LicenseTransactionSerializer(Representation):
 class EntitlementSerializer(EffectiveStatusFields, Representation):
     lease_period = Seconds(read_only=True)
     offline_grace = Seconds(read_only=True)
+    grace_period = Seconds(read_only=True, help_text="Seconds licenses keep working after valid_until.")
+    grace_until = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="valid_until plus the grace period; null without either."
+    )
+    in_grace = serializers.SerializerMethodField(help_text="Past valid_until, within the grace period.")
     seats_used = serializers.IntegerField(
         read_only=True, help_text="Licenses holding a seat; for a floating entitlement, devices registered."
     )
@@ -93,6 +113,10 @@ class EntitlementSerializer(EffectiveStatusFields, Representation):
             "floating_in_use",
             "valid_from",
             "valid_until",
+            "grace_period",
+            "grace_until",
+            "in_grace",
+            "is_trial",
             "features",
             *METERING_FIELDS,
             "lease_period",
@@ -105,6 +129,9 @@ class EntitlementSerializer(EffectiveStatusFields, Representation):
 
     def get_features(self, entitlement: Entitlement) -> dict[str, bool | int | str]:
         return entitlement.features(timezone.now())
+
+    def get_in_grace(self, entitlement: Entitlement) -> bool:
+        return entitlement.in_grace(timezone.now())
 
 
 class ProductFeatureSerializer(Representation):

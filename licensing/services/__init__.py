@@ -52,6 +52,7 @@ from .floating import (
     slots_sweep,
 )
 from .passwords import portal_password_set
+from .renewals import entitlement_renew, expiry_notices_send
 from .switches import (
     CODE_DISABLE,
     CODE_ENABLE,
@@ -81,6 +82,7 @@ from .switches import (
     transaction_resume,
     transaction_suspend,
 )
+from .trials import trial_convert, trial_key, trial_start
 from .webhooks import (
     webhook_delivery_redeliver,
     webhook_endpoint_create,
@@ -137,7 +139,9 @@ __all__ = [
     "entitlement_feature_grant",
     "entitlement_feature_revoke",
     "entitlement_feature_update",
+    "entitlement_renew",
     "entitlement_update",
+    "expiry_notices_send",
     "feature_answer",
     "floating_slot_release",
     "lease_until",
@@ -166,6 +170,9 @@ __all__ = [
     "transaction_resume",
     "transaction_suspend",
     "transaction_update",
+    "trial_convert",
+    "trial_key",
+    "trial_start",
     "webhook_delivery_redeliver",
     "webhook_endpoint_create",
     "webhook_endpoint_rotate_secret",

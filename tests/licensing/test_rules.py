@@ -221,6 +221,26 @@ def test_entitlement_is_active_at_the_exact_edges_of_its_window(edge, license):
         assert python[0] == sql[0] == expected
 
 
+@pytest.mark.parametrize(
+    ("past_the_end", "status"),
+    [
+        (dt.timedelta(hours=1), EffectiveStatus.ACTIVE),
+        (3 * DAY, EffectiveStatus.ACTIVE),  # the last instant of the grace
+        (3 * DAY + dt.timedelta(microseconds=1), EffectiveStatus.EXPIRED),
+    ],
+)
+def test_a_grace_period_keeps_licenses_working_after_the_end_of_validity(past_the_end, status, license):
+    frozen = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+    Entitlement.objects.filter(pk=license.entitlement_id).update(
+        valid_from=frozen - 30 * DAY, valid_until=frozen - past_the_end, grace_period=3 * DAY
+    )
+    with time_machine.travel(frozen, tick=False):
+        assert_effective(license, status, Reason.EXPIRED if status == EffectiveStatus.EXPIRED else None)
+        entitlement = Entitlement.objects.get(pk=license.entitlement_id)
+        assert entitlement.in_grace(frozen) is (status == EffectiveStatus.ACTIVE)
+        assert entitlement.grace_until == frozen - past_the_end + 3 * DAY
+
+
 def test_effective_status_filter_matches_rule(license, actor):
     services.customer_disable(customer=license.entitlement.customer, actor=actor)
     disabled = Entitlement.objects.effectively(EffectiveStatus.DISABLED)
@@ -234,7 +254,7 @@ def test_the_status_and_reason_filters_find_exactly_the_rows_the_rules_decide(ac
     exactly the rows Python's evaluation puts there, for licenses, codes and entitlements."""
     now = timezone.now()
     licenses = [
-        LicenseFactory(activation_code__entitlement__transaction=LicenseTransactionFactory()) for _ in range(11)
+        LicenseFactory(activation_code__entitlement__transaction=LicenseTransactionFactory()) for _ in range(13)
     ]
     entitlements = [license.entitlement for license in licenses]
     services.customer_disable(customer=entitlements[0].customer, actor=actor)
@@ -249,6 +269,9 @@ def test_the_status_and_reason_filters_find_exactly_the_rows_the_rules_decide(ac
     services.license_suspend(license=licenses[7], actor=actor)
     services.license_revoke(license=licenses[8], actor=actor)
     services.license_deactivate(license=licenses[9], actor=actor)
+    # Ended, and within its grace period (active); ended, and past it (expired).
+    Entitlement.objects.filter(pk=entitlements[11].pk).update(valid_from=now - 9 * DAY, valid_until=now - DAY, grace_period=2 * DAY)
+    Entitlement.objects.filter(pk=entitlements[12].pk).update(valid_from=now - 9 * DAY, valid_until=now - 3 * DAY, grace_period=2 * DAY)
 
     def code_verdict(code, now):
         return rules.evaluate(code.entitlement.chain(code_status=code.status), now)

@@ -187,6 +187,28 @@ class FeatureConsumptionRequestSerializer(ConsumptionRequestSerializer):
     feature = serializers.CharField(max_length=100, help_text="The consumption feature's code.")
 
 
+class TrialQuerySerializer(NonceMixin, serializers.Serializer):
+    product = serializers.CharField(max_length=50, help_text="The product's short code.")
+    hardware_id = serializers.CharField(max_length=255)
+    email = serializers.EmailField(max_length=254, help_text="The person trying the product.")
+
+
+class TrialKeySerializer(serializers.Serializer):
+    """Documentation of the trial_key answer."""
+
+    license_key = serializers.CharField(help_text="Activate with it as with any key.")
+    is_trial = serializers.BooleanField(help_text="Always true here.")
+    product = serializers.CharField(help_text="The product's short code.")
+    valid_from = serializers.DateTimeField()
+    valid_until = serializers.DateTimeField(help_text="When the trial ends.")
+    is_expired = serializers.BooleanField(help_text="The trial ended: the key will not activate.")
+    max_activations = serializers.IntegerField(help_text="Devices the key activates.")
+    features = serializers.DictField(help_text="The features the trial grants, code to value.")
+    server_time = serializers.DateTimeField()
+    hardware_id = serializers.CharField(help_text="The machine this answer is about: check that it is yours.")
+    nonce = serializers.CharField(required=False, help_text="The request's nonce, echoed.")
+
+
 class ProductDetailsSerializer(serializers.Serializer):
     short_code = serializers.CharField()
     authorization_method = serializers.ChoiceField(choices=["license_key", "user"])
@@ -213,6 +235,13 @@ class LicenseBodySerializer(serializers.Serializer):
     reason = serializers.CharField(allow_null=True)
     validity_period = serializers.DateTimeField(allow_null=True, help_text="End of validity; null if perpetual.")
     valid_from = serializers.DateTimeField()
+    in_grace = serializers.BooleanField(
+        help_text="Past the end of validity but within the grace period: the license works; ask the user to renew."
+    )
+    grace_until = serializers.DateTimeField(
+        allow_null=True, help_text="When the grace period after validity_period ends; null without one."
+    )
+    is_trial = serializers.BooleanField(help_text="A trial (from trial_key), not yet converted to a paid license.")
     license_model = serializers.ChoiceField(choices=["node_locked", "floating"])
     max_activations = serializers.IntegerField(
         allow_null=True,

@@ -11,6 +11,7 @@ urlpatterns = [
     path("check_license_feature", views.CheckLicenseFeature.as_view(), name="check-license-feature"),
     path("add_consumption", views.AddConsumption.as_view(), name="add-consumption"),
     path("add_feature_consumption", views.AddFeatureConsumption.as_view(), name="add-feature-consumption"),
+    path("trial_key", views.TrialKey.as_view(), name="trial-key"),
     path("floating/release", views.FloatingRelease.as_view(), name="floating-release"),
     path("floating/borrow", views.FloatingBorrow.as_view(), name="floating-borrow"),
     path("activate_offline", views.ActivateOffline.as_view(), name="activate-offline"),

@@ -22,8 +22,8 @@ from ... import rules, services, snapshots
 from ...actors import Actor, client_ip
 from ...clientauth import parse_http_date
 from ...errors import SERVER_ERROR, DomainError, Refusal
-from ...license_body import license_body
-from ...selectors import client_identity
+from ...license_body import license_body, trial_body
+from ...selectors import client_identity, product_for_client
 from ...services import offline
 from ...signing import current_signer
 from .authentication import authenticate
@@ -40,6 +40,8 @@ from .serializers import (
     FeatureSerializer,
     FloatingReleaseRequestSerializer,
     LicenseBodySerializer,
+    TrialKeySerializer,
+    TrialQuerySerializer,
     validated,
 )
 from .throttling import ClientRateThrottle, sent_api_key
@@ -275,6 +277,32 @@ class DeactivateLicense(ClientView):
 
 # The answer to a floating release: plain text, signed like every answer.
 FLOATING_RELEASED_BODY = "floating_released"
+
+
+class TrialKey(ClientView):
+    http_method_names = ["get"]
+
+    @extend_schema(
+        operation_id="trial_key",
+        description="A trial key of the product for this machine: the one it was given before, if any (also "
+        "after it ended, so reinstalling earns no new trial), or the one given to this email address, or a "
+        "new one. Activate with it as with any key. Refusals: unknown_product, trial_not_allowed (the product "
+        "offers none, or reason converted: this machine's trial became a paid license), invalid_parameters "
+        "(a malformed email), rate_limited (429: too many new trials from this address).",
+        parameters=[*AUTH_HEADERS, TrialQuerySerializer],
+        responses={200: TrialKeySerializer, **ERRORS},
+    )
+    def get(self, request) -> HttpResponse:
+        data = validated(TrialQuerySerializer, self.sent_fields())
+        product = product_for_client(data["product"])
+        trial = services.trial_start(
+            product=product, hardware_id=data["hardware_id"], email=data["email"], actor=self.actor()
+        )
+        key = services.trial_key(trial)
+        now = timezone.now()
+        return signed_json(
+            trial_body(trial, key=key, now=now, hardware_id=data["hardware_id"], nonce=data.get("nonce"))
+        )
 
 
 class FloatingRelease(ClientView):

@@ -15,6 +15,7 @@ CLIENT_ENDPOINTS = {
     "/api/v4/check_license_feature": "get",
     "/api/v4/add_consumption": "post",
     "/api/v4/add_feature_consumption": "post",
+    "/api/v4/trial_key": "get",
 }
 
 
