@@ -270,8 +270,12 @@ def test_the_status_and_reason_filters_find_exactly_the_rows_the_rules_decide(ac
     services.license_revoke(license=licenses[8], actor=actor)
     services.license_deactivate(license=licenses[9], actor=actor)
     # Ended, and within its grace period (active); ended, and past it (expired).
-    Entitlement.objects.filter(pk=entitlements[11].pk).update(valid_from=now - 9 * DAY, valid_until=now - DAY, grace_period=2 * DAY)
-    Entitlement.objects.filter(pk=entitlements[12].pk).update(valid_from=now - 9 * DAY, valid_until=now - 3 * DAY, grace_period=2 * DAY)
+    Entitlement.objects.filter(pk=entitlements[11].pk).update(
+        valid_from=now - 9 * DAY, valid_until=now - DAY, grace_period=2 * DAY
+    )
+    Entitlement.objects.filter(pk=entitlements[12].pk).update(
+        valid_from=now - 9 * DAY, valid_until=now - 3 * DAY, grace_period=2 * DAY
+    )
 
     def code_verdict(code, now):
         return rules.evaluate(code.entitlement.chain(code_status=code.status), now)
