@@ -84,7 +84,7 @@ class CustomerContactInline(ReadOnlyInline):
 class PortalSettingsAdmin(LicensingAdmin):
     """One row: the list goes straight to it."""
 
-    fields = ["vendor_name", "contact_message", "support_email"]
+    fields = ["vendor_name", "contact_message", "renewal_message", "support_email"]
     update_service = staticmethod(services.portal_settings_update)
     service_argument = "portal_settings"
 

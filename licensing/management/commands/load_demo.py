@@ -79,7 +79,15 @@ class Command(BaseCommand):
         actor = Actor.system("load_demo")
         now = timezone.now()
         desktop = Product.objects.filter(code="studio").first() or services.product_create(
-            product=Product(code="studio", name="Studio Desktop", authorization_method="license_key"), actor=actor
+            # Client applications may ask for a 14-day trial key (GET /api/v4/trial_key).
+            product=Product(
+                code="studio",
+                name="Studio Desktop",
+                authorization_method="license_key",
+                trial_allowed=True,
+                trial_duration=14,
+            ),
+            actor=actor,
         )
         cloud = Product.objects.filter(code="studio-team").first() or services.product_create(
             product=Product(code="studio-team", name="Studio Team", authorization_method="user"), actor=actor
@@ -107,8 +115,15 @@ class Command(BaseCommand):
                 actor=actor,
             )
             services.entitlement_create(
+                # Ends in two weeks (the portal says so, with the renewal message), with a
+                # week's grace after that.
                 entitlement=Entitlement(
-                    customer=person, product=desktop, seats=1, valid_from=now, valid_until=now + dt.timedelta(days=14)
+                    customer=person,
+                    product=desktop,
+                    seats=1,
+                    valid_from=now,
+                    valid_until=now + dt.timedelta(days=14),
+                    grace_period=dt.timedelta(days=7),
                 ),
                 actor=actor,
             )
@@ -120,6 +135,7 @@ class Command(BaseCommand):
                     "vendor_name": "Studio Software",
                     "contact_message": "To restore access, email billing@studio.example or call +1 555 0100.",
                     "support_email": "support@studio.example",
+                    "renewal_message": "Renew at https://studio.example/renew or email billing@studio.example.",
                 },
                 actor=actor,
             )
