@@ -31,6 +31,7 @@ LICENSING_MODELS = [
     "device",
     "license",
     "floatingslot",
+    "trial",
     "auditevent",
     "clientcredential",
     "webhookendpoint",

@@ -9,6 +9,8 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
+from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.template.loader import render_to_string
 
@@ -32,6 +34,34 @@ def _for_display(model, queryset=None):
     if related is None:
         return queryset
     return (queryset if queryset is not None else model._default_manager.all()).select_related(*related)
+
+
+class SafeAutocompleteMixin:
+    """Django's autocomplete widgets look the submitted ids up again to show what was
+    chosen; an id that cannot be one (a mangled or forged form: "not-a-uuid") made that
+    lookup raise, a server error instead of the field's "Select a valid choice". Such
+    values are left out of the lookup; the field's own validation reports them."""
+
+    def optgroups(self, name, value, attr=None):
+        opts = self.field.remote_field.model._meta
+        target = opts.get_field(getattr(self.field.remote_field, "field_name", None) or opts.pk.name)
+        return super().optgroups(name, [v for v in value if _fits(target, v)], attr)
+
+
+def _fits(field, value) -> bool:
+    try:
+        field.to_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+class SafeAutocompleteSelect(SafeAutocompleteMixin, AutocompleteSelect):
+    pass
+
+
+class SafeAutocompleteSelectMultiple(SafeAutocompleteMixin, AutocompleteSelectMultiple):
+    pass
 
 
 class SafeAdminMixin:
@@ -67,11 +97,15 @@ class SafeAdminMixin:
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if "queryset" not in kwargs and db_field.related_model in STR_RELATIONS:
             kwargs["queryset"] = _for_display(db_field.related_model)
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = SafeAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if "queryset" not in kwargs and db_field.related_model in STR_RELATIONS:
             kwargs["queryset"] = _for_display(db_field.related_model)
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = SafeAutocompleteSelectMultiple(db_field, self.admin_site, using=kwargs.get("using"))
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_search_results(self, request, queryset, search_term):

@@ -9,6 +9,7 @@ from .base import LicensingAdmin, ReadOnlyInline
 from .display import EffectiveStatusFilter, EffectiveStatusMixin, floating_use, status_badge
 from .features import FeatureGrantInline, correct_usage_view, usage_bars, usage_by_day_table
 from .floating import FloatingSlotInline
+from .lifecycle import EndOfValidityFilter, EntitlementLifecycleMixin, TrialFilter
 
 STATUS_FIELDS = ["status_reason", "status_changed_at"]
 
@@ -65,9 +66,10 @@ class ActivationCodeInline(EffectiveStatusMixin, ReadOnlyInline):
 
 
 @admin.register(Entitlement)
-class EntitlementAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdmin):
+class EntitlementAdmin(ObjectActionsMixin, EntitlementLifecycleMixin, EffectiveStatusMixin, LicensingAdmin):
     list_display = [
         "__str__",
+        "trial_badge",
         "customer",
         "product",
         "seats_display",
@@ -76,24 +78,28 @@ class EntitlementAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdmin)
         "effective_status_badge",
     ]
     list_select_related = ["customer", "product", "transaction"]
-    list_filter = [EffectiveStatusFilter, "status", "product"]
+    list_filter = [EffectiveStatusFilter, TrialFilter, EndOfValidityFilter, "status", "product"]
     search_fields = ["customer__name", "customer__email", "customer__external_id", "product__name", "product__code"]
     autocomplete_fields = ["customer", "transaction"]
     fixed_after_creation = ("customer", "product")
-    readonly_fields = ["effective_status_badge", "seats_display", "usage", "usage_days", *STATUS_FIELDS]
+    readonly_fields = [
+        "effective_status_badge",
+        "seats_display",
+        "usage",
+        "usage_days",
+        "validity_state",
+        "expiry_notices_sent",
+        "trial_state",
+        *STATUS_FIELDS,
+    ]
     fieldsets = [
+        (None, {"fields": ["customer", "product", "transaction", "license_model", "seats"]}),
         (
-            None,
+            "Validity",
             {
-                "fields": [
-                    "customer",
-                    "product",
-                    "transaction",
-                    "license_model",
-                    "seats",
-                    "valid_from",
-                    "valid_until",
-                ]
+                "fields": ["valid_from", "valid_until", "grace_period", "validity_state", "expiry_notices_sent"],
+                "description": "The end of validity moves later with Renew (counted from the end or from now). "
+                "A grace period keeps licenses working after the end while the customer renews.",
             },
         ),
         (

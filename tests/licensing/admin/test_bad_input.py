@@ -39,6 +39,7 @@ def entitlement_form_data(entitlement: Entitlement, **overrides) -> dict:
         "reset_period": "never",
         "lease_period": "1 00:00:00",
         "offline_grace": "7 00:00:00",
+        "grace_period": "00:00:00",
         "activation_codes-TOTAL_FORMS": 0,
         "activation_codes-INITIAL_FORMS": 0,
         "feature_grants-TOTAL_FORMS": 0,

@@ -308,7 +308,12 @@ def test_contact_message_saved_in_the_admin_shows_beside_a_disabled_entitlement(
 
     response = client.post(
         change_url(settings),
-        {"vendor_name": "Vendor Ltd", "contact_message": message, "support_email": "help@vendor.example"},
+        {
+            "vendor_name": "Vendor Ltd",
+            "contact_message": message,
+            "renewal_message": "Renew at vendor.example/renew.",
+            "support_email": "help@vendor.example",
+        },
     )
 
     assert response.status_code == 302, response.content.decode()[:3000]
