@@ -226,6 +226,7 @@ SPECTACULAR_SETTINGS = {
         "LicenseModelEnum": "licensing.models.Entitlement.LicenseModel",
         "ResetPeriodEnum": "licensing.models.ResetPeriod",
         "FeatureTypeEnum": "licensing.models.ProductFeature.FeatureType",
+        "RenewalStartEnum": "licensing.services.renewals.RENEWAL_STARTS",
     },
 }
 

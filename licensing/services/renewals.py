@@ -27,6 +27,8 @@ from ..models.entitlements import MAX_GRACE, MAX_TERM
 from .recording import lock_row, record_change
 
 FROM_EXPIRY, FROM_NOW = "expiry", "now"
+# Where a renewal by days counts from, as the API and the admin offer it.
+RENEWAL_STARTS = [(FROM_EXPIRY, "from the current end of validity"), (FROM_NOW, "from now")]
 # The longest renewal by days, and the farthest end a renewal may set.
 MAX_RENEWAL_DAYS = MAX_TERM.days
 # An entitlement that ended longer ago than this when notices started (a new install,

@@ -5,9 +5,12 @@ An empty value (`?status=`) is no filter."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import django_filters as filters
 from django import forms
 from django.db import models
+from drf_spectacular.utils import extend_schema_field
 
 from ... import rules
 from ...models import (
@@ -24,6 +27,7 @@ from ...models import (
     ProductFeature,
 )
 from ...models.base import normalize_address
+from ...models.entitlements import MAX_TERM
 
 
 class TrueOrFalse(forms.NullBooleanField):
@@ -110,15 +114,39 @@ class LicenseTransactionFilters(TimestampedFilters):
         fields = ["status", "customer", "external_id"]
 
 
+class DaysFilter(filters.NumberFilter):
+    """A whole number of days, 1 to MAX_TERM's: anything else is refused (400)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, min_value=1, max_value=MAX_TERM.days, **kwargs)
+        # The schema of this filter, bounds and words (drf-spectacular takes a filter's
+        # description from its help text only when it guesses the type itself).
+        schema = {"type": "integer", "minimum": 1, "maximum": MAX_TERM.days}
+        extend_schema_field({**schema, "description": self.extra.get("help_text", "")})(self)
+
+
 class EntitlementFilters(EffectiveStatusFilters):
     product_code = filters.CharFilter(field_name="product__code")
     customer_external_id = filters.CharFilter(field_name="customer__external_id")
     transaction_external_id = filters.CharFilter(field_name="transaction__external_id")
     valid_until = filters.IsoDateTimeFromToRangeFilter()
+    is_trial = BooleanFilter(
+        help_text="true: trials only (handed out to client applications and not converted yet); false: the others."
+    )
+    expiring_within = DaysFilter(
+        method="expiring",
+        help_text="Only entitlements whose end of validity is between now and this many days from now: those "
+        "that will end, not those that ended (in grace or expired).",
+    )
 
     class Meta:
         model = Entitlement
-        fields = ["status", "customer", "product", "transaction"]
+        fields = ["status", "customer", "product", "transaction", "is_trial"]
+
+    def expiring(self, queryset, name: str, days: int):
+        return queryset.ending_within(dt.timedelta(days=days))
 
 
 class ActivationCodeFilters(EffectiveStatusFilters):

@@ -130,9 +130,12 @@ class ManagementSchema(AutoSchema):
     def _may_be_refused(self) -> bool:
         """Whether the operation calls a service that may refuse the change from the row's
         current state (a DomainError, answered 409): every switch endpoint (the extra
-        actions of a viewset) and the operations a view names in `refusable`."""
+        actions of a viewset) but those a view names in `refused_as_invalid`, and the
+        operations it names in `refusable`."""
         action = getattr(self.view, "action", None) or self.method.lower()
         if self.method in SAFE_METHODS:  # reads refuse nothing
+            return False
+        if action in getattr(self.view, "refused_as_invalid", ()):
             return False
         if action in getattr(self.view, "refusable", ()):
             return True

@@ -26,9 +26,10 @@ from ...models import (
     ProductFeature,
 )
 from ...models.base import normalize_address
-from ...models.entitlements import MAX_TERM, MIN_LEASE
+from ...models.entitlements import MAX_GRACE, MAX_TERM, MIN_LEASE
 from ...models.features import GRANT_FIELDS, METERING_FIELDS, value_problem
 from ...representations.fields import Seconds
+from ...services.renewals import MAX_RENEWAL_DAYS, RENEWAL_STARTS
 
 # JSON values of the documented type only. DRF reads 5 as "5", "true" as True and {} as an
 # empty list; the schema says what each field takes, and a request that sends something
@@ -190,9 +191,36 @@ class BoundedSeconds(StrictIntegerField, Seconds):
 
 
 class ProductInputSerializer(InputSerializer):
+    # By code, as the product representation shows them. Left out, the trial's features stay.
+    trial_features = StrictListField(
+        child=StrictCharField(max_length=100),
+        max_length=StrictManyRelatedField.MAX_ITEMS,
+        required=False,
+        help_text="Codes of the product's own features that a trial grants (an empty list: none). A new product "
+        "has no features yet: add them (product-features), then list them here by editing the product.",
+    )
+
     class Meta:
         model = Product
-        fields = ["code", "name", "authorization_method"]
+        fields = [
+            "code",
+            "name",
+            "authorization_method",
+            "trial_allowed",
+            "trial_duration",
+            "trial_seats",
+            "trial_features",
+        ]
+
+    def validate_trial_features(self, codes: list[str]) -> list[ProductFeature]:
+        codes = list(dict.fromkeys(codes))  # a code named twice is granted once
+        found = {}
+        if self.instance is not None and codes:  # a new product has no features to name
+            found = {f.code: f for f in ProductFeature.objects.filter(product=self.instance, code__in=codes)}
+        unknown = [code for code in codes if code not in found]
+        if unknown:
+            raise serializers.ValidationError([f"The product has no feature {code}." for code in unknown[:10]])
+        return [found[code] for code in codes]
 
 
 class CustomerInputSerializer(InputSerializer):
@@ -210,6 +238,13 @@ class LicenseTransactionInputSerializer(InputSerializer):
 class EntitlementInputSerializer(InputSerializer):
     lease_period = BoundedSeconds(minimum=MIN_LEASE, maximum=MAX_TERM, required=False)
     offline_grace = BoundedSeconds(minimum=dt.timedelta(0), maximum=MAX_TERM, required=False)
+    grace_period = BoundedSeconds(
+        minimum=dt.timedelta(0),
+        maximum=MAX_GRACE,
+        required=False,
+        help_text="Seconds licenses keep working after valid_until, while the customer renews "
+        f"(at most {MAX_GRACE.days} days). 0: none.",
+    )
 
     class Meta:
         model = Entitlement
@@ -227,6 +262,7 @@ class EntitlementInputSerializer(InputSerializer):
             *METERING_FIELDS,
             "lease_period",
             "offline_grace",
+            "grace_period",
         ]
 
 
@@ -375,6 +411,60 @@ class LicenseSwitchSerializer(ClosedInput, serializers.Serializer):
 
 class ReasonSerializer(ClosedInput, serializers.Serializer):
     reason = StrictCharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class RenewalSerializer(ReasonSerializer):
+    """A renewal: either the new end of validity or a number of days to add, and why."""
+
+    valid_until = serializers.DateTimeField(
+        required=False, help_text="The new end of validity (ISO 8601): later than now and than the current end."
+    )
+    days = StrictIntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_RENEWAL_DAYS,
+        help_text="Days to add, counted from where `from` says.",
+    )
+
+    schema_rules = {
+        "oneOf": [
+            {"required": ["valid_until"], "not": {"anyOf": [{"required": ["days"]}, {"required": ["from"]}]}},
+            {"required": ["days"], "not": {"required": ["valid_until"]}},
+        ]
+    }
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        # `from` is a Python keyword: it cannot be a class attribute.
+        fields["from"] = StrictChoiceField(
+            choices=RENEWAL_STARTS,
+            required=False,
+            help_text="With `days` only: where to count them from. `expiry` (the default) loses nothing by "
+            "renewing early; `now` suits an entitlement that ended long ago.",
+        )
+        return fields
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("valid_until" in attrs) == ("days" in attrs):
+            raise serializers.ValidationError('Send exactly one of {"valid_until": ...} or {"days": ...}.')
+        if "from" in attrs and "valid_until" in attrs:
+            raise serializers.ValidationError({"from": ["Goes with days only: valid_until is the end itself."]})
+        return attrs
+
+
+class TrialConversionSerializer(ReasonSerializer):
+    """A trial made a paid entitlement: optionally of another customer, with a new end, and why."""
+
+    customer = StrictPrimaryKeyRelatedField(
+        queryset=Customer.objects.all(),
+        required=False,
+        help_text="The id of the (existing) customer who bought it; left out, the trial's customer keeps it.",
+    )
+    valid_until = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="The new end of validity, in the future; null: it never ends. Left out, the trial's end stays.",
+    )
 
 
 class MeterUsageSerializer(serializers.Serializer):

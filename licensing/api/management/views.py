@@ -36,6 +36,8 @@ from ...models import (
     Product,
     ProductFeature,
 )
+from ...models.entitlements import MAX_TERM
+from ...services.renewals import FROM_EXPIRY
 from . import filters as api_filters
 from . import serializers as api
 from .authentication import BearerTokenAuthentication
@@ -76,8 +78,10 @@ class ManagementView:
     throttle_scope = "management"
     schema = ManagementSchema()
     # Actions (methods, on a plain APIView) whose service may refuse the change from the
-    # row's current state: a 409. Switch endpoints (extra actions) always may.
+    # row's current state: a 409. Switch endpoints (extra actions) always may, except
+    # those named in `refused_as_invalid`, whose services refuse only as invalid input.
     refusable: tuple[str, ...] = ()
+    refused_as_invalid: tuple[str, ...] = ()
 
     def get_exception_handler(self):
         return handle_exception
@@ -200,6 +204,12 @@ class ProductViewSet(RecordViewSet):
     search_fields = ["name", "code"]
     ordering_fields = ["name", "code", "created_at", "updated_at"]
 
+    def created(self, data: dict[str, Any]) -> Response:
+        # A new product has no features yet, so its trial grants none: the input refused
+        # any code, and what is left (an empty list) is no link to set.
+        data.pop("trial_features", None)
+        return super().created(data)
+
 
 class CustomerViewSet(SwitchesMixin, RecordViewSet):
     queryset = Customer.objects.all()
@@ -238,6 +248,70 @@ class EntitlementViewSet(SwitchesMixin, RecordViewSet):
 
     disable = switch(services.entitlement_disable, "disable", methods=("post", "patch"))
     enable = switch(services.entitlement_enable, "enable", methods=("post", "patch"))
+    # Their services refuse a change from the row's state (a perpetual entitlement has
+    # nothing to renew, a paid one is no trial) as invalid input, a 400, never a 409.
+    refused_as_invalid = ("renew", "convert_trial")
+
+    @extend_schema(
+        request=api.RenewalSerializer,
+        responses={
+            200: representations.serializer_for(Entitlement),
+            400: OpenApiResponse(
+                description="The body is not valid (`invalid`, or `parse_error` for a body that is not JSON): both "
+                "or neither of `valid_until` and `days`, `from` without `days`, or a new end that is not later than "
+                f"now and than the current end, or is more than {MAX_TERM.days} days away. Also when the entitlement "
+                "never ends: there is nothing to renew (`non_field_errors`). Nothing is changed."
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="renew", filter_backends=[], pagination_class=None)
+    def renew(self, request, pk=None):
+        """Move the end of validity later: to `valid_until`, or by `days`, counted from the
+        current end (`"from": "expiry"`, the default) or from now (`"from": "now"`). Clients
+        see the new end at their next check, and an expired entitlement works again at once.
+        Recorded in the audit trail and announced as entitlement.renewed."""
+        entitlement = self.get_object()
+        renewal = api.RenewalSerializer(data=request.data)
+        renewal.is_valid(raise_exception=True)
+        data = renewal.validated_data
+        renewed = services.entitlement_renew(
+            entitlement=entitlement,
+            actor=self.actor(),
+            valid_until=data.get("valid_until"),
+            days=data.get("days"),
+            start=data.get("from", FROM_EXPIRY),
+            reason=data["reason"],
+        )
+        return self.answer(renewed)
+
+    @extend_schema(
+        request=api.TrialConversionSerializer,
+        responses={
+            200: representations.serializer_for(Entitlement),
+            400: OpenApiResponse(
+                description="The body is not valid (`invalid`, or `parse_error` for a body that is not JSON): no "
+                "customer has this id, or `valid_until` is not in the future. Also when the entitlement is not a "
+                "trial (`non_field_errors`). Nothing is changed."
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="convert-trial", filter_backends=[], pagination_class=None)
+    def convert_trial(self, request, pk=None):
+        """Make a trial a paid entitlement in one step: no longer a trial (`is_trial`
+        false), optionally of another existing customer (`customer`) and with a new end
+        (`valid_until`; null: none). Its activation codes and licenses stay, so activated
+        devices keep working without activating again. Recorded in the audit trail and
+        announced as trial.converted."""
+        entitlement = self.get_object()
+        conversion = api.TrialConversionSerializer(data=request.data)
+        conversion.is_valid(raise_exception=True)
+        data = conversion.validated_data
+        # Left out, the end stays; null is a value (no end), so only a given key is passed.
+        end = {"valid_until": data["valid_until"]} if "valid_until" in data else {}
+        converted = services.trial_convert(
+            entitlement=entitlement, actor=self.actor(), customer=data.get("customer"), reason=data["reason"], **end
+        )
+        return self.answer(converted)
 
     @extend_schema(responses=representations.FloatingSlotSerializer(many=True))
     @action(detail=True, methods=["get"], url_path="floating-slots", filter_backends=[])

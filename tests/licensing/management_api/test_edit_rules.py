@@ -113,5 +113,13 @@ def test_errors_of_a_lists_items_are_one_list_of_text_saying_which_item(api):
 
 def test_options_describe_what_a_write_takes(api):
     actions = api.options("/api/v1/products").json()["actions"]
-    assert set(actions["POST"]) == {"code", "name", "authorization_method"}
+    assert set(actions["POST"]) == {
+        "code",
+        "name",
+        "authorization_method",
+        "trial_allowed",
+        "trial_duration",
+        "trial_seats",
+        "trial_features",
+    }
     assert not any(field["read_only"] for field in actions["POST"].values())
