@@ -22,10 +22,11 @@ from licensing.errors import DomainError, Refusal
 from licensing.models import Entitlement, PortalSettings
 from licensing.querysets import sees_whole_customer
 from licensing.services import offline
+from licensing.services.renewals import first_notice_window
 
 from . import auth, throttle
 from .forms import OfflineRequestForm, PasswordChangeForm, PasswordResetForm, SetPasswordForm, SignInForm
-from .status import badge, explain_entitlement, history_row
+from .status import badge, explain_entitlement, history_row, renewal_notice
 
 
 def _render(request: HttpRequest, template: str, context: dict | None = None, status: int = 200) -> HttpResponse:
@@ -129,8 +130,15 @@ def account(request: HttpRequest) -> HttpResponse:
 @auth.account_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     vendor = _vendor(request)
+    now, window = timezone.now(), first_notice_window()
     rows = [
-        {"entitlement": e, "badge": badge(e), "why": explain_entitlement(e, vendor), "features": _features(e)}
+        {
+            "entitlement": e,
+            "badge": badge(e),
+            "why": explain_entitlement(e, vendor),
+            "notice": renewal_notice(e, vendor, now, window),
+            "features": _features(e),
+        }
         for e in selectors.portal_entitlements(request.account)
     ]
     return _render(request, "portal/dashboard.html", {"rows": rows})
@@ -146,6 +154,7 @@ def entitlement_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         "entitlement": entitlement,
         "badge": badge(entitlement),
         "why": explain_entitlement(entitlement, vendor),
+        "notice": renewal_notice(entitlement, vendor, timezone.now(), first_notice_window()),
         "codes": [(code, badge(code)) for code in selectors.portal_activation_codes(account, entitlement)],
         "seat_holders": [
             (lic, badge(lic), services.LICENSE_DEACTIVATE.allows(lic.status))
