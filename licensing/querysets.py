@@ -194,6 +194,20 @@ class EntitlementQuerySet(EffectiveStatusQuerySet):
         mine = self.filter(customer_id=account.customer_id)
         return mine if sees_whole_customer(account) else mine.filter(license_users=account)
 
+    def ending_within(self, window: dt.timedelta, now: dt.datetime | None = None) -> EntitlementQuerySet:
+        """Still valid, and ending within `window` (through the index on valid_until)."""
+        now = now or timezone.now()
+        return self.filter(valid_until__gte=now, valid_until__lte=now + window)
+
+    def in_grace(self, now: dt.datetime | None = None) -> EntitlementQuerySet:
+        """Past their end, within their grace period: licenses still work. Bounded by the
+        longest grace first, which the index on valid_until serves; each row's own grace
+        then picks those still in it."""
+        now = now or timezone.now()
+        return self.filter(valid_until__lt=now, valid_until__gte=now - rules.MAX_GRACE_PERIOD).filter(
+            valid_until__gte=now - models.F("grace_period")
+        )
+
 
 class ActivationCodeQuerySet(EffectiveStatusQuerySet):
     chain_paths = ACTIVATION_CODE_PATHS

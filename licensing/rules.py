@@ -127,6 +127,10 @@ SUSPENDED = "suspended"
 REVOKED = "revoked"
 DEACTIVATED = "deactivated"
 
+# The longest grace period an entitlement may have: a quarter, time enough to renew.
+# (Queries bound their search for ended entitlements by it.)
+MAX_GRACE_PERIOD = dt.timedelta(days=90)
+
 # The rules, in order. First failing rule wins.
 RULES: tuple[Rule, ...] = (
     Rule(Reason.CUSTOMER_DISABLED, EffectiveStatus.DISABLED, "customer_status", "exact", DISABLED),

@@ -42,8 +42,7 @@ MIN_LEASE = dt.timedelta(minutes=1)
 MAX_TERM = dt.timedelta(days=3650)
 
 
-# The longest grace after the end of validity: a quarter, time enough to renew.
-MAX_GRACE = dt.timedelta(days=90)
+MAX_GRACE = rules.MAX_GRACE_PERIOD
 
 
 # Bounds of a floating slot's lease: a heartbeat more often than once a minute is noise,

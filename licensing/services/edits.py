@@ -174,8 +174,16 @@ def product_create(*, product: Product, actor: Actor) -> Product:
 
 def product_update(*, product: Product, data: Mapping[str, Any], actor: Actor) -> Product:
     """How a product is activated (keys or users) is fixed once it has entitlements: their
-    codes or license users would no longer fit it."""
-    return update_record(product, data=data, actor=actor, check=_method_fits_entitlements)
+    codes or license users would no longer fit it. A trial grants only the product's own
+    features."""
+    return update_record(product, data=data, actor=actor, check=_product_fits)
+
+
+def _product_fits(product: Product, links: Mapping[str, list]) -> None:
+    _method_fits_entitlements(product, links)
+    others = [feature.code for feature in links.get("trial_features", ()) if feature.product_id != product.pk]
+    if others:
+        raise InvalidEdit({"trial_features": [f"Not features of {product}: {', '.join(sorted(others))}."]})
 
 
 def _method_fits_entitlements(product: Product, links: Mapping[str, list]) -> None:

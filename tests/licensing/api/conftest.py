@@ -75,7 +75,7 @@ class ClientApp:
     def offline_request(self, request: str, *, product: str, hardware_id: str, **fields: str) -> str:
         """A base64 offline request file, signed as the client API documents."""
         date = fields.pop("date", None) or self.date()
-        secret_name = fields.get("license_key") or fields["username"]
+        secret_name = fields.get("license_key") or fields.get("username", "")
         body = {
             "request": request,
             "product": product,

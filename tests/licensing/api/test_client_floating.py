@@ -225,7 +225,9 @@ def test_borrowing_with_no_end_given_takes_the_longest_allowed(app, code):
 def test_a_borrow_out_of_bounds_is_refused_and_changes_nothing(app, code, until):
     activate(app, code, "hw-1")
     before = FloatingSlot.objects.get()
-    response = borrow(app, code, "hw-1", until(moment()))
+    now = moment()
+    with time_machine.travel(now, tick=False):  # "now" is the server's, to the microsecond
+        response = borrow(app, code, "hw-1", until(now))
     assert refused(response, "borrow_until_not_valid")
     after = FloatingSlot.objects.get()
     assert (after.ends_at, after.borrowed_until) == (before.ends_at, None)
