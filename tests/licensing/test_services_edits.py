@@ -306,3 +306,24 @@ def test_lowering_seats_and_activating_at_once_never_leave_more_licenses_than_se
         for other in fresh.licenses.exclude(pk=license.pk).holding_seat():
             services.license_deactivate(license=other, actor=actor)
         services.entitlement_update(entitlement=fresh, data={"seats": 2}, actor=actor)
+
+
+def test_a_trial_grants_only_the_products_own_features(actor):
+    product, other = ProductFactory(), ProductFactory()
+    own = product.features.create(code="export", name="Export")
+    foreign = other.features.create(code="render", name="Render")
+    with pytest.raises(InvalidEdit) as refused:
+        services.product_update(product=product, data={"trial_features": [own, foreign]}, actor=actor)
+    assert "render" in refused.value.errors["trial_features"][0]
+    assert not product.trial_features.exists()
+    services.product_update(product=product, data={"trial_allowed": True, "trial_features": [own]}, actor=actor)
+    assert list(product.trial_features.all()) == [own]
+
+
+def test_trials_are_refused_on_a_product_activated_by_users(actor):
+    product = ProductFactory(authorization_method=Product.AuthorizationMethod.USER)
+    with pytest.raises(InvalidEdit) as refused:
+        services.product_update(product=product, data={"trial_allowed": True}, actor=actor)
+    assert "trial_allowed" in refused.value.errors
+    product.refresh_from_db()
+    assert not product.trial_allowed
