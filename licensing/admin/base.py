@@ -187,6 +187,20 @@ class LicensingAdmin(SafeAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     pass
 
 
+class RecordsAdmin(SafeAdminMixin, admin.ModelAdmin):
+    """A list of what happened (audit events, trials handed out): read, never added,
+    changed or deleted here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ReadOnlyInline(admin.TabularInline):
     """Rows shown on their parent's page and changed only on their own (through their
     services): every field read-only, none added, changed or deleted here. Saving the

@@ -159,11 +159,14 @@ def correct_usage_view(model_admin, request: HttpRequest, object_id: str) -> Htt
         "opts": Entitlement._meta,
         "title": "Correct usage",
         "entitlement": entitlement,
+        "facts": [(meter["name"], meter["words"]) for meter in metering.usage_rows(entitlement, timezone.now())],
+        "consequence": "The correction is added to this period's count and kept, with its reason, in the usage "
+        "history and the audit trail. The count itself is never edited.",
         "form": form,
+        "media": form.media,
         "cancel_url": change_url,
-        "usage": metering.usage_rows(entitlement, timezone.now()),
     }
-    return TemplateResponse(request, "admin/licensing/correct_usage.html", context)
+    return TemplateResponse(request, "admin/licensing/entitlement_form.html", context)
 
 
 def usage_by_day_table(entitlement: Entitlement, days: int = 30) -> str:

@@ -30,7 +30,7 @@ from ..actors import Actor
 from ..errors import InvalidEdit
 from ..models import Customer, Entitlement, ExpiryNotice, Trial
 from ..services.renewals import FROM_EXPIRY, FROM_NOW, MAX_RENEWAL_DAYS, first_notice_window
-from .base import SafeAdminMixin, SafeAutocompleteSelect
+from .base import RecordsAdmin, SafeAutocompleteSelect
 
 # The notices listed on an entitlement's page, newest first: each end announces at most
 # a few (one per milestone), so this covers several renewals.
@@ -295,7 +295,7 @@ class EntitlementLifecycleMixin:
             "cancel_url": cancel_url,
         }
         request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/licensing/entitlement_lifecycle.html", context)
+        return TemplateResponse(request, "admin/licensing/entitlement_form.html", context)
 
 
 def lifecycle_url(name: str, entitlement: Entitlement) -> str:
@@ -401,7 +401,7 @@ class ConvertForm(ServiceForm):
 
 
 @admin.register(Trial)
-class TrialAdmin(SafeAdminMixin, admin.ModelAdmin):
+class TrialAdmin(RecordsAdmin):
     """Read-only: trials are handed out by GET /api/v4/trial_key and converted from
     their entitlement's page; the row stays, so a machine never gets a second trial."""
 
@@ -428,12 +428,3 @@ class TrialAdmin(SafeAdminMixin, admin.ModelAdmin):
     @admin.display(description="Converted", ordering="converted_at")
     def converted(self, obj: Trial) -> str:
         return when(obj.converted_at) if obj.converted_at else "—"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -9,7 +9,7 @@ from ..actors import Actor
 from ..errors import DomainError
 from ..models import ApiToken, AuditEvent, ClientCredential
 from .actions import ObjectAction, ObjectActionsMixin
-from .base import LicensingAdmin, SafeAdminMixin
+from .base import LicensingAdmin, RecordsAdmin
 
 
 class IndexedValuesFilter(admin.SimpleListFilter):
@@ -35,22 +35,13 @@ class TargetTypeFilter(IndexedValuesFilter):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(SafeAdminMixin, admin.ModelAdmin):
+class AuditEventAdmin(RecordsAdmin):
     """Read-only: history is appended by services, never edited."""
 
     list_display = ["occurred_at", "action", "target_repr", "target_type", "actor_label", "actor_type", "reason"]
     # No date hierarchy: its year, month and day links are a DISTINCT over every event.
     list_filter = [("occurred_at", admin.DateFieldListFilter), ActionFilter, "actor_type", TargetTypeFilter]
     search_fields = ["=target_id", "target_repr", "actor_label", "reason"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class IssuesSecrets(ObjectActionsMixin, LicensingAdmin):
