@@ -9,6 +9,7 @@ checkout, on a SQLite file of the test's own; the receiver is a real local HTTP 
 
 import base64
 import contextlib
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -187,3 +188,35 @@ def test_without_a_broker_the_web_process_sweeps_lapsed_floating_slots(quick_swe
 
 def _database_url(log: Path) -> str:
     return f"sqlite:///{log.parent}/db.sqlite3"
+
+
+@pytest.fixture
+def quick_notices(monkeypatch):
+    monkeypatch.setenv("LICENSING_EXPIRY_NOTICE_SECONDS", "1")
+
+
+@pytest.mark.slow
+def test_without_a_broker_the_web_process_sends_expiry_notices_once(quick_notices, embedded_server):
+    """The expiry notices run on the web process's own scheduler too: an entitlement
+    ending in five days is announced once as entitlement.expiring (the 7-day milestone),
+    however many times the job runs after."""
+    base, log = embedded_server
+    receiver = Receiver().start()
+    try:
+        status, _ = _management(base, "POST", "/webhook-endpoints", {"url": receiver.url})
+        assert status == 201
+        studio = _management(base, "GET", "/entitlements?product_code=studio&search=Acme")[1]["results"][0]
+        ends = (dt.datetime.now(dt.UTC) + dt.timedelta(days=5)).isoformat()
+        body = {"customer": studio["customer"], "product": studio["product"], "seats": 1, "valid_until": ends}
+        status, created = _management(base, "POST", "/entitlements", body)
+        assert status == 201, created
+
+        def notices() -> list:
+            found = [json.loads(r.body) for r in receiver.successes()]
+            return [e for e in found if e["type"] == "entitlement.expiring" and e["data"]["id"] == created["id"]]
+
+        wait_for(lambda: len(notices()) >= 1, 30, log.read_text(errors="replace")[-3000:])
+        time.sleep(3)  # a few more runs: nothing is announced twice
+        assert [e["data"]["expiry"]["milestone_days"] for e in notices()] == [7]
+    finally:
+        receiver.stop()
