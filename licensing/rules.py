@@ -68,7 +68,7 @@ class Chain:
     transaction_status: str | None = None
     valid_from: dt.datetime | None = None
     valid_until: dt.datetime | None = None
-    # How long after `valid_until` licenses keep working (DESIGN: grace period).
+    # How long after `valid_until` licenses keep working: the grace period.
     grace_period: dt.timedelta | None = None
     code_status: str | None = None
     license_status: str | None = None
