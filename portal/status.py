@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import urlize
+from django.utils.html import format_html, urlize
 from django.utils.safestring import SafeString, mark_safe
 
 from licensing.models import AuditEvent, Entitlement, PortalSettings
@@ -33,16 +33,15 @@ class Explanation:
 
 
 def explain_entitlement(entitlement: Entitlement, vendor: PortalSettings) -> Explanation | None:
-    """Why an entitlement (annotated with its effective status) does not work; None if it does."""
+    """Why an entitlement (annotated with its effective status) does not work; None if it
+    does, or if its customer is disabled: the banner over every page says that, once, and
+    the entitlement's badge points to it (`badge`)."""
     status, reason = entitlement.effective_status, entitlement.effective_reason
-    if status == EffectiveStatus.ACTIVE:
+    if status == EffectiveStatus.ACTIVE or reason == Reason.CUSTOMER_DISABLED:
         return None
-    customer, transaction = entitlement.customer, entitlement.transaction
+    transaction = entitlement.transaction
     who = vendor.vendor_name
     sentence, note = {
-        # The banner over every page gives the note and whom to contact; each card says
-        # only that it is one of the things the banner is about.
-        Reason.CUSTOMER_DISABLED: (f"{who} has disabled all access for {customer.name}; see the notice above.", ""),
         Reason.ENTITLEMENT_DISABLED: (f"{who} has disabled this entitlement.", entitlement.status_reason),
         Reason.TRANSACTION_SUSPENDED: (
             f"{who} has suspended order {transaction.external_id if transaction else ''}, "
@@ -57,7 +56,7 @@ def explain_entitlement(entitlement: Entitlement, vendor: PortalSettings) -> Exp
         label=EffectiveStatus(status).label,
         sentence=sentence,
         note=note,
-        contact=vendor.contact_message if status in NEEDS_VENDOR and reason != Reason.CUSTOMER_DISABLED else "",
+        contact=vendor.contact_message if status in NEEDS_VENDOR else "",
     )
 
 
@@ -120,9 +119,41 @@ def linked(message: str) -> SafeString:
     return mark_safe(_LINK_TEXT.sub(lambda m: m[1] + _BREAK_AFTER.sub("<wbr>", m[2]) + m[3], html))  # noqa: S308
 
 
-def badge(obj) -> dict[str, str]:
-    """Badge text for a row annotated with its effective status: "Suspended: license suspended"."""
-    return {"status": obj.effective_status, "text": describe(obj.effective_status, obj.effective_reason or None)}
+# Reasons that name the row's own switch or dates. Its badge says the status alone: the
+# row's explanation, or the table it is a row of, already says whose status it is, and a
+# badge such as "Revoked: activation code revoked" is too long for a phone's table cell.
+OWN_REASONS = {
+    "entitlement": {Reason.ENTITLEMENT_DISABLED, Reason.NOT_YET_VALID, Reason.EXPIRED},
+    "activationcode": {Reason.CODE_DISABLED, Reason.CODE_REVOKED},
+    "license": {Reason.LICENSE_SUSPENDED, Reason.LICENSE_REVOKED, Reason.LICENSE_DEACTIVATED},
+}
+# Said next to a badge whose reason is the customer's switch, instead of the reason: the
+# banner over the page explains it, once.
+SEE_BANNER = "see the notice at the top"
+
+
+@dataclass(frozen=True)
+class Badge:
+    status: str  # EffectiveStatus value, for the badge's colours
+    text: str  # "Suspended", "Disabled: entitlement disabled"
+    pointer: str = ""  # SEE_BANNER, or nothing
+
+
+def badge(obj) -> Badge:
+    """The badge of a row annotated with its effective status: the status, and the reason
+    when the row inherits it from above ("Disabled: entitlement disabled" on a code)."""
+    status, reason = obj.effective_status, obj.effective_reason or None
+    if reason == Reason.CUSTOMER_DISABLED:
+        return Badge(status=status, text=EffectiveStatus(status).label, pointer=SEE_BANNER)
+    if reason == Reason.NOT_YET_VALID or reason in OWN_REASONS.get(obj._meta.model_name, ()):
+        reason = None
+    return Badge(status=status, text=describe(status, reason))
+
+
+def may_show_code(code_badge: Badge) -> bool:
+    """Whether the portal offers a code in full (Reveal, Copy): not while it cannot
+    activate anything until the vendor acts (revoked, disabled, suspended, ended)."""
+    return code_badge.status not in NEEDS_VENDOR
 
 
 def _day(moment) -> str:
@@ -130,45 +161,129 @@ def _day(moment) -> str:
     return date_format(timezone.localtime(moment), "DATE_FORMAT") if moment else ""
 
 
-# History rows. Audit actions are "<resource>.<past tense>" (licensing/services).
-NOUNS = {
-    "customer": "Customer",
-    "entitlement": "Entitlement",
-    "transaction": "Order",
-    "activation_code": "Activation code",
-    "license": "Device license",
+# Computers. Host names and hardware ids are whatever a client application sent (a hardware
+# id is often a 64-character digest): shown capped, the whole value in a tooltip, so that a
+# long one neither widens a phone's table nor buries the rest of a sentence.
+HOSTNAME_CHARS = 24
+HARDWARE_ID_CHARS = 12
+
+
+def capped(text: str, limit: int) -> str:
+    """`text`, or its first `limit` characters and an ellipsis."""
+    return text if len(text) <= limit else f"{text[:limit]}\u2026"
+
+
+def short_name(hostname: str, hardware_id: str) -> str:
+    """A computer's name as plain text (a message, a page title): its host name, else its
+    hardware id, capped."""
+    return capped(hostname, HOSTNAME_CHARS) if hostname else capped(hardware_id, HARDWARE_ID_CHARS)
+
+
+def computer_text(device) -> str:
+    return short_name(device.hostname, device.hardware_id)
+
+
+def computer(device) -> SafeString:
+    """A device in a page: `computer_text`, with the whole name in a tooltip when it is capped."""
+    full = device.hostname or device.hardware_id
+    shown = computer_text(device)
+    if shown == full:
+        return format_html('<span class="computer">{}</span>', full)
+    return format_html('<span class="computer" title="{}">{}</span>', full, shown)
+
+
+# History rows: what happened, in words for the people using the software. Audit actions
+# are "<resource>.<past tense>" (licensing/services); only those worded in EVENTS are shown.
+# Left out on purpose (NOT_IN_HISTORY): refused activations and deactivations, which
+# changed nothing and which a client retrying with a wrong key would repeat all day; a
+# license following its device to another customer when a trial is converted (the
+# conversion itself is shown); and events that are webhooks only, never audit events.
+NOT_IN_HISTORY = {
+    "license.activation_refused",
+    "license.deactivation_refused",
+    "license.updated",
+    "entitlement.expiring",
+    "entitlement.expired",
+    "trial.started",
 }
-PHRASES = {
+COMPUTER_EVENTS = {
+    "license.activated": "Activated on {computer}",
+    "license.deactivated": "Deactivated on {computer}; its seat is free",
+    "license.suspended": "License on {computer} suspended",
+    "license.resumed": "License on {computer} resumed",
+    "license.revoked": "License on {computer} revoked",
+    "license.floating_taken": "Started running on {computer}",
+    "license.floating_released": "Stopped running on {computer}",
+    "license.floating_expired": "Stopped running on {computer}: it stopped checking in",
+    "license.borrowed": "Borrowed for offline use on {computer}",
+}
+CODE_EVENTS = {
+    "activation_code.created": "Activation code {code} added",
+    "activation_code.updated": "Activation code {code} changed",
+    "activation_code.disabled": "Activation code {code} disabled",
+    "activation_code.enabled": "Activation code {code} enabled again",
+    "activation_code.revoked": "Activation code {code} revoked",
+}
+ORDER_EVENTS = {
+    "transaction.created": "Order {order} placed",
+    "transaction.updated": "Order {order} changed",
+    "transaction.suspended": "Order {order} suspended",
+    "transaction.resumed": "Order {order} resumed",
+}
+EVENTS = {
     "customer.disabled": "All access disabled",
     "customer.enabled": "Access enabled again",
-    "license.activation_refused": "Activation refused",
-    "license.deactivation_refused": "Deactivation refused",
+    "entitlement.created": "Entitlement created",
+    "entitlement.updated": "Entitlement changed",
+    "entitlement.disabled": "Entitlement disabled",
+    "entitlement.enabled": "Entitlement enabled again",
+    "entitlement.renewed": "Entitlement renewed",
+    "trial.converted": "Trial turned into a paid entitlement",
+    "consumption.corrected": "Usage corrected",
+    "consumption.limit_reached": "Usage limit reached",
+    **COMPUTER_EVENTS,
+    **CODE_EVENTS,
+    **ORDER_EVENTS,
 }
+
+
+def shows_in_history(event: AuditEvent) -> bool:
+    return event.action in EVENTS
 
 
 @dataclass(frozen=True)
 class HistoryRow:
     occurred_at: object
-    description: str
+    description: SafeString
     by: str
     reason: str
 
 
-def history_row(event: AuditEvent, account: PortalAccount, vendor: PortalSettings) -> HistoryRow:
-    resource, _, verb = event.action.partition(".")
-    refused = verb.endswith("_refused")
-    description = PHRASES.get(event.action) or f"{NOUNS.get(resource, resource.title())} {verb.replace('_', ' ')}"
-    if resource in ("activation_code", "license", "transaction") and event.target_repr:
-        description += f": {event.target_repr}"
-    if refused and event.reason:
-        description += f" ({event.reason.replace('_', ' ')})"
+def history_row(event: AuditEvent, account: PortalAccount, vendor: PortalSettings, computers: dict) -> HistoryRow:
+    """One event worded for the history list (`shows_in_history` says which may be);
+    `computers` maps the license ids of the events to their devices."""
+    device = computers.get(event.target_id)
+    description = format_html(
+        EVENTS[event.action],
+        computer=computer(device) if device is not None else "a computer",
+        # An activation code's target_repr is its masked form; an order's, its external id.
+        code=event.target_repr,
+        order=event.target_repr,
+    )
     return HistoryRow(
         occurred_at=event.occurred_at,
         description=description,
         by=_by(event, account, vendor),
-        # A refusal's reason is its error code, already in the description.
-        reason="" if refused else event.reason,
+        reason="" if _says_nothing_new(event, account.customer) else event.reason,
     )
+
+
+def _says_nothing_new(event: AuditEvent, customer) -> bool:
+    """Whether the event's reason repeats what the page says: the portal's own stock
+    reason for a change made in it, or the note the disabled customer's banner shows."""
+    if event.actor_type == AuditEvent.ActorType.PORTAL:
+        return True
+    return event.action == "customer.disabled" and customer.is_disabled and event.reason == customer.status_reason
 
 
 def _by(event: AuditEvent, account: PortalAccount, vendor: PortalSettings) -> str:

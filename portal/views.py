@@ -20,13 +20,24 @@ from licensing import accounts, metering, selectors, services
 from licensing.actors import Actor, client_ip
 from licensing.errors import DomainError, Refusal
 from licensing.models import Entitlement, PortalSettings
+from licensing.models.base import PortalAccount
 from licensing.querysets import sees_whole_customer
 from licensing.services import offline
 from licensing.services.renewals import first_notice_window
 
 from . import auth, throttle
 from .forms import OfflineRequestForm, PasswordChangeForm, PasswordResetForm, SetPasswordForm, SignInForm
-from .status import badge, explain_entitlement, history_row, renewal_notice
+from .status import (
+    HistoryRow,
+    badge,
+    computer_text,
+    explain_entitlement,
+    history_row,
+    may_show_code,
+    renewal_notice,
+    short_name,
+    shows_in_history,
+)
 
 
 def _render(request: HttpRequest, template: str, context: dict | None = None, status: int = 200) -> HttpResponse:
@@ -155,7 +166,7 @@ def entitlement_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         "badge": badge(entitlement),
         "why": explain_entitlement(entitlement, vendor),
         "notice": renewal_notice(entitlement, vendor, timezone.now(), first_notice_window()),
-        "codes": [(code, badge(code)) for code in selectors.portal_activation_codes(account, entitlement)],
+        "codes": _code_rows(account, entitlement),
         "seat_holders": [
             (lic, badge(lic), services.LICENSE_DEACTIVATE.allows(lic.status))
             for lic in selectors.portal_seat_holders(account, entitlement)
@@ -168,10 +179,39 @@ def entitlement_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         "usage": usage,
         # Read only for an entitlement with meters: the others have no history to show.
         "usage_days": _usage_days(entitlement) if usage else [],
-        "history": [history_row(event, account, vendor) for event in selectors.portal_history(account, entitlement)],
+        "history": _history(account, entitlement, vendor),
         "shows_codes": entitlement.product.authorization_method == "license_key",
     }
     return _render(request, "portal/entitlement_detail.html", context)
+
+
+def _code_rows(account: PortalAccount, entitlement: Entitlement) -> list[tuple]:
+    """(code, its badge, whether it may be shown in full) of each of the entitlement's codes."""
+    rows = []
+    for code in selectors.portal_activation_codes(account, entitlement):
+        code_badge = badge(code)
+        rows.append((code, code_badge, may_show_code(code_badge)))
+    return rows
+
+
+# Events the history shows, and how many recent events it reads to find them: refusals,
+# which it leaves out, may come in between (at most one a minute of each kind).
+HISTORY_ROWS = 20
+HISTORY_READ = 100
+
+
+def _history(account: PortalAccount, entitlement: Entitlement, vendor: PortalSettings) -> list[HistoryRow]:
+    """The entitlement's recent events in words, each computer by its host name: one
+    query for the events, and one for the computers they name."""
+    events = selectors.portal_history(account, entitlement, limit=HISTORY_READ)
+    events = [event for event in events if shows_in_history(event)][:HISTORY_ROWS]
+    license_ids = {event.target_id for event in events if event.target_type == "licensing.license"}
+    computers = (
+        {lic.pk: lic.device for lic in selectors.portal_licenses(account).filter(pk__in=license_ids)}
+        if license_ids
+        else {}
+    )
+    return [history_row(event, account, vendor, computers) for event in events]
 
 
 # Days of usage history the portal shows.
@@ -202,7 +242,7 @@ def license_deactivate(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     license = get_object_or_404(selectors.portal_licenses(request.account), pk=pk)
     # The service's own transition says which licenses may be deactivated.
     if not services.LICENSE_DEACTIVATE.allows(license.status):
-        messages.error(request, f"{license.device} does not hold an active seat; nothing to free.")
+        messages.error(request, f"{computer_text(license.device)} does not hold an active seat; nothing to free.")
         return HttpResponseRedirect(_entitlement_url(license))
     return _confirmed(
         request,
@@ -210,7 +250,7 @@ def license_deactivate(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         template="portal/license_deactivate.html",
         change=services.license_deactivate,
         reason="Seat freed in the portal.",
-        done=f"{license.device} no longer holds a seat of {license.entitlement.product}.",
+        done=f"{computer_text(license.device)} no longer holds a seat of {license.entitlement.product}.",
     )
 
 
@@ -224,7 +264,7 @@ def license_release_floating(request: HttpRequest, pk: uuid.UUID) -> HttpRespons
         template="portal/license_release_floating.html",
         change=services.license_floating_release,
         reason="Slot released in the portal.",
-        done=f"{license.device} no longer holds a slot of {license.entitlement.product}.",
+        done=f"{computer_text(license.device)} no longer holds a slot of {license.entitlement.product}.",
     )
 
 
@@ -269,7 +309,8 @@ def _answer_offline(request: HttpRequest, raw: bytes) -> HttpResponse:
     if outcome.refusal is not None:
         raise outcome.refusal
     if not outcome.license_file:
-        messages.success(request, f"The license of device {fields['hardware_id']} is deactivated; its seat is free.")
+        name = short_name(fields.get("hostname") or "", fields["hardware_id"])
+        messages.success(request, f"The license of {name} is deactivated; its seat is free.")
         return redirect("portal:offline")
     response = HttpResponse(outcome.license_file, content_type="application/octet-stream")
     name = slugify(f"{fields['product']}-{fields.get('hostname') or fields['hardware_id']}")[:80] or "license"

@@ -53,7 +53,8 @@ def test_disabled_entitlement_says_so_with_vendor_note_and_contact_message(porta
     entitlement = EntitlementFactory(customer=contact.customer)
     services.entitlement_disable(entitlement=entitlement, actor=VENDOR, reason="Invoice INV-1042 is overdue")
     html = card(portal.get("/portal/").content.decode(), entitlement.product.name)
-    assert "Disabled: entitlement disabled" in html
+    # The badge says the status; the sentence below it says whose switch it is.
+    assert '<span class="badge badge-disabled">Disabled</span>' in html
     assert "Studio Software has disabled this entitlement." in html
     assert "Invoice INV-1042 is overdue" in html
     assert CONTACT_MESSAGE in html
@@ -65,12 +66,16 @@ def test_disabled_customer_sees_banner_and_every_entitlement_disabled(portal, co
     page = portal.get("/portal/").content.decode()
     assert f"All access for {contact.customer.name} is disabled" in page
     assert 'aria-labelledby="banner-title"' in page  # a labelled region, not re-announced on every page
+    # The banner says it once; each card has the badge and a pointer to the banner.
     for entitlement in entitlements:
         html = card(page, entitlement.product.name)
-        assert "Disabled: customer disabled" in html
-        assert f"Studio Software has disabled all access for {contact.customer.name}; see the notice above." in html
+        assert '<span class="badge badge-disabled">Disabled</span>' in html
+        assert '<a class="badge-pointer" href="#banner-title">see the notice at the top</a>' in html
+        assert 'class="why' not in html
+    assert page.count("has disabled") == 1
     assert page.count(CONTACT_MESSAGE) == 1  # in the banner, not repeated on every card
     assert page.count("Account on hold") == 1
+    assert "customer disabled" not in page
 
     services.customer_enable(customer=contact.customer, actor=VENDOR)
     page = portal.get("/portal/").content.decode()
@@ -85,7 +90,8 @@ def test_reenabling_customer_keeps_separately_disabled_entitlement_disabled(port
     services.customer_enable(customer=contact.customer, actor=VENDOR)
     page = portal.get("/portal/").content.decode()
     assert "Active" in card(page, kept.product.name)
-    assert "Disabled: entitlement disabled" in card(page, charged_back.product.name)
+    assert "Studio Software has disabled this entitlement." in card(page, charged_back.product.name)
+    assert "see the notice at the top" not in page
 
 
 def test_suspended_transaction_expired_and_future_entitlements_explain_themselves(portal, contact):
@@ -107,11 +113,11 @@ def test_suspended_transaction_expired_and_future_entitlements_explain_themselve
     assert "Payment reversed" in html and CONTACT_MESSAGE in html
 
     html = card(page, expired.product.name)
-    assert "Expired: validity period ended" in html
+    assert '<span class="badge badge-expired">Expired</span>' in html
     assert "This entitlement ended on" in html and CONTACT_MESSAGE in html
 
     html = card(page, future.product.name)
-    assert "Not yet valid" in html
+    assert '<span class="badge badge-not_yet_valid">Not yet valid</span>' in html
     assert "This entitlement starts on" in html
     assert CONTACT_MESSAGE not in html  # nothing to ask the vendor: it starts by itself
 

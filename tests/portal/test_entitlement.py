@@ -46,7 +46,7 @@ def test_deactivating_a_device_asks_first_then_frees_the_seat_through_the_servic
     target = licenses[0]
     url = f"/portal/licenses/{target.pk}/deactivate/"
     confirm = portal.get(url).content.decode()
-    assert f"Free the seat held by {target.device}?" in confirm
+    assert f'Free the seat held by <span class="computer">{target.device.hostname}</span>?' in confirm
     target.refresh_from_db()
     assert target.status == License.Status.ACTIVE  # asking changed nothing
 
@@ -66,7 +66,7 @@ def test_a_suspended_license_cannot_be_freed_from_the_portal(portal, holdings):
     services.license_suspend(license=licenses[0], actor=VENDOR, reason="Under review")
     html = page_of(portal, entitlement)
     row = html.split(f'data-license="{licenses[0].pk}"')[1].split("</tr>")[0]
-    assert "Suspended: license suspended" in row and "Deactivate" not in row
+    assert '<span class="badge badge-suspended">Suspended</span>' in row and "Deactivate" not in row
     response = portal.post(f"/portal/licenses/{licenses[0].pk}/deactivate/", follow=True)
     assert "nothing to free" in response.content.decode()
     licenses[0].refresh_from_db()
@@ -98,8 +98,9 @@ def test_history_shows_recent_changes_in_words(portal, holdings, contact):
     html = page_of(portal, entitlement).split('id="history-title"')[1]
     assert "Entitlement disabled" in html and "“Invoice overdue”" in html
     assert "All access disabled" in html
-    assert f"Activation code disabled: {code.masked_code}" in html
-    assert "Device license deactivated" in html and "by you" in html
+    assert f"Activation code {code.masked_code} disabled" in html
+    assert f'Deactivated on <span class="computer">{licenses[0].device.hostname}</span>; its seat is free' in html
+    assert "by you" in html
     assert code.code not in html  # history never shows a whole code
 
 
