@@ -208,10 +208,135 @@ REST_FRAMEWORK = {
         "client": env("LICENSING_CLIENT_RATE", default="6000/minute"),
     },
 }
+# The OpenAPI schema (/api/schema/) and its docs (/api/docs/). Operations are grouped by
+# resource: the management API's tags come from licensing/api/management/schema.py
+# (RESOURCE_TAGS), the client API's from its views; each tag is described here, in words
+# that stand alone (Swagger UI shows them above each group).
 SPECTACULAR_SETTINGS = {
     "TITLE": "Licensing server API",
-    "DESCRIPTION": "Client API (/api/v4/, signed, HMAC-authenticated) and management API (/api/v1/).",
+    "DESCRIPTION": (
+        "Two APIs.\n\n"
+        "**Management API** (`/api/v1/`), for the vendor's billing, CRM and back office. Send "
+        "`Authorization: Bearer <token>`, a token made in the admin (*API tokens*) or with "
+        "`manage.py create_api_token`; a read-only token reads everything and changes nothing. Bodies and "
+        'answers are JSON. Every error is `{"status", "code", "message"}`, plus `errors` (field to '
+        "messages) for invalid input. Lists come in pages of 50 (`page_size` up to 100).\n\n"
+        "**Client API** (`/api/v4/`), for the vendor's applications: activate, check and deactivate a device's "
+        "license, online or with offline request files; floating slots; features and metered consumption; "
+        "trial keys. Every request but `public_key` is signed with a client credential's shared key (HMAC-SHA256 "
+        "over the `Date` header), and every answer, errors included, is signed by the server (Ed25519, in the "
+        "`LicenseSignature` header)."
+    ),
     "VERSION": "1.0.0",
+    "TAGS": [
+        {
+            "name": "Customers",
+            "description": "The vendor's customers, organizations or persons. Disabling a customer stops every "
+            "license it owns at its application's next check; enabling it again restores exactly the earlier "
+            "state (an entitlement disabled on its own stays disabled).",
+        },
+        {
+            "name": "Products",
+            "description": "What the vendor sells. A product has a short `code` that applications send, an "
+            "`authorization_method` (`license_key`: devices activate with an activation code; `user`: with a "
+            "license user's username and password) and, optionally, the terms of the trials it offers.",
+        },
+        {
+            "name": "License transactions",
+            "description": "Orders from the vendor's billing (`external_id` is the billing's own id). Suspending "
+            "an order stops every entitlement it provisioned, and resuming it restores them. The 10Duke-style "
+            "paths under `/organizations/` and `/users/` do this by the customer's id and the order's external "
+            "id.",
+        },
+        {
+            "name": "Entitlements",
+            "description": "What a customer may use: a product, a number of seats, a validity window with an "
+            "optional grace period, node-locked or floating, optionally metered. Also: disable and enable, renew "
+            "(move the end later), convert a trial into a paid entitlement, the floating slots in use, usage per "
+            "meter and its corrections.",
+        },
+        {
+            "name": "Activation codes",
+            "description": "The license keys applications activate with, each of one entitlement, optionally "
+            "with its own cap on devices. A code is shown in full only in the answer that creates it, masked "
+            "everywhere else. Disabling is reversible; revoking is final.",
+        },
+        {
+            "name": "Licenses",
+            "description": "One device's activation of an entitlement. Licenses are made by applications "
+            "activating; here they are listed, suspended, resumed, revoked, deactivated (which frees the seat at "
+            "once) and released from a floating slot.",
+        },
+        {
+            "name": "Devices",
+            "description": "The machines the customer's applications run on, by hardware id: one record per "
+            "customer and machine, with what the applications report about it (host name, operating system, "
+            "versions).",
+        },
+        {
+            "name": "License users",
+            "description": "People who activate user-based products with a username (an email address) and a "
+            "password, each holding some of its customer's entitlements. Taking an entitlement away from a user "
+            "deactivates the user's devices on it.",
+        },
+        {
+            "name": "Features",
+            "description": "Product features, modules applications open (`activation`) or units they meter "
+            "(`consumption`), and their grants to entitlements, each with a value, an optional expiry and, for "
+            "a consumption feature, the terms of its counter. Applications see a change at their next check.",
+        },
+        {
+            "name": "Webhooks",
+            "description": "Endpoints that receive events about changes, signed as Standard Webhooks specifies, "
+            "and every delivery with its attempts. An endpoint's signing secret is shown only in the answer that "
+            "makes it (create, rotate-secret).",
+        },
+        {
+            "name": "Audit",
+            "description": "The append-only history of every change: who made it (staff user, API token, client "
+            "application, portal user or the system), to what, when, why, and the values before and after.",
+        },
+        {
+            "name": "Client: licenses",
+            "description": "The life of a license on a device. Activate once (`activate_license`), check on "
+            "start and every `refresh_interval` seconds (`check_license`, which renews the lease), deactivate to "
+            "free the seat (`deactivate_license`). Sign every request: a `Date` header (RFC 7231, GMT, within 15 "
+            "minutes of the server's clock) and `Authorization: "
+            'algorithm="hmac-sha256",headers="date",signature="<S>",apiKey="<api key>"`, where S is the base64 '
+            'HMAC-SHA256, keyed with the shared key, of "licenseSpring\\ndate: " followed by the Date value. '
+            "Verify every answer, errors included: `LicenseSignature` is an Ed25519 signature of the body bytes, "
+            "checked with the key `public_key` returns, and JSON answers carry the request's `nonce` and the "
+            '`hardware_id` they are about. Errors are `{"status", "code", "message"}`, plus `reason` '
+            "when the license is switched off or out of its validity.",
+        },
+        {
+            "name": "Client: floating",
+            "description": "Floating licenses: any number of devices may be activated, but only `floating_seats` "
+            "of them run at once. Each activation and check takes or renews the device's slot until "
+            "`floating_until`; with every slot taken the answer is `floating_not_available` with `next_slot_at`. "
+            "Release the slot on exit, or borrow it to work offline until a time of your choosing.",
+        },
+        {
+            "name": "Client: features and consumption",
+            "description": "Features granted to a license (also listed in every license body as `features` and "
+            "`product_features`), and metered consumption: counts on the entitlement's own meter or a "
+            "consumption feature's, atomic, within a limit per period. Send a fresh `request_id` with each count "
+            "and the same one to retry: a repeat counts nothing and gets the first answer.",
+        },
+        {
+            "name": "Client: offline",
+            "description": "Activation and deactivation of machines that never reach the server. The "
+            "application saves a request file (base64 of signed JSON); someone posts it here, as the body or as "
+            "the `file` part of a form, and carries back a signed license file (or the text "
+            "`license_deactivated`). The same request file always gets the same answer.",
+        },
+        {
+            "name": "Client: trials",
+            "description": "Trial keys the application asks for itself, for products that offer trials: one "
+            "trial per machine and per email address, answered with the same key when asked again, also after "
+            "it ended. Activate with the key as with any other.",
+        },
+    ],
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI from this server's static files, not a CDN: docs work offline.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -61,6 +61,12 @@ AUTH_HEADERS = [
     ),
 ]
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 413: ErrorSerializer, 429: ErrorSerializer}
+# The groups of the API docs (/api/docs/); each is described in SPECTACULAR_SETTINGS["TAGS"].
+LICENSES_TAG = ["Client: licenses"]
+FLOATING_TAG = ["Client: floating"]
+FEATURES_TAG = ["Client: features and consumption"]
+OFFLINE_TAG = ["Client: offline"]
+TRIALS_TAG = ["Client: trials"]
 DEACTIVATED = OpenApiResponse(OpenApiTypes.STR, description="The text license_deactivated.")
 
 
@@ -195,6 +201,13 @@ class ActivateLicense(ClientView):
 
     @extend_schema(
         operation_id="activate_license",
+        tags=LICENSES_TAG,
+        description="Activate this device (`hardware_id`, stable for the machine) with a license key, or with a "
+        "license user's username and password for a user-based product; it then holds a seat (floating: it is "
+        "registered, and takes a slot). Activating an activated device again is harmless: the same license, no "
+        "new seat. Answers with the license body. Refusals: unknown_product, license_not_found, "
+        "invalid_credentials, too_many_attempts, license_activated_max_times, floating_not_available, "
+        "license_not_enabled, license_not_active, license_revoked.",
         request=ActivateRequestSerializer,
         parameters=AUTH_HEADERS,
         responses={200: LicenseBodySerializer, **ERRORS},
@@ -233,6 +246,11 @@ class CheckLicense(ClientView):
 
     @extend_schema(
         operation_id="check_license",
+        tags=LICENSES_TAG,
+        description="Check the device's license on start and every refresh_interval seconds: a 200 renews the "
+        "lease until lease_expires_at (floating: the slot), and answers with the license body. A refusal says "
+        "why the license stopped working (license_not_enabled, license_not_active or license_revoked, with the "
+        "reason; device_not_found when the device holds no license): stop the licensed features and tell the user.",
         parameters=[
             *AUTH_HEADERS,
             OpenApiParameter(
@@ -259,6 +277,10 @@ class DeactivateLicense(ClientView):
 
     @extend_schema(
         operation_id="deactivate_license",
+        tags=LICENSES_TAG,
+        description="Give the device's seat back at once (the user moves the license to another machine). "
+        "Answered with the text license_deactivated. Refused for a suspended or revoked license "
+        "(license_not_enabled, license_revoked) and for a device holding none (device_not_found).",
         request=DeactivateRequestSerializer,
         parameters=AUTH_HEADERS,
         responses={200: DEACTIVATED, **ERRORS},
@@ -284,6 +306,7 @@ class TrialKey(ClientView):
 
     @extend_schema(
         operation_id="trial_key",
+        tags=TRIALS_TAG,
         description="A trial key of the product for this machine: the one it was given before, if any (also "
         "after it ended, so reinstalling earns no new trial), or the one given to this email address, or a "
         "new one. Activate with it as with any key. Refusals: unknown_product, trial_not_allowed (the product "
@@ -310,6 +333,7 @@ class FloatingRelease(ClientView):
 
     @extend_schema(
         operation_id="floating_release",
+        tags=FLOATING_TAG,
         description="Give this device's floating slot back at once (ending any borrow); the device stays "
         "activated. Releasing a slot the device does not hold is not an error.",
         request=FloatingReleaseRequestSerializer,
@@ -328,6 +352,7 @@ class FloatingBorrow(ClientView):
 
     @extend_schema(
         operation_id="floating_borrow",
+        tags=FLOATING_TAG,
         description="Hold this device's floating slot until borrowed_until, to work offline: no other device "
         "takes it before then. Refusals: borrowing_not_allowed, borrow_until_not_valid, "
         "floating_not_available, and those of check_license.",
@@ -349,6 +374,7 @@ class CheckLicenseFeature(ClientView):
 
     @extend_schema(
         operation_id="check_license_feature",
+        tags=FEATURES_TAG,
         description="One feature of the device's license, in full, with what it consumed this period. "
         "Refusals: feature_not_found (not granted), feature_expired, and those of check_license. "
         "It does not check the device in.",
@@ -367,6 +393,7 @@ class AddConsumption(ClientView):
 
     @extend_schema(
         operation_id="add_consumption",
+        tags=FEATURES_TAG,
         description="Count consumptions on a metered license, atomically; answers with the license body and "
         "its new total. Past the limit (overages included) consumption_limit_reached, and nothing is counted. "
         "Other refusals: consumption_not_metered, negative_consumption_not_allowed, consumption_below_zero, and "
@@ -396,6 +423,7 @@ class AddFeatureConsumption(AddConsumption):
 
     @extend_schema(
         operation_id="add_feature_consumption",
+        tags=FEATURES_TAG,
         description="Count consumptions of a consumption feature, atomically; answers with the feature and its "
         "new total. Refusals: feature_not_found, feature_expired, feature_not_consumption, "
         "consumption_limit_reached, negative_consumption_not_allowed, consumption_below_zero, and those of "
@@ -460,6 +488,12 @@ class ActivateOffline(OfflineView):
 
     @extend_schema(
         operation_id="activate_offline",
+        tags=OFFLINE_TAG,
+        description="Activate a machine that cannot reach the server, from the request file its application "
+        "saved (the body, or the file part of a multipart form): answered with a signed license file that works "
+        "offline until its expires_at. The same request file always gets the same answer. Refusals: those of the "
+        "file (missing_content, invalid_base64, invalid_json, missing_parameters, invalid_parameters, "
+        "invalid_api_key, signature_mismatch, date_header_diff) and those of activate_license.",
         request=OFFLINE_REQUEST,
         parameters=AUTH_HEADERS,
         responses={200: OpenApiResponse(OpenApiTypes.STR, description="The signed license file."), **ERRORS},
@@ -473,6 +507,9 @@ class DeactivateOffline(OfflineView):
 
     @extend_schema(
         operation_id="deactivate_offline",
+        tags=OFFLINE_TAG,
+        description="Deactivate an offline machine from its deactivation request file, freeing its seat: "
+        "answered with the text license_deactivated. Refusals as for activate_offline.",
         request=OFFLINE_REQUEST,
         parameters=AUTH_HEADERS,
         responses={200: DEACTIVATED, **ERRORS},
@@ -487,6 +524,9 @@ class PublicKey(ClientView):
 
     @extend_schema(
         operation_id="public_key",
+        tags=LICENSES_TAG,
+        description="The server's Ed25519 public key (PEM), which signs every answer of this API and every "
+        "license file. Ship it with the application rather than fetching it at run time. Needs no signature.",
         responses={
             200: OpenApiResponse(OpenApiTypes.STR, description="PEM of the Ed25519 public key."),
             429: ErrorSerializer,

@@ -1,6 +1,7 @@
 """How the management API describes itself in the OpenAPI schema (/api/schema/), beyond
-what drf-spectacular reads from the views: the error answers every operation can give,
-in the one shape of `errors.py`, and what some fields take.
+what drf-spectacular reads from the views: the resource each operation is grouped under
+(its tag), the error answers every operation can give, in the one shape of `errors.py`,
+and what some fields take.
 
 Errors are documented here, once, from what the request cycle of `ManagementView` does,
 so that a new view is described as it behaves without a decorator of its own."""
@@ -41,8 +42,39 @@ WWW_AUTHENTICATE = {
 RETRY_AFTER = {"schema": {"type": "integer"}, "description": "Seconds to wait before trying again."}
 
 
+# The tag of each operation, by the first segment of its path under /api/v1/. The tags'
+# descriptions are SPECTACULAR_SETTINGS["TAGS"] (config/settings/base.py); the client
+# API's views name theirs in their own extend_schema.
+RESOURCE_TAGS = {
+    "customers": "Customers",
+    "products": "Products",
+    "license-transactions": "License transactions",
+    # 10Duke's paths to an order's switches, by the customer's kind.
+    "organizations": "License transactions",
+    "users": "License transactions",
+    "entitlements": "Entitlements",
+    "activation-codes": "Activation codes",
+    "licenses": "Licenses",
+    "devices": "Devices",
+    "license-users": "License users",
+    "product-features": "Features",
+    "entitlement-features": "Features",
+    "webhook-endpoints": "Webhooks",
+    "webhook-deliveries": "Webhooks",
+    "audit-events": "Audit",
+}
+
+
 class ManagementSchema(AutoSchema):
     """The schema class of every management view (`ManagementView.schema`)."""
+
+    def get_tags(self) -> list[str]:
+        # "/api/v1/customers/{id}/disable/" -> "customers"; a path of a resource not named
+        # above keeps drf-spectacular's own tag (its first segment), which the schema
+        # tests refuse, so that a new resource gets a group of its own.
+        segments = [segment for segment in self.path.split("/") if segment]
+        resource = segments[2] if len(segments) > 2 and segments[:2] == ["api", "v1"] else ""
+        return [RESOURCE_TAGS[resource]] if resource in RESOURCE_TAGS else super().get_tags()
 
     def get_operation(self, path, path_regex, path_prefix, method, registry):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)

@@ -42,6 +42,14 @@ DEMO_SHARED_KEY = "demo-shared-key-change-me"
 DEMO_MANAGEMENT_TOKEN = "lsm_demo-management-token-change-me"
 DEMO_LICENSE_USER = ("jane@example.com", "jane-demo-password")
 DEMO_CONTACT = ("it@acme.example", "acme-portal-demo")
+# The demo's products, as the printout describes them.
+DEMO_PRODUCTS = {
+    "studio": "activated with a license key; offers 14-day trials",
+    "studio-team": "activated by a license user's email and password; metered",
+    "render": "floating: any of Acme's render nodes, three at once",
+}
+# The hardware id of design-ws-01, the first of Acme's computers running Studio Desktop.
+DEMO_DEVICE = "demo-hw-acme-1"
 
 
 class Command(BaseCommand):
@@ -252,8 +260,47 @@ class Command(BaseCommand):
             "Client API credential:",
             f"  api key:    {DEMO_API_KEY}",
             f"  shared key: {DEMO_SHARED_KEY}",
+            *self._client_lines(url),
             f"Management API token (read-write; docs at {url}/api/docs/):",
             f"  curl -H 'Authorization: Bearer {DEMO_MANAGEMENT_TOKEN}' {url}/api/v1/customers",
             "",
         ]
         self.stdout.write("\n".join(lines))
+
+    def _client_lines(self, url: str) -> list[str]:
+        """What to try the client API with: the product codes, a code of Acme's Studio
+        Desktop in full, and a signed check of a device it activated, ready to paste
+        (docs/client-api.md explains the signing)."""
+        products = Product.objects.filter(code__in=DEMO_PRODUCTS).order_by("code")
+        lines = ["Product codes:"]
+        lines += [f"  {p.code:<12} {p.name} ({DEMO_PRODUCTS[p.code]})" for p in products]
+        code = (
+            ActivationCode.objects.filter(
+                entitlement__customer__external_id="CRM-1001",
+                entitlement__product__code="studio",
+                status=ActivationCode.Status.ACTIVE,
+                max_activations__isnull=True,
+            )
+            .order_by("created_at", "pk")
+            .first()
+        )
+        if code is None:  # changed since the demo made it: nothing to try it with
+            return lines
+        check = (
+            f"{url}/api/v4/check_license?product=studio&hardware_id={DEMO_DEVICE}&license_key={code.code}&nonce=try-1"
+        )
+        authorization = (
+            'algorithm=\\"hmac-sha256\\",headers=\\"date\\",signature=\\"$SIG\\",apiKey=\\"' + DEMO_API_KEY + '\\"'
+        )
+        return [
+            *lines,
+            "Activation code of Acme's Studio Desktop (5 seats; design-ws-01 and design-ws-02 hold two of them):",
+            f"  {code.code}",
+            f"Check design-ws-01 (hardware id {DEMO_DEVICE}) with a signed request, pasted into a shell with curl",
+            "and openssl (docs/client-api.md explains the signing, and every endpoint):",
+            "  DATE=$(LC_ALL=C date -u '+%a, %d %b %Y %H:%M:%S GMT')",
+            f"  SIG=$(printf 'licenseSpring\\ndate: %s' \"$DATE\""
+            f" | openssl dgst -sha256 -hmac '{DEMO_SHARED_KEY}' -binary | base64)",
+            f'  curl -i -H "Date: $DATE" -H "Authorization: {authorization}" \\',
+            f"    '{check}'",
+        ]

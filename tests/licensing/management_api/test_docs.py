@@ -15,7 +15,7 @@ def schema() -> dict:
 
 
 def operation(schema: dict, method: str, path: str) -> dict:
-    """The operation at `path` (as the README writes it: no trailing slash)."""
+    """The operation at `path` (as docs/management-api.md writes it: no trailing slash)."""
     (found,) = [operations for p, operations in schema["paths"].items() if p.rstrip("/") == path]
     return found[method]
 
@@ -45,6 +45,26 @@ def test_the_schema_covers_the_management_api_with_bearer_tokens(schema):
         "scheme": "bearer",
         "description": "A token from the admin or `create_api_token`.",
     }
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "tag"),
+    [
+        ("get", "/api/v1/customers", "Customers"),
+        ("post", "/api/v1/entitlements/{id}/renew", "Entitlements"),
+        ("get", "/api/v1/entitlements/{id}/usage", "Entitlements"),
+        (
+            "put",
+            "/api/v1/users/{customer_id}/license-transactions/{external_id}/resume-licenses",
+            "License transactions",
+        ),
+        ("patch", "/api/v1/entitlement-features/{id}", "Features"),
+        ("post", "/api/v1/webhook-deliveries/{id}/redeliver", "Webhooks"),
+        ("get", "/api/v1/audit-events", "Audit"),
+    ],
+)
+def test_operations_are_grouped_by_the_resource_they_are_about(schema, method, path, tag):
+    assert operation(schema, method, path)["tags"] == [tag]
 
 
 def test_the_docs_page_loads_its_assets_from_this_server():
