@@ -28,6 +28,7 @@ from licensing.services.renewals import first_notice_window
 from . import auth, throttle
 from .forms import OfflineRequestForm, PasswordChangeForm, PasswordResetForm, SetPasswordForm, SignInForm
 from .status import (
+    NOT_IN_HISTORY,
     HistoryRow,
     badge,
     computer_text,
@@ -194,16 +195,17 @@ def _code_rows(account: PortalAccount, entitlement: Entitlement) -> list[tuple]:
     return rows
 
 
-# Events the history shows, and how many recent events it reads to find them: refusals,
-# which it leaves out, may come in between (at most one a minute of each kind).
+# Events the history shows, and how many recent events it reads to find them: the
+# query leaves out what the history never shows; a few actions it does not word may
+# still come in between.
 HISTORY_ROWS = 20
-HISTORY_READ = 100
+HISTORY_READ = 40
 
 
 def _history(account: PortalAccount, entitlement: Entitlement, vendor: PortalSettings) -> list[HistoryRow]:
     """The entitlement's recent events in words, each computer by its host name: one
     query for the events, and one for the computers they name."""
-    events = selectors.portal_history(account, entitlement, limit=HISTORY_READ)
+    events = selectors.portal_history(account, entitlement, limit=HISTORY_READ, leaving_out=NOT_IN_HISTORY)
     events = [event for event in events if shows_in_history(event)][:HISTORY_ROWS]
     license_ids = {event.target_id for event in events if event.target_type == "licensing.license"}
     computers = (
