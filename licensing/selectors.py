@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Collection
+from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 
+from . import rules
 from .compiled import CompiledQuery
 from .errors import Refusal
-from .models import ActivationCode, AuditEvent, Entitlement, FloatingSlot, License, LicenseUser, Product
+from .models import (
+    ActivationCode,
+    AuditEvent,
+    Customer,
+    Entitlement,
+    FloatingSlot,
+    License,
+    LicenseUser,
+    Product,
+    Trial,
+    WebhookDelivery,
+)
 from .models.base import PortalAccount, normalize_address
 from .querysets import sees_whole_customer
 
@@ -222,9 +237,12 @@ def portal_activation_codes(account: PortalAccount, entitlement: Entitlement) ->
 CUSTOMER_SWITCH_ACTIONS = ("customer.disabled", "customer.enabled")
 
 
-def portal_history(account: PortalAccount, entitlement: Entitlement, limit: int = 20) -> QuerySet[AuditEvent]:
+def portal_history(
+    account: PortalAccount, entitlement: Entitlement, limit: int = 20, leaving_out: Collection[str] = ()
+) -> QuerySet[AuditEvent]:
     """Recent changes an account may see about an entitlement: its own, its customer's and
-    transaction's switches, and those of its codes and licenses within the account's view."""
+    transaction's switches, and those of its codes and licenses within the account's view;
+    none of the actions `leaving_out` (refusals a retrying client repeats all day)."""
     licenses = License.objects.for_account(account).filter(entitlement=entitlement).values("pk")
     codes = ActivationCode.objects.for_account(account).filter(entitlement=entitlement).values("pk")
     about = (
@@ -235,7 +253,7 @@ def portal_history(account: PortalAccount, entitlement: Entitlement, limit: int 
     )
     if entitlement.transaction_id:
         about |= Q(target_type="licensing.licensetransaction", target_id=entitlement.transaction_id)
-    return AuditEvent.objects.filter(about).order_by("-occurred_at")[:limit]
+    return AuditEvent.objects.filter(about).exclude(action__in=leaving_out).order_by("-occurred_at")[:limit]
 
 
 def portal_names_own_license(account: PortalAccount, fields: dict[str, str]) -> bool:
@@ -251,3 +269,92 @@ def portal_names_own_license(account: PortalAccount, fields: dict[str, str]) -> 
     if not sees_whole_customer(account):  # a license user: only their own
         return account.username == normalize_address(username)
     return LicenseUser.objects.filter(customer_id=account.customer_id, username=normalize_address(username)).exists()
+
+
+# The admin's dashboard: one figure per tile, each a single aggregate query (or two), so
+# the page costs the same whatever the number of rows. Each counts the rows an admin list
+# shows when filtered as the tile's link filters it (the same queryset methods, or the
+# same field bounds), so a tile's link lists exactly the rows it counts.
+
+
+@dataclass(frozen=True)
+class SeatUse:
+    """Seats in use against seats sold, over `entitlements` entitlements that work now."""
+
+    in_use: int
+    sold: int
+    entitlements: int
+
+
+@dataclass(frozen=True)
+class FailedWebhooks:
+    endpoints: int
+    deliveries: int
+
+
+@dataclass(frozen=True)
+class TrialsSince:
+    started: int
+    converted: int
+
+
+def disabled_customer_count() -> int:
+    return Customer.objects.disabled().count()
+
+
+def expiring_entitlement_count(window: dt.timedelta, *, now: dt.datetime) -> int:
+    """Entitlements still valid that end within `window` (the first expiry notice's)."""
+    return Entitlement.objects.ending_within(window, now).count()
+
+
+def in_grace_entitlement_count(*, now: dt.datetime) -> int:
+    return Entitlement.objects.in_grace(now).count()
+
+
+def working_entitlements(license_model: str, *, now: dt.datetime) -> QuerySet[Entitlement]:
+    """Entitlements of a license model whose licenses work now: effectively active (in
+    grace included), so a disabled customer's or an expired entitlement's seats are not
+    counted as sold."""
+    return Entitlement.objects.effectively(rules.EffectiveStatus.ACTIVE, now=now).filter(license_model=license_model)
+
+
+def node_locked_seat_use(*, now: dt.datetime) -> SeatUse:
+    """Seats held by activated devices (`seats_used`, kept on each row) of the seats sold."""
+    figures = working_entitlements(Entitlement.LicenseModel.NODE_LOCKED, now=now).aggregate(
+        in_use=Coalesce(Sum("seats_used"), 0), sold=Coalesce(Sum("seats"), 0), entitlements=Count("pk")
+    )
+    return SeatUse(**figures)
+
+
+def floating_seat_use(*, now: dt.datetime) -> SeatUse:
+    """Devices holding a live slot now (the floating slots list) of the floating seats sold."""
+    figures = working_entitlements(Entitlement.LicenseModel.FLOATING, now=now).aggregate(
+        sold=Coalesce(Sum("seats"), 0), entitlements=Count("pk")
+    )
+    return SeatUse(in_use=FloatingSlot.objects.live(now).count(), **figures)
+
+
+def failed_webhooks(*, since: dt.datetime) -> FailedWebhooks:
+    """Deliveries that failed for good since `since` (out of tries, or given an answer not
+    worth retrying), and the endpoints they were for. A delivery sent again with
+    Redeliver is pending again, and no longer counted."""
+    # Through the partial index of failed deliveries by completion: the failures alone.
+    figures = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.FAILED, completed_at__gte=since).aggregate(
+        endpoints=Count("endpoint", distinct=True), deliveries=Count("pk")
+    )
+    return FailedWebhooks(**figures)
+
+
+def trials_since(since: dt.datetime) -> TrialsSince:
+    """Trials handed out since `since`, and trials converted to paid since then (whenever
+    they started): both counted in one pass over the trials either applies to."""
+    started, converted = Q(created_at__gte=since), Q(converted_at__gte=since)
+    figures = Trial.objects.filter(started | converted).aggregate(
+        started=Count("pk", filter=started), converted=Count("pk", filter=converted)
+    )
+    return TrialsSince(**figures)
+
+
+def latest_audit_events(limit: int = 10) -> QuerySet[AuditEvent]:
+    """The newest changes, newest first, from the index on `occurred_at`."""
+    return AuditEvent.objects.order_by("-occurred_at", "-pk")[:limit]

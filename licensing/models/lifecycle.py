@@ -27,6 +27,8 @@ class Trial(PublicModel):
 
     class Meta:
         ordering = ["-created_at"]
+        # The list's order, and the trials started (or converted) lately.
+        indexes = [models.Index(fields=["created_at"]), models.Index(fields=["converted_at"])]
         constraints = [
             models.UniqueConstraint(fields=["product", "hardware_id"], name="trial_one_per_machine"),
             models.UniqueConstraint(fields=["product", "email"], name="trial_one_per_email"),

@@ -132,6 +132,12 @@ class WebhookDelivery(models.Model):
                 condition=models.Q(status="pending"),
                 name="webhook_delivery_due",
             ),
+            # The dashboard's failing endpoints: deliveries that failed for good, lately.
+            models.Index(
+                fields=["completed_at"],
+                condition=models.Q(status="failed"),
+                name="webhook_delivery_failed",
+            ),
         ]
 
     def __str__(self) -> str:
