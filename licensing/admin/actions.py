@@ -9,11 +9,16 @@ a test event, invite a contact. Each is declared once, as an `ObjectAction`, and
 both behind one permission: Django's `@admin.action(permissions=[...])`, answered by the
 ModelAdmin's `has_<permission>_permission`. It is checked on the server for every
 request: a hidden button is a courtesy, the check is the protection.
+
+The confirmation says what will happen: the action's `consequence`, and its `impact` on
+the rows chosen (how many entitlements and devices stop, which stay off and why), read in
+a constant number of queries however many rows were chosen. Colours mean one thing
+(`tone`): green turns something back on, red stops something, the rest are neutral.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,10 +50,16 @@ class ObjectAction:
     # Whether to ask for a reason, for the audit history (and the portal); status switches do.
     asks_reason: bool | None = None
     shows_secret: bool = False  # the service returns (row, secret): shown once on the next page
-    message: str = ""  # what is said when done: "Test event queued for “{obj}”."; default "<Noun> “{obj}” <done>."
+    # What is said when done: "Test event queued for “{obj}”."; default "<Noun> “{obj}” <done>."
+    # `{result}` is what the service returned (the code it made).
+    message: str = ""
     bulk_label: str = ""  # the bulk action's text; default "<Verb> selected <records>"
     bulk_done: str = ""  # "Queued {count} {nouns} for redelivery."; default "<Done> {count} {nouns}."
     applies: Callable[[Any], bool] | None = None  # whether the button is offered for a record, besides `transition`
+    # What it does to the chosen rows, in sentences (safe HTML) for the confirmation page:
+    # given them all at once, so its queries do not grow with their number.
+    impact: Callable[[Sequence[Any]], Iterable[str]] | None = None
+    final: bool = False  # cannot be undone (a revocation): said so, in red
 
     def __post_init__(self) -> None:
         if self.shows_secret and self.bulk:
@@ -61,6 +72,16 @@ class ObjectAction:
     @property
     def takes_reason(self) -> bool:
         return self.asks_reason if self.asks_reason is not None else self.transition is not None
+
+    @property
+    def tone(self) -> str:
+        """ "go" (green) for a switch back on, "danger" (red) for one that stops something,
+        "neutral" for the rest (renew, generate a code, redeliver)."""
+        if self.danger or self.final:
+            return "danger"
+        if self.transition is not None and not self.transition.stops:
+            return "go"
+        return "neutral"
 
     def applies_to(self, obj: models.Model) -> bool:
         if self.applies is not None and not self.applies(obj):
@@ -125,7 +146,7 @@ class ObjectActionsMixin:
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and not add:
             context["action_buttons"] = [
-                {"label": action.label, "url": self.action_url(obj, action), "danger": action.danger}
+                {"label": action.label, "url": self.action_url(obj, action), "tone": action.tone}
                 for action in self.object_actions
                 if action.applies_to(obj) and self._permitted(request, action, obj)
             ]
@@ -163,7 +184,8 @@ class ObjectActionsMixin:
             if action.shows_secret:
                 row, secret = result
                 return self.show_secret(request, row, secret, title=action.label)
-            text = (action.message or f"{opts.verbose_name.capitalize()} “{{obj}}” {action.done}.").format(obj=obj)
+            template = action.message or f"{opts.verbose_name.capitalize()} “{{obj}}” {action.done}."
+            text = template.format(obj=obj, result=result)
             self.message_user(request, text, messages.SUCCESS)
             return HttpResponseRedirect(change_url)
         return self._confirmation(request, action, [obj], form, cancel_url=change_url, bulk=False)
@@ -220,6 +242,11 @@ class ObjectActionsMixin:
             arguments["reason"] = reason
         return action.service(**arguments)
 
+    def _impact(self, action: ObjectAction, objects: list) -> list[str]:
+        # Of the rows the action applies to: a bulk run skips the others.
+        applicable = [obj for obj in objects if action.applies_to(obj)]
+        return list(action.impact(applicable)) if action.impact is not None and applicable else []
+
     def _confirmation(self, request, action: ObjectAction, objects: list, form, cancel_url: str, bulk: bool):
         context = {
             **self.admin_site.each_context(request),
@@ -227,6 +254,7 @@ class ObjectActionsMixin:
             "opts": self.model._meta,
             "action": action,
             "objects": objects,
+            "impact": self._impact(action, objects),
             "form": form if action.takes_reason else None,
             "cancel_url": cancel_url,
             "bulk_action": action.bulk_name if bulk else "",

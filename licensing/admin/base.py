@@ -9,31 +9,31 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
-from django.core.exceptions import ValidationError
-from django.http import HttpResponseRedirect
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db import models
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.text import capfirst
 
 from ..actors import Actor
 from ..errors import DomainError
-from ..models import AuditEvent, Entitlement, License
+from ..models import AuditEvent
 from ..pages import LimitedCountPaginator
+from .display import EMPTY, STR_RELATIONS, DurationWordsField, changelist_url, duration_help, for_display
+from .history import history_rows
 
+# Audit events on a record's own page; its History page pages through all of them.
 AUDIT_HISTORY_ROWS = 25
-
-# Relations each model's __str__ reads; choice widgets and autocompletes that print
-# these rows load them in the same query instead of one query per row.
-STR_RELATIONS = {
-    Entitlement: ("customer", "product"),
-    License: ("device", "entitlement__customer", "entitlement__product"),
-}
-
-
-def _for_display(model, queryset=None):
-    related = STR_RELATIONS.get(model)
-    if related is None:
-        return queryset
-    return (queryset if queryset is not None else model._default_manager.all()).select_related(*related)
+HISTORY_PAGE_ROWS = 50
+# Rows of a related list (a customer's entitlements, an entitlement's licenses) on the
+# parent's page; the rest are a click away, in the list filtered to the parent.
+RELATED_ROWS = 20
 
 
 class SafeAutocompleteMixin:
@@ -72,6 +72,7 @@ class SafeAdminMixin:
     # a full count of a million licenses costs many times the page.
     paginator = LimitedCountPaginator
     show_full_result_count = False
+    empty_value_display = EMPTY  # as `display.when` and the related lists write nothing
 
     def response_action(self, request, queryset):
         # "Select all" of a list longer than it counts would act on rows no one saw
@@ -94,16 +95,26 @@ class SafeAdminMixin:
                 return HttpResponseRedirect(request.get_full_path())
         return super().response_action(request, queryset)
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        # Durations typed and shown in words ("1 day", "6 hours"), not Django's "1 00:00:00".
+        if isinstance(db_field, models.DurationField):
+            kwargs.setdefault("form_class", DurationWordsField)
+            field = super().formfield_for_dbfield(db_field, request, **kwargs)
+            if field is not None:
+                field.help_text = duration_help(field.help_text)
+            return field
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if "queryset" not in kwargs and db_field.related_model in STR_RELATIONS:
-            kwargs["queryset"] = _for_display(db_field.related_model)
+            kwargs["queryset"] = for_display(db_field.related_model)
         if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
             kwargs["widget"] = SafeAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if "queryset" not in kwargs and db_field.related_model in STR_RELATIONS:
-            kwargs["queryset"] = _for_display(db_field.related_model)
+            kwargs["queryset"] = for_display(db_field.related_model)
         if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
             kwargs["widget"] = SafeAutocompleteSelectMultiple(db_field, self.admin_site, using=kwargs.get("using"))
         return super().formfield_for_manytomany(db_field, request, **kwargs)
@@ -111,7 +122,7 @@ class SafeAdminMixin:
     def get_search_results(self, request, queryset, search_term):
         # Also serves the autocomplete endpoint, which prints each row.
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        return _for_display(self.model, queryset) if self.model in STR_RELATIONS else queryset, may_have_duplicates
+        return for_display(self.model, queryset) if self.model in STR_RELATIONS else queryset, may_have_duplicates
 
 
 class AuditedAdminMixin:
@@ -146,15 +157,15 @@ class AuditedAdminMixin:
 
     @admin.display(description="Recent changes")
     def audit_history(self, obj) -> str:
-        events = AuditEvent.objects.for_target(obj)[:AUDIT_HISTORY_ROWS]
-        return render_to_string("admin/licensing/audit_history.html", {"events": events})
-
-    def has_delete_permission(self, request, obj=None):
-        # Records are never deleted: switched ones end by revocation or deactivation (a
-        # deleted revoked license would let its device activate again), the others by
-        # being switched off (a contact who may not sign in), and every change of them
-        # is a service's, audited. The history stays.
-        return False
+        events = list(AuditEvent.objects.for_target(obj)[: AUDIT_HISTORY_ROWS + 1])
+        opts = self.model._meta
+        context = {
+            "rows": history_rows(events[:AUDIT_HISTORY_ROWS]),
+            "more_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_history", args=[obj.pk])
+            if len(events) > AUDIT_HISTORY_ROWS
+            else "",
+        }
+        return render_to_string("admin/licensing/audit_history.html", context)
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -166,6 +177,11 @@ class AuditedAdminMixin:
     def changed_values(self, form) -> dict[str, Any]:
         """What an edit changed, by field name (many-to-many links included)."""
         return {name: form.cleaned_data[name] for name in form.changed_data}
+
+    def get_inline_instances(self, request, obj=None):
+        # A record being added has nothing related to list yet.
+        inlines = super().get_inline_instances(request, obj)
+        return inlines if obj is not None else [i for i in inlines if not isinstance(i, ReadOnlyInline)]
 
     def save_related(self, request, form, formsets, change):
         # Many-to-many links are set (and audited) by the services, not by the form; the
@@ -183,11 +199,71 @@ class AuditedAdminMixin:
             return HttpResponseRedirect(request.get_full_path())
 
 
-class LicensingAdmin(SafeAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+class NoDeletionMixin:
+    """Nothing is deleted in this admin, by anyone, superusers included: no "Delete
+    selected" action, no Delete link or page. Switched records end by revocation or
+    deactivation (a deleted revoked license would let its device activate again), the
+    others by being switched off (a contact who may not sign in); every change of them
+    is a service's, audited, and the history stays. `forbid_deletion` gives the models of
+    other apps (staff users, groups) the same."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+
+def forbid_deletion(site: admin.AdminSite) -> None:
+    """No deletion anywhere in `site`: the bulk action is withdrawn from the site, and every
+    model admin registered without `NoDeletionMixin` is registered again with it."""
+    site.disable_action("delete_selected")
+    for model, model_admin in list(site._registry.items()):
+        if not isinstance(model_admin, NoDeletionMixin):
+            admin_class = type(model_admin)
+            site.unregister(model)
+            site.register(model, type(admin_class.__name__, (NoDeletionMixin, admin_class), {}))
+
+
+class AuditHistoryMixin:
+    """Django's History page lists its own LogEntry rows, which nothing here writes (every
+    change is a service's): it said "This object doesn't have a change history" of records
+    with many audited changes. It shows the record's audit events instead, a page at a time."""
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context=None) -> HttpResponse:
+        opts = self.model._meta
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, opts, object_id)
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        # Counted and read through the (target_type, target_id, -occurred_at) index.
+        page = Paginator(AuditEvent.objects.for_target(obj), HISTORY_PAGE_ROWS).get_page(request.GET.get("p"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"History: {obj}",
+            "subtitle": None,
+            "module_name": str(capfirst(opts.verbose_name_plural)),
+            "object": obj,
+            "opts": opts,
+            "preserved_filters": self.get_preserved_filters(request),
+            "rows": history_rows(page.object_list),
+            "page": page,
+            "page_range": page.paginator.get_elided_page_range(page.number) if page.paginator.num_pages > 1 else [],
+            "audit_log_url": changelist_url(AuditEvent, target_id=obj.pk),
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/licensing/object_history.html", context)
+
+
+class LicensingAdmin(NoDeletionMixin, AuditHistoryMixin, SafeAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     pass
 
 
-class RecordsAdmin(SafeAdminMixin, admin.ModelAdmin):
+class RecordsAdmin(NoDeletionMixin, AuditHistoryMixin, SafeAdminMixin, admin.ModelAdmin):
     """A list of what happened (audit events, trials handed out): read, never added,
     changed or deleted here."""
 
@@ -197,18 +273,50 @@ class RecordsAdmin(SafeAdminMixin, admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+
+class ReadOnlyFormSet(BaseInlineFormSet):
+    """A related list's rows: the first `shown` of them (one query, whatever the parent
+    holds), never submitted. What the browser posts back of them is ignored, so saving the
+    parent neither re-validates nor rewrites them, nor reads every row to match the ids."""
+
+    shown = RELATED_ROWS
+    see_all_url = ""  # the list of all of them, filtered to the parent
+
+    def __init__(self, data=None, files=None, *args, **kwargs):
+        # Unbound even on a POST of the parent: there is nothing here to submit.
+        super().__init__(None, None, *args, **kwargs)
+
+    def get_queryset(self):
+        if not hasattr(self, "_rows"):
+            rows = list(super().get_queryset()[: self.shown + 1])  # one more: are there others?
+            self.more = len(rows) > self.shown
+            self._rows = rows[: self.shown]
+        return self._rows
+
+    def is_valid(self) -> bool:
+        return True
+
+    def save(self, commit: bool = True) -> list:
+        self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
+        return []
 
 
 class ReadOnlyInline(admin.TabularInline):
     """Rows shown on their parent's page and changed only on their own (through their
-    services): every field read-only, none added, changed or deleted here. Saving the
-    parent therefore never re-validates or rewrites these rows."""
+    services): every field read-only, none added, changed or deleted here; at most
+    `RELATED_ROWS` of them, with a link to the list of all. The first field links to
+    each row's page (`display.change_link`)."""
 
     extra = 0
     can_delete = False
-    show_change_link = True
+    show_change_link = False
+    empty_value_display = EMPTY
+    formset = ReadOnlyFormSet
+    template = "admin/licensing/related_list.html"
+    # The list "see all" leads to, and its filter on the parent: by default the inline's
+    # model, by its foreign key to the parent ("entitlement__id__exact").
+    see_all_model: type[models.Model] | None = None
+    see_all_filter = ""
 
     def get_readonly_fields(self, request, obj=None):
         return self.get_fields(request, obj)
@@ -218,3 +326,21 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        # A class made for this request (Django builds one per call): the link is the parent's.
+        formset.see_all_url = self.list_url(request, obj, formset.fk) if obj is not None else ""
+        return formset
+
+    def list_url(self, request: HttpRequest, obj: models.Model, fk: models.ForeignKey) -> str:
+        """The admin list of all the rows, filtered to `obj`; none for a list the user may not see."""
+        model = self.see_all_model or self.model
+        if not self.admin_site.is_registered(model):
+            return ""
+        if not self.admin_site.get_model_admin(model).has_view_permission(request):
+            return ""
+        return changelist_url(model, **{self.see_all_filter or f"{fk.name}__id__exact": obj.pk})

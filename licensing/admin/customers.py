@@ -4,14 +4,23 @@ from django.db.models.functions import Coalesce
 
 from .. import services
 from ..models import Customer, Entitlement
+from . import impacts
 from .actions import ObjectAction, ObjectActionsMixin, model_permission
 from .base import LicensingAdmin, ReadOnlyInline
-from .display import EffectiveStatusMixin, floating_use, status_badge
+from .display import (
+    EffectiveStatusMixin,
+    change_link,
+    count_link,
+    entitlement_label,
+    floating_use,
+    moment_column,
+    status_badge,
+)
 from .portal import CustomerContactInline
 
 
 class DisabledFilter(admin.SimpleListFilter):
-    title = "disabled"
+    title = "status"  # "By status"; the parameter stays, for the links that use it
     parameter_name = "disabled"
 
     def lookups(self, request, model_admin):
@@ -30,10 +39,16 @@ class EntitlementInline(EffectiveStatusMixin, ReadOnlyInline):
     customer visibly disables every one of them."""
 
     model = Entitlement
-    fields = ["product", "seats", "valid_from", "valid_until", "effective_status_badge"]
+    fields = ["entitlement", "seats", "valid_until_display", "effective_status_badge"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("customer", "product").with_effective_status()
+
+    @admin.display(description="Entitlement")
+    def entitlement(self, obj: Entitlement) -> str:
+        return change_link(obj, entitlement_label(obj))
+
+    valid_until_display = moment_column("valid_until", "Valid until")
 
 
 @admin.register(Customer)
@@ -46,14 +61,13 @@ class CustomerAdmin(ObjectActionsMixin, LicensingAdmin):
         "status_badge",
         "entitlement_count",
         "floating_display",
-        "created_at",
     ]
     list_filter = [DisabledFilter, "kind"]
     search_fields = ["name", "email", "external_id"]
-    readonly_fields = ["status_badge", "status_reason", "status_changed_at", "created_at"]
+    readonly_fields = ["status_badge", "status_reason", "status_changed", "created"]
     fieldsets = [
         (None, {"fields": ["name", "kind", "email", "external_id"]}),
-        ("Status", {"fields": ["status_badge", "status_reason", "status_changed_at", "created_at"]}),
+        ("Status", {"fields": ["status_badge", "status_reason", "status_changed", "created"]}),
     ]
     inlines = [EntitlementInline, CustomerContactInline]
     create_service = staticmethod(services.customer_create)
@@ -70,6 +84,7 @@ class CustomerAdmin(ObjectActionsMixin, LicensingAdmin):
             consequence="Every entitlement of this customer stops working at its client's next check. "
             "Enabling the customer again restores exactly the earlier state.",
             danger=True,
+            impact=impacts.customer_disable,
         ),
         ObjectAction(
             name="enable",
@@ -78,7 +93,9 @@ class CustomerAdmin(ObjectActionsMixin, LicensingAdmin):
             transition=services.CUSTOMER_ENABLE,
             service=services.customer_enable,
             permission="disable",
-            consequence="Entitlements work again at their clients' next check, except those disabled on their own.",
+            consequence="Entitlements work again at their clients' next check, except those disabled on their own "
+            "or suspended by their transaction.",
+            impact=impacts.customer_enable,
         ),
     ]
     has_disable_permission = model_permission("licensing.disable_customer")
@@ -99,5 +116,8 @@ class CustomerAdmin(ObjectActionsMixin, LicensingAdmin):
         return floating_use(obj.floating_in_use, obj.floating_seats)
 
     @admin.display(description="Entitlements", ordering="entitlement_total")
-    def entitlement_count(self, obj: Customer) -> int:
-        return obj.entitlement_total
+    def entitlement_count(self, obj: Customer) -> str:
+        return count_link(obj.entitlement_total, Entitlement, customer__id__exact=obj.pk)
+
+    status_changed = moment_column("status_changed_at", "Status changed at")
+    created = moment_column("created_at", "Created at")

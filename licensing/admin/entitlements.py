@@ -1,22 +1,55 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.urls import path
+from django.utils.html import format_html
 
 from .. import services
-from ..models import ActivationCode, Entitlement, LicenseTransaction
+from ..actors import Actor
+from ..models import ActivationCode, Entitlement, License, LicenseTransaction, LicenseUser, Product
 from ..models.features import METERING_FIELDS
+from . import impacts
 from .actions import ObjectAction, ObjectActionsMixin, model_permission
-from .base import LicensingAdmin, ReadOnlyInline
-from .display import EffectiveStatusFilter, EffectiveStatusMixin, floating_use, status_badge
+from .base import LicensingAdmin, ReadOnlyFormSet, ReadOnlyInline
+from .customers import EntitlementInline
+from .display import (
+    EffectiveStatusFilter,
+    EffectiveStatusMixin,
+    change_link,
+    changelist_url,
+    entitlement_label,
+    floating_use,
+    moment_column,
+    status_badge,
+)
 from .features import FeatureGrantInline, correct_usage_view, usage_bars, usage_by_day_table
 from .floating import FloatingSlotInline
+from .licenses import CodeLicenseInline, EntitlementLicenseInline
 from .lifecycle import EndOfValidityFilter, EntitlementLifecycleMixin, TrialFilter
 
-STATUS_FIELDS = ["status_reason", "status_changed_at"]
+STATUS_FIELDS = ["status_reason", "status_changed"]
+# The most codes made with a new entitlement (each is a service call with its audit event).
+MAX_CODES_AT_CREATION = 100
+ADD_CODE_PERMISSION = "licensing.add_activationcode"
+
+
+def uses_codes(entitlement: Entitlement) -> bool:
+    """Whether devices activate the entitlement with codes (not with license users)."""
+    return entitlement.product.authorization_method == Product.AuthorizationMethod.LICENSE_KEY
+
+
+def generate_code(*, entitlement: Entitlement, actor: Actor) -> ActivationCode:
+    """The Generate code button's service: a new code of the entitlement, made as every
+    code is (and audited as `activation_code.created`)."""
+    return services.activation_code_create(activation_code=ActivationCode(entitlement=entitlement), actor=actor)
+
+
+class StatusTimesMixin:
+    status_changed = moment_column("status_changed_at", "Status changed at")
 
 
 @admin.register(LicenseTransaction)
-class LicenseTransactionAdmin(ObjectActionsMixin, LicensingAdmin):
-    list_display = ["external_id", "customer", "status_badge", "processed_at"]
+class LicenseTransactionAdmin(ObjectActionsMixin, StatusTimesMixin, LicensingAdmin):
+    list_display = ["external_id", "customer", "status_badge", "processed"]
     list_select_related = ["customer"]
     list_filter = ["status"]
     search_fields = ["external_id", "customer__name"]
@@ -27,6 +60,7 @@ class LicenseTransactionAdmin(ObjectActionsMixin, LicensingAdmin):
         (None, {"fields": ["external_id", "customer", "processed_at"]}),
         ("Status", {"fields": ["status_badge", *STATUS_FIELDS]}),
     ]
+    inlines = [EntitlementInline]
     create_service = staticmethod(services.transaction_create)
     update_service = staticmethod(services.transaction_update)
     service_argument = "license_transaction"
@@ -38,8 +72,10 @@ class LicenseTransactionAdmin(ObjectActionsMixin, LicensingAdmin):
             transition=services.TRANSACTION_SUSPEND,
             service=services.transaction_suspend,
             permission="suspend",
-            consequence="Every license provisioned by this transaction stops working at its client's next check.",
+            consequence="Every license provisioned by this transaction stops working at its client's next check. "
+            "Resuming the transaction restores exactly the earlier state.",
             danger=True,
+            impact=impacts.transaction_suspend,
         ),
         ObjectAction(
             name="resume",
@@ -48,6 +84,10 @@ class LicenseTransactionAdmin(ObjectActionsMixin, LicensingAdmin):
             transition=services.TRANSACTION_RESUME,
             service=services.transaction_resume,
             permission="suspend",
+            consequence="Licenses provisioned by this transaction work again at their clients' next check, except "
+            "those stopped for another reason: their customer or entitlement disabled, their code or license "
+            "switched off on its own, or their validity ended.",
+            impact=impacts.transaction_resume,
         ),
     ]
     has_suspend_permission = model_permission("licensing.suspend_licensetransaction")
@@ -56,25 +96,77 @@ class LicenseTransactionAdmin(ObjectActionsMixin, LicensingAdmin):
     def status_badge(self, obj: LicenseTransaction) -> str:
         return status_badge(obj.status)
 
+    processed = moment_column("processed_at", "Processed at")
+
 
 class ActivationCodeInline(EffectiveStatusMixin, ReadOnlyInline):
     model = ActivationCode
-    fields = ["masked_code", "max_activations", "effective_status_badge", "created_at"]
+    fields = ["code_link", "max_activations", "effective_status_badge", "created"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_effective_status()
 
+    @admin.display(description="Code")
+    def code_link(self, obj: ActivationCode) -> str:
+        return change_link(obj, obj.masked_code)
+
+    created = moment_column("created_at", "Created at")
+
+
+class LicenseUsersFormSet(ReadOnlyFormSet):
+    @classmethod
+    def get_default_prefix(cls) -> str:
+        return "license_users"  # not the link table's own name ("LicenseUser_entitlements")
+
+
+class LicenseUserInline(ReadOnlyInline):
+    """Who may activate a user-based entitlement (the license users it is linked to)."""
+
+    model = LicenseUser.entitlements.through
+    formset = LicenseUsersFormSet
+    verbose_name = "license user"
+    verbose_name_plural = "License users"
+    fields = ["license_user", "name"]
+    see_all_model = LicenseUser
+    see_all_filter = "entitlements__id__exact"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("licenseuser").order_by("licenseuser__username")
+
+    @admin.display(description="License user")
+    def license_user(self, obj) -> str:
+        return change_link(obj.licenseuser)
+
+    @admin.display(description="Name")
+    def name(self, obj) -> str:
+        return obj.licenseuser.name or "—"
+
+
+class EntitlementForm(forms.ModelForm):
+    activation_codes_to_create = forms.IntegerField(
+        label="Activation codes to create",
+        min_value=0,
+        max_value=MAX_CODES_AT_CREATION,
+        initial=1,
+        required=False,
+        help_text="Made as soon as the entitlement is saved. Each activates devices up to the entitlement's seats. "
+        "Products activated by license users get none.",
+    )
+    # No Meta: the admin builds the form's own (model, fields) from its fieldsets.
+
 
 @admin.register(Entitlement)
-class EntitlementAdmin(ObjectActionsMixin, EntitlementLifecycleMixin, EffectiveStatusMixin, LicensingAdmin):
+class EntitlementAdmin(
+    ObjectActionsMixin, EntitlementLifecycleMixin, EffectiveStatusMixin, StatusTimesMixin, LicensingAdmin
+):
+    form = EntitlementForm
+    # The product (with a Trial badge) names the entitlement beside its customer's column.
     list_display = [
-        "__str__",
-        "trial_badge",
+        "label",
         "customer",
-        "product",
         "seats_display",
-        "valid_from",
-        "valid_until",
+        "valid_from_display",
+        "valid_until_display",
         "effective_status_badge",
     ]
     list_select_related = ["customer", "product", "transaction"]
@@ -123,11 +215,30 @@ class EntitlementAdmin(ObjectActionsMixin, EntitlementLifecycleMixin, EffectiveS
         ("Client terms", {"fields": ["lease_period", "offline_grace"]}),
         ("Status", {"fields": ["effective_status_badge", "seats_display", *STATUS_FIELDS]}),
     ]
-    inlines = [FeatureGrantInline, ActivationCodeInline, FloatingSlotInline]
+    inlines = [
+        FeatureGrantInline,
+        ActivationCodeInline,
+        EntitlementLicenseInline,
+        LicenseUserInline,
+        FloatingSlotInline,
+    ]
     create_service = staticmethod(services.entitlement_create)
     update_service = staticmethod(services.entitlement_update)
     service_argument = "entitlement"
     object_actions = [
+        ObjectAction(
+            name="generate-code",
+            label="Generate code",
+            done="given a new activation code",
+            service=generate_code,
+            permission="add_code",
+            consequence="A new activation code is made for this entitlement and shown in full in the message that "
+            "follows. It activates devices up to the entitlement's seats.",
+            asks_reason=False,
+            bulk=False,
+            applies=uses_codes,
+            message="Activation code {result.code} created for “{obj}”.",
+        ),
         ObjectAction(
             name="disable",
             label="Disable entitlement",
@@ -135,8 +246,10 @@ class EntitlementAdmin(ObjectActionsMixin, EntitlementLifecycleMixin, EffectiveS
             transition=services.ENTITLEMENT_DISABLE,
             service=services.entitlement_disable,
             permission="disable",
-            consequence="Every license of this entitlement stops working at its client's next check.",
+            consequence="Every license of this entitlement stops working at its client's next check. "
+            "Enabling it again restores exactly the earlier state.",
             danger=True,
+            impact=impacts.entitlement_disable,
         ),
         ObjectAction(
             name="enable",
@@ -145,9 +258,13 @@ class EntitlementAdmin(ObjectActionsMixin, EntitlementLifecycleMixin, EffectiveS
             transition=services.ENTITLEMENT_ENABLE,
             service=services.entitlement_enable,
             permission="disable",
+            consequence="Its licenses work again at their clients' next check, except those stopped for another "
+            "reason: the customer disabled, the transaction suspended, a code or license switched off on its own.",
+            impact=impacts.entitlement_enable,
         ),
     ]
     has_disable_permission = model_permission("licensing.disable_entitlement")
+    has_add_code_permission = model_permission(ADD_CODE_PERMISSION)
 
     def get_queryset(self, request):
         # customer and product: __str__ prints them (change page, autocomplete results).
@@ -160,12 +277,46 @@ class EntitlementAdmin(ObjectActionsMixin, EntitlementLifecycleMixin, EffectiveS
         )
 
     def get_inline_instances(self, request, obj=None):
-        # Slots only where there are any to hold.
-        return [
-            inline
-            for inline in super().get_inline_instances(request, obj)
-            if not isinstance(inline, FloatingSlotInline) or (obj is not None and obj.is_floating)
-        ]
+        # Slots only where there are any to hold, license users only where they activate.
+        shown = {
+            FloatingSlotInline: obj is not None and obj.is_floating,
+            LicenseUserInline: obj is not None and not uses_codes(obj),
+        }
+        return [inline for inline in super().get_inline_instances(request, obj) if shown.get(type(inline), True)]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None and request.user.has_perm(ADD_CODE_PERMISSION):
+            (name, options), *rest = fieldsets
+            fieldsets = [(name, {**options, "fields": [*options["fields"], "activation_codes_to_create"]}), *rest]
+        return fieldsets
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        if obj is not None or not request.user.has_perm(ADD_CODE_PERMISSION):
+            form.base_fields.pop("activation_codes_to_create", None)
+        return form
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        count = form.cleaned_data.get("activation_codes_to_create") or 0
+        if change or not count or not request.user.has_perm(ADD_CODE_PERMISSION):
+            return
+        if not uses_codes(obj):
+            text = f"No activation codes were made: {obj.product} is activated by license users."
+            self.message_user(request, text, messages.INFO)
+            return
+        # In the add view's transaction: the entitlement and its codes are saved together.
+        for _ in range(count):
+            generate_code(entitlement=obj, actor=Actor.staff(request))
+        self.message_user(request, f"{count} activation code{'s' if count != 1 else ''} created.", messages.SUCCESS)
+
+    @admin.display(description="Entitlement", ordering="product__name")
+    def label(self, obj: Entitlement) -> str:
+        return entitlement_label(obj)
+
+    valid_from_display = moment_column("valid_from", "Valid from")
+    valid_until_display = moment_column("valid_until", "Valid until")
 
     @admin.display(description="Usage")
     def usage(self, obj: Entitlement) -> str:
@@ -182,14 +333,19 @@ class EntitlementAdmin(ObjectActionsMixin, EntitlementLifecycleMixin, EffectiveS
 
     @admin.display(description="Seats used")
     def seats_display(self, obj: Entitlement) -> str:
+        if obj._state.adding:
+            return "—"
         if obj.is_floating:
-            return floating_use(obj.floating_in_use, obj.seats, registered=obj.seats_used)
-        return f"{obj.seats_used} / {obj.seats}"
+            text = floating_use(obj.floating_in_use, obj.seats, registered=obj.seats_used)
+        else:
+            text = f"{obj.seats_used} / {obj.seats}"
+        # Seats are held by licenses: the count leads to them.
+        return format_html('<a href="{}">{}</a>', changelist_url(License, entitlement__id__exact=obj.pk), text)
 
 
 @admin.register(ActivationCode)
-class ActivationCodeAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdmin):
-    list_display = ["masked_code", "entitlement", "max_activations", "effective_status_badge", "created_at"]
+class ActivationCodeAdmin(ObjectActionsMixin, EffectiveStatusMixin, StatusTimesMixin, LicensingAdmin):
+    list_display = ["masked_code", "entitlement", "max_activations", "effective_status_badge", "created"]
     list_select_related = ["entitlement__customer", "entitlement__product"]
     list_filter = [EffectiveStatusFilter, "status"]
     # Exact match only: a code is a secret, so a partial match must not list neighbours.
@@ -201,6 +357,7 @@ class ActivationCodeAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdm
         (None, {"fields": ["entitlement", "code", "max_activations"]}),
         ("Status", {"fields": ["effective_status_badge", *STATUS_FIELDS]}),
     ]
+    inlines = [CodeLicenseInline]
     create_service = staticmethod(services.activation_code_create)
     update_service = staticmethod(services.activation_code_update)
     service_argument = "activation_code"
@@ -215,6 +372,7 @@ class ActivationCodeAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdm
             consequence="Licenses activated with this code stop working at their clients' next check, "
             "and the code cannot activate new devices until it is enabled again.",
             danger=True,
+            impact=impacts.code_stop,
         ),
         ObjectAction(
             name="enable",
@@ -223,6 +381,9 @@ class ActivationCodeAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdm
             transition=services.CODE_ENABLE,
             service=services.activation_code_enable,
             permission="disable",
+            consequence="Licenses activated with this code work again at their clients' next check (unless stopped "
+            "for another reason), and the code activates new devices again.",
+            impact=impacts.code_enable,
         ),
         ObjectAction(
             name="revoke",
@@ -233,7 +394,8 @@ class ActivationCodeAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdm
             permission="revoke",
             consequence="Revocation is final: the code and every license activated with it stop working "
             "for good and can never activate again.",
-            danger=True,
+            final=True,
+            impact=impacts.code_stop,
         ),
     ]
     has_disable_permission = model_permission("licensing.disable_activationcode")
@@ -241,3 +403,5 @@ class ActivationCodeAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdm
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_effective_status()
+
+    created = moment_column("created_at", "Created at")

@@ -20,6 +20,7 @@ from ..errors import InvalidEdit
 from ..models import Entitlement, EntitlementFeature, ProductFeature
 from ..models.features import MAX_CONSUMPTION_STEP, METERING_FIELDS
 from .base import LicensingAdmin, ReadOnlyInline
+from .display import change_link, moment_column
 
 
 @admin.register(ProductFeature)
@@ -62,10 +63,16 @@ class EntitlementFeatureAdmin(LicensingAdmin):
 class FeatureGrantInline(ReadOnlyInline):
     model = EntitlementFeature
     verbose_name_plural = "Features granted"
-    fields = ["feature", "value", "expires_at", "max_consumptions", "reset_period"]
+    fields = ["grant", "value", "expires", "max_consumptions", "reset_period"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("feature")
+
+    @admin.display(description="Feature")
+    def grant(self, obj: EntitlementFeature) -> str:
+        return change_link(obj, obj.feature)
+
+    expires = moment_column("expires_at", "Expires at")
 
 
 def usage_bars(entitlement: Entitlement) -> str:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from .. import selectors, services
 from ..models import FloatingSlot, License
 from .actions import ObjectAction, ObjectActionsMixin, model_permission
 from .base import LicensingAdmin, ReadOnlyInline
+from .display import change_link, moment_column, when
 
 RELEASE_CONSEQUENCE = (
     "The device gives up its floating slot now, so another device can take it. It stays activated, and takes "
@@ -29,14 +29,10 @@ def slot_text(slot: FloatingSlot | None) -> str:
     now = timezone.now()
     if slot is None or not slot.is_live(now):
         return "No slot held"
-    text = f"Held since {_when(slot.taken_at)}, until {_when(slot.ends_at)}"
+    text = f"Held since {when(slot.taken_at)}, until {when(slot.ends_at)}"
     if slot.is_borrowed(now):
-        text += f" (borrowed until {_when(slot.borrowed_until)})"
+        text += f" (borrowed until {when(slot.borrowed_until)})"
     return text
-
-
-def _when(moment) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def release_action(service, applies=None) -> ObjectAction:
@@ -59,10 +55,10 @@ def release_action(service, applies=None) -> ObjectAction:
 class FloatingSlotAdmin(ObjectActionsMixin, LicensingAdmin):
     """Slots held now, across every floating entitlement; lapsed ones are free and not listed."""
 
-    list_display = ["device", "hostname", "entitlement", "taken_at", "ends_at", "borrowed"]
+    list_display = ["device", "hostname", "entitlement", "taken", "ends", "borrowed"]
     list_select_related = ["license__device", "entitlement__customer", "entitlement__product"]
     search_fields = ["=license__device__hardware_id", "license__device__hostname", "entitlement__customer__name"]
-    fields = ["license", "entitlement", "device", "hostname", "taken_at", "ends_at", "borrowed"]
+    fields = ["license", "entitlement", "device", "hostname", "taken", "ends", "borrowed"]
     readonly_fields = fields
     service_argument = "floating_slot"
     object_actions = [release_action(services.floating_slot_release)]
@@ -90,9 +86,10 @@ class FloatingSlotAdmin(ObjectActionsMixin, LicensingAdmin):
 
     @admin.display(description="Borrowed until")
     def borrowed(self, obj: FloatingSlot) -> str:
-        if not obj.is_borrowed(timezone.now()):
-            return "—"
-        return date_format(timezone.localtime(obj.borrowed_until), "DATETIME_FORMAT")
+        return when(obj.borrowed_until) if obj.is_borrowed(timezone.now()) else "—"
+
+    taken = moment_column("taken_at", "Taken at")
+    ends = moment_column("ends_at", "Ends at")
 
 
 class FloatingSlotInline(ReadOnlyInline):
@@ -100,15 +97,20 @@ class FloatingSlotInline(ReadOnlyInline):
 
     model = FloatingSlot
     verbose_name_plural = "Floating slots in use now"
-    fields = ["device", "hostname", "taken_at", "ends_at", "borrowed", "release"]
-    show_change_link = False
+    fields = ["license_link", "hostname", "taken", "ends", "borrowed", "release"]
+    see_all_filter = "entitlement__id__exact"
 
     def get_queryset(self, request):
         return selectors.floating_slots()
 
-    device = FloatingSlotAdmin.device
+    @admin.display(description="Device")
+    def license_link(self, obj: FloatingSlot) -> str:
+        return change_link(obj.license, obj.license.device.hardware_id)
+
     hostname = FloatingSlotAdmin.hostname
     borrowed = FloatingSlotAdmin.borrowed
+    taken = FloatingSlotAdmin.taken
+    ends = FloatingSlotAdmin.ends
 
     @admin.display(description="")
     def release(self, obj: FloatingSlot) -> str:

@@ -6,9 +6,78 @@ from .. import services
 from ..actors import Actor
 from ..models import Device, License, LicenseUser
 from .actions import ObjectAction, ObjectActionsMixin, model_permission
-from .base import LicensingAdmin
-from .display import EffectiveStatusFilter, EffectiveStatusMixin
+from .base import LicensingAdmin, ReadOnlyInline
+from .display import (
+    EMPTY,
+    EffectiveStatusFilter,
+    EffectiveStatusMixin,
+    change_link,
+    entitlement_label,
+    moment_column,
+    when,
+)
 from .floating import held, release_action, slot_text
+
+# A license's lease ends with it: a deactivated or revoked one runs on no lease.
+LEASELESS = (License.Status.DEACTIVATED, License.Status.REVOKED)
+
+
+class LicenseColumnsMixin:
+    """Columns a license shows in lists: its own list and those on other records' pages."""
+
+    @admin.display(description="Device", ordering="device__hostname")
+    def device_link(self, obj: License) -> str:
+        return change_link(obj, obj.device)
+
+    @admin.display(description="Activated through")
+    def activated_through(self, obj: License) -> str:
+        # A code by its last characters (as its masked form ends), short enough for a column.
+        if obj.activation_code is not None:
+            return f"Code …{obj.activation_code.code[-4:]}"
+        return str(obj.license_user or EMPTY)
+
+    @admin.display(description="Lease expires at", ordering="lease_expires_at")
+    def lease_expires(self, obj: License) -> str:
+        return EMPTY if obj.status in LEASELESS else when(obj.lease_expires_at)
+
+    last_check_in = moment_column("last_check_in_at", "Last check-in")
+    activated = moment_column("activated_at", "Activated at")
+
+
+class EntitlementLicenseInline(LicenseColumnsMixin, EffectiveStatusMixin, ReadOnlyInline):
+    """An entitlement's licenses: which devices hold it, through what, and whether they work."""
+
+    model = License
+    fields = ["device_link", "hardware_id", "activated_through", "effective_status_badge", "last_check_in"]
+
+    def get_queryset(self, request):
+        related = ("device", "activation_code", "license_user")
+        return super().get_queryset(request).select_related(*related).with_effective_status()
+
+    @admin.display(description="Hardware id")
+    def hardware_id(self, obj: License) -> str:
+        return obj.device.hardware_id
+
+
+class CodeLicenseInline(EntitlementLicenseInline):
+    """The licenses an activation code activated."""
+
+    fields = ["device_link", "hardware_id", "effective_status_badge", "last_check_in", "lease_expires"]
+
+
+class DeviceLicenseInline(LicenseColumnsMixin, EffectiveStatusMixin, ReadOnlyInline):
+    """A device's licenses: what it runs."""
+
+    model = License
+    fields = ["entitlement_link", "activated_through", "effective_status_badge", "last_check_in"]
+
+    def get_queryset(self, request):
+        related = ("entitlement__product", "entitlement__customer", "activation_code", "license_user")
+        return super().get_queryset(request).select_related(*related).with_effective_status()
+
+    @admin.display(description="Entitlement")
+    def entitlement_link(self, obj: License) -> str:
+        return change_link(obj, entitlement_label(obj.entitlement))
 
 
 class LicenseUserForm(forms.ModelForm):
@@ -70,17 +139,18 @@ class LicenseUserAdmin(LicensingAdmin):
 
 @admin.register(Device)
 class DeviceAdmin(LicensingAdmin):
-    list_display = ["hostname", "hardware_id", "customer", "os_ver", "is_vm", "app_ver", "last_check_in"]
+    list_display = ["__str__", "hardware_id", "customer", "os_ver", "is_vm", "app_ver", "last_check_in"]
     list_select_related = ["customer"]
     list_filter = ["is_vm"]
     search_fields = ["=hardware_id", "hostname", "mac_address", "customer__name"]
     autocomplete_fields = ["customer"]
     fixed_after_creation = ("customer",)
-    readonly_fields = ["last_check_in", "created_at"]
+    readonly_fields = ["last_check_in", "created"]
     fieldsets = [
         (None, {"fields": ["customer", "hardware_id", "hostname", "os_ver", "is_vm", "vm_info", "mac_address", "ip"]}),
-        ("Client", {"fields": ["app_ver", "sdk_ver", "last_check_in", "created_at"]}),
+        ("Client", {"fields": ["app_ver", "sdk_ver", "last_check_in", "created"]}),
     ]
+    inlines = [DeviceLicenseInline]
 
     create_service = staticmethod(services.device_create)
     update_service = staticmethod(services.device_update)
@@ -97,20 +167,24 @@ class DeviceAdmin(LicensingAdmin):
         )
 
     @admin.display(description="Last check-in", ordering="last_check_in_at")
-    def last_check_in(self, obj: Device):
-        return obj.last_check_in_at
+    def last_check_in(self, obj: Device) -> str:
+        # Annotated on lists; a page reads it from the licenses shown below.
+        return when(getattr(obj, "last_check_in_at", None))
+
+    created = moment_column("created_at", "Created at")
 
 
 @admin.register(License)
-class LicenseAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdmin):
+class LicenseAdmin(ObjectActionsMixin, LicenseColumnsMixin, EffectiveStatusMixin, LicensingAdmin):
+    # The entitlement by its product, beside its customer's own column.
     list_display = [
         "device",
-        "entitlement",
+        "entitlement_short",
+        "customer",
         "activated_through",
         "effective_status_badge",
-        "activated_at",
-        "lease_expires_at",
-        "last_check_in_at",
+        "last_check_in",
+        "lease_expires",
     ]
     list_select_related = [
         "device",
@@ -134,27 +208,19 @@ class LicenseAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdmin):
         "license_user",
         "effective_status_badge",
         "status_reason",
-        "status_changed_at",
-        "activated_at",
-        "deactivated_at",
-        "lease_expires_at",
-        "last_check_in_at",
+        "status_changed",
+        "activated",
+        "deactivated",
+        "lease_expires",
+        "last_check_in",
         "floating_slot_display",
     ]
     fieldsets = [
         (None, {"fields": ["entitlement", "device", "activation_code", "license_user"]}),
-        ("Status", {"fields": ["effective_status_badge", "status_reason", "status_changed_at"]}),
+        ("Status", {"fields": ["effective_status_badge", "status_reason", "status_changed"]}),
         (
             "Activity",
-            {
-                "fields": [
-                    "activated_at",
-                    "deactivated_at",
-                    "lease_expires_at",
-                    "last_check_in_at",
-                    "floating_slot_display",
-                ]
-            },
+            {"fields": ["activated", "deactivated", "lease_expires", "last_check_in", "floating_slot_display"]},
         ),
     ]
     service_argument = "license"
@@ -176,6 +242,8 @@ class LicenseAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdmin):
             transition=services.LICENSE_RESUME,
             service=services.license_resume,
             permission="suspend",
+            consequence="The license works again at its client's next check, unless its customer, entitlement, "
+            "transaction or code is switched off.",
         ),
         ObjectAction(
             name="deactivate",
@@ -194,7 +262,7 @@ class LicenseAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdmin):
             service=services.license_revoke,
             permission="revoke",
             consequence="Revocation is final: this device can never activate this entitlement again.",
-            danger=True,
+            final=True,
         ),
         release_action(services.license_floating_release, applies=held),
     ]
@@ -214,6 +282,13 @@ class LicenseAdmin(ObjectActionsMixin, EffectiveStatusMixin, LicensingAdmin):
             return "Node-locked: no floating slot"
         return slot_text(getattr(obj, "floating_slot", None))
 
-    @admin.display(description="Activated through")
-    def activated_through(self, obj: License) -> str:
-        return str(obj.activation_code or obj.license_user)
+    @admin.display(description="Entitlement", ordering="entitlement__product__name")
+    def entitlement_short(self, obj: License) -> str:
+        return entitlement_label(obj.entitlement)
+
+    @admin.display(description="Customer", ordering="entitlement__customer__name")
+    def customer(self, obj: License) -> str:
+        return obj.entitlement.customer.name
+
+    status_changed = moment_column("status_changed_at", "Status changed at")
+    deactivated = moment_column("deactivated_at", "Deactivated at")

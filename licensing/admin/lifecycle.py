@@ -23,7 +23,6 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
 
 from .. import services
 from ..actors import Actor
@@ -31,6 +30,7 @@ from ..errors import InvalidEdit
 from ..models import Customer, Entitlement, ExpiryNotice, Trial
 from ..services.renewals import FROM_EXPIRY, FROM_NOW, MAX_RENEWAL_DAYS, first_notice_window
 from .base import RecordsAdmin, SafeAutocompleteSelect
+from .display import trial_badge
 
 # The notices listed on an entitlement's page, newest first: each end announces at most
 # a few (one per milestone), so this covers several renewals.
@@ -41,10 +41,6 @@ def when(moment: dt.datetime) -> str:
     """A moment as these pages and messages write it: in the admin's time zone (UTC,
     as the audit history), to the minute, with the zone named."""
     return formats.date_format(timezone.localtime(moment), "Y-m-d H:i T")
-
-
-def trial_badge(entitlement: Entitlement) -> str:
-    return mark_safe('<span class="status-badge trial-badge">Trial</span>') if entitlement.is_trial else ""
 
 
 def trial_of(entitlement: Entitlement) -> Trial | None:
@@ -161,12 +157,8 @@ def trial_words(trial: Trial, entitlement: Entitlement) -> str:
 
 class EntitlementLifecycleMixin:
     """For the entitlement admin: the trial, the end of validity and the notices on the
-    page, the Trial column, and the Renew and Convert to paid buttons and pages. Placed
+    page, and the Renew and Convert to paid buttons and pages. Placed
     after `ObjectActionsMixin`, whose buttons it adds its own before."""
-
-    @admin.display(description="Trial")
-    def trial_badge(self, obj: Entitlement) -> str:
-        return trial_badge(obj)
 
     @admin.display(description="End of validity")
     def validity_state(self, obj: Entitlement) -> str:
@@ -212,9 +204,9 @@ class EntitlementLifecycleMixin:
         if obj is not None and not add and self.has_change_permission(request, obj):
             buttons = []
             if obj.valid_until is not None:
-                buttons.append({"label": "Renew", "url": lifecycle_url("renew", obj), "danger": False})
+                buttons.append({"label": "Renew", "url": lifecycle_url("renew", obj), "tone": "neutral"})
             if obj.is_trial:
-                buttons.append({"label": "Convert to paid", "url": lifecycle_url("convert", obj), "danger": False})
+                buttons.append({"label": "Convert to paid", "url": lifecycle_url("convert", obj), "tone": "neutral"})
             context["action_buttons"] = [*buttons, *context.get("action_buttons", [])]
         return super().render_change_form(request, context, add, change, form_url, obj)
 

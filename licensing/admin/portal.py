@@ -13,6 +13,7 @@ from ..models import CustomerContact, PortalSettings
 from ..models.base import normalize_address
 from .actions import ObjectAction, ObjectActionsMixin
 from .base import LicensingAdmin, ReadOnlyInline
+from .display import change_link, moment_column
 
 
 class CustomerContactForm(forms.ModelForm):
@@ -77,7 +78,14 @@ class CustomerContactInline(ReadOnlyInline):
     """Who of the customer signs in to the portal; added and invited on their own page."""
 
     model = CustomerContact
-    fields = ["email", "name", "is_active", "invited_at", "last_login"]
+    fields = ["contact", "name", "is_active", "invited", "last_sign_in"]
+
+    @admin.display(description="Email")
+    def contact(self, obj: CustomerContact) -> str:
+        return change_link(obj, obj.email)
+
+    invited = moment_column("invited_at", "Invited at")
+    last_sign_in = moment_column("last_login", "Last portal sign-in")
 
 
 @admin.register(PortalSettings)

@@ -2,14 +2,18 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
+from django.utils.html import format_html
 
 from .. import services
 from ..actors import Actor
 from ..errors import DomainError
 from ..models import ApiToken, AuditEvent, ClientCredential
+from . import history
 from .actions import ObjectAction, ObjectActionsMixin
 from .base import LicensingAdmin, RecordsAdmin
+from .display import moment_column
 
 
 class IndexedValuesFilter(admin.SimpleListFilter):
@@ -30,18 +34,44 @@ class ActionFilter(IndexedValuesFilter):
 
 
 class TargetTypeFilter(IndexedValuesFilter):
-    title = "target type"
+    title = "record type"
     parameter_name = field = "target_type"
+
+    def lookups(self, request, model_admin):
+        # "License transaction", not "licensing.licensetransaction"; the value stays the stored one.
+        return [(value, history.target_label(value)) for value, _ in super().lookups(request, model_admin)]
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(RecordsAdmin):
     """Read-only: history is appended by services, never edited."""
 
-    list_display = ["occurred_at", "action", "target_repr", "target_type", "actor_label", "actor_type", "reason"]
+    list_display = ["when", "action", "record", "who", "reason"]
     # No date hierarchy: its year, month and day links are a DISTINCT over every event.
     list_filter = [("occurred_at", admin.DateFieldListFilter), ActionFilter, "actor_type", TargetTypeFilter]
     search_fields = ["=target_id", "target_repr", "actor_label", "reason"]
+    fields = ["when", "action", "record", "who", "reason", "changes"]
+    readonly_fields = fields
+
+    when = moment_column("occurred_at", "When (UTC)")
+
+    @admin.display(description="Record", ordering="target_repr")
+    def record(self, obj: AuditEvent) -> str:
+        """What the event is about, with its type, linking to its page."""
+        if not obj.target_type:
+            return obj.target_repr or "—"
+        url = history.target_url(obj)
+        name = format_html('<a href="{}">{}</a>', url, obj.target_repr) if url else obj.target_repr
+        return format_html('<span class="record-type">{}</span> {}', history.target_label(obj.target_type), name)
+
+    @admin.display(description="Who", ordering="actor_label")
+    def who(self, obj: AuditEvent) -> str:
+        return history.who(obj)
+
+    @admin.display(description="Changes")
+    def changes(self, obj: AuditEvent) -> str:
+        (row,) = history.history_rows([obj])
+        return render_to_string("admin/licensing/audit_changes.html", {"row": row, "unfolded": True})
 
 
 class IssuesSecrets(ObjectActionsMixin, LicensingAdmin):
@@ -49,6 +79,10 @@ class IssuesSecrets(ObjectActionsMixin, LicensingAdmin):
     is made (adding one, or an action that makes a new one), and never again."""
 
     secret_template: str
+
+    created = moment_column("created_at", "Created at")
+    last_used = moment_column("last_used_at", "Last used at")
+    revoked = moment_column("revoked_at", "Revoked at")
 
     def issue(self, request: HttpRequest, form) -> tuple[object, str]:
         """Create the record from a valid add form through its service: (row, secret)."""
@@ -86,9 +120,9 @@ class IssuesSecrets(ObjectActionsMixin, LicensingAdmin):
 
 @admin.register(ClientCredential)
 class ClientCredentialAdmin(IssuesSecrets):
-    list_display = ["name", "api_key", "created_at", "last_used_at", "revoked_at"]
+    list_display = ["name", "api_key", "created", "last_used", "revoked"]
     search_fields = ["name", "=api_key"]
-    readonly_fields = ["api_key", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["api_key", "created", "last_used", "revoked"]
     update_service = staticmethod(services.client_credential_update)
     service_argument = "credential"
     secret_template = "admin/licensing/credential_created.html"
@@ -112,7 +146,7 @@ class ClientCredentialAdmin(IssuesSecrets):
             service=services.client_credential_revoke,
             permission="change",
             consequence="Revocation is final: requests signed with this credential are refused from now on.",
-            danger=True,
+            final=True,
             bulk_label="Revoke selected client credentials",
         ),
     ]
@@ -126,10 +160,10 @@ class ClientCredentialAdmin(IssuesSecrets):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(IssuesSecrets):
-    list_display = ["name", "hint", "read_only", "created_at", "last_used_at", "revoked_at"]
+    list_display = ["name", "hint", "read_only", "created", "last_used", "revoked"]
     list_filter = ["read_only"]
     search_fields = ["name", "hint"]
-    readonly_fields = ["hint", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["hint", "created", "last_used", "revoked"]
     fixed_after_creation = ("read_only",)  # new rights, new token
     update_service = staticmethod(services.api_token_update)
     service_argument = "token"
@@ -142,7 +176,7 @@ class ApiTokenAdmin(IssuesSecrets):
             service=services.api_token_revoke,
             permission="change",
             consequence="Revocation is final: the token is refused from its next request on.",
-            danger=True,
+            final=True,
             bulk_label="Revoke selected API tokens",
         ),
     ]

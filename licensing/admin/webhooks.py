@@ -13,7 +13,8 @@ from .. import representations, services, webhooks
 from ..actors import Actor
 from ..models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .actions import ObjectAction, ObjectActionsMixin
-from .base import ReadOnlyInline, SafeAdminMixin
+from .base import AuditHistoryMixin, NoDeletionMixin, ReadOnlyInline, SafeAdminMixin
+from .display import changelist_url, moment_column
 from .records import IssuesSecrets
 
 
@@ -47,10 +48,10 @@ class WebhookEndpointForm(forms.ModelForm):
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(IssuesSecrets):
     form = WebhookEndpointForm
-    list_display = ["url", "description", "is_active", "subscribed", "pending", "failed", "created_at"]
+    list_display = ["url", "description", "is_active", "subscribed", "pending", "failed", "created"]
     list_filter = ["is_active"]
     search_fields = ["url", "description"]
-    readonly_fields = ["deliveries_link", "created_at", "updated_at"]
+    readonly_fields = ["deliveries_link", "created", "updated"]
     update_service = staticmethod(services.webhook_endpoint_update)
     service_argument = "endpoint"
     secret_template = "admin/licensing/webhook_secret.html"
@@ -98,12 +99,12 @@ class WebhookEndpointAdmin(IssuesSecrets):
         return ", ".join(obj.event_types) if obj.event_types else "all"
 
     @admin.display(description="pending", ordering="pending_count")
-    def pending(self, obj) -> int:
-        return obj.pending_count
+    def pending(self, obj) -> str:
+        return delivery_count_link(obj, obj.pending_count, WebhookDelivery.Status.PENDING)
 
     @admin.display(description="failed", ordering="failed_count")
-    def failed(self, obj) -> int:
-        return obj.failed_count
+    def failed(self, obj) -> str:
+        return delivery_count_link(obj, obj.failed_count, WebhookDelivery.Status.FAILED)
 
     @admin.display(description="Deliveries")
     def deliveries_link(self, obj) -> str:
@@ -112,37 +113,46 @@ class WebhookEndpointAdmin(IssuesSecrets):
             '<a href="{}">{} pending, {} failed: see all deliveries</a>', url, obj.pending_count, obj.failed_count
         )
 
+    updated = moment_column("updated_at", "Updated at")
+
     def issue(self, request, form):
         return services.webhook_endpoint_create(endpoint=form.save(commit=False), actor=Actor.staff(request))
 
 
+def delivery_count_link(endpoint: WebhookEndpoint, count: int, status: str) -> str:
+    """A count of an endpoint's deliveries, leading to the list of exactly those."""
+    url = changelist_url(WebhookDelivery, endpoint__id__exact=endpoint.pk, status__exact=status)
+    return format_html('<a href="{}">{}</a>', url, count)
+
+
 class WebhookAttemptInline(ReadOnlyInline):
     model = WebhookAttempt
-    fields = ["started_at", "status_code", "succeeded", "duration_ms", "error", "response_excerpt"]
-    show_change_link = False  # attempts have no page of their own
+    fields = ["started", "status_code", "succeeded", "duration_ms", "error", "response_excerpt"]
     verbose_name_plural = "Attempts (newest first)"
+
+    started = moment_column("started_at", "Started at")
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ObjectActionsMixin, SafeAdminMixin, admin.ModelAdmin):
+class WebhookDeliveryAdmin(ObjectActionsMixin, NoDeletionMixin, AuditHistoryMixin, SafeAdminMixin, admin.ModelAdmin):
     """Read-only history; **Redeliver** (button or bulk action) sends a delivery again."""
 
     list_display = [
         "event_type",
         "endpoint",
-        "status",
+        "status_badge",
         "tries",
         "last_status_code",
-        "last_attempt_at",
-        "next_attempt_at",
+        "last_attempt",
+        "next_attempt",
     ]
     list_filter = ["status", "event__type", "endpoint"]
     list_select_related = ["event", "endpoint"]
     search_fields = ["=event__id", "event__type", "last_error"]
     date_hierarchy = "created_at"
     fields = [
-        "event_type", "event_id", "endpoint", "status", "tries", "next_attempt_at", "last_attempt_at",
-        "last_status_code", "last_error", "completed_at", "created_at", "payload",
+        "event_type", "event_id", "endpoint", "status_badge", "tries", "next_attempt", "last_attempt",
+        "last_status_code", "last_error", "completed", "created", "payload",
     ]  # fmt: skip
     readonly_fields = fields
     inlines = [WebhookAttemptInline]
@@ -163,8 +173,14 @@ class WebhookDeliveryAdmin(ObjectActionsMixin, SafeAdminMixin, admin.ModelAdmin)
     def has_add_permission(self, request):
         return False
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj: WebhookDelivery) -> str:
+        return format_html('<span class="status-badge delivery-{}">{}</span>', obj.status, obj.get_status_display())
+
+    last_attempt = moment_column("last_attempt_at", "Last attempt at")
+    next_attempt = moment_column("next_attempt_at", "Next attempt at")
+    completed = moment_column("completed_at", "Completed at")
+    created = moment_column("created_at", "Created at")
 
     @admin.display(description="event", ordering="event__type")
     def event_type(self, obj) -> str:

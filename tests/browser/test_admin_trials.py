@@ -86,7 +86,7 @@ def test_staff_convert_a_trial_to_paid_then_renew_it_by_days(
     expect(badge).to_be_visible()
     expect(badge).to_have_text("Trial")
     page.screenshot(path=artifacts_dir / "admin-trial.png", full_page=True)
-    assert_buttons_clear_of_the_title(page, ["Renew", "Convert to paid", "Disable entitlement"])
+    assert_buttons_clear_of_the_title(page, ["Renew", "Convert to paid", "Generate code", "Disable entitlement"])
     page.screenshot(path=artifacts_dir / "admin-trial.png", full_page=True)
 
     # Convert to paid: moved to the buyer, keeping the trial's end.
@@ -107,7 +107,7 @@ def test_staff_convert_a_trial_to_paid_then_renew_it_by_days(
     )
     expect(page.locator(".trial-badge")).to_have_count(0)
     expect(page.get_by_role("link", name="Convert to paid")).to_have_count(0)
-    assert_buttons_clear_of_the_title(page, ["Renew", "Disable entitlement"])
+    assert_buttons_clear_of_the_title(page, ["Renew", "Generate code", "Disable entitlement"])
     expect(page.locator("fieldset", has_text="From a trial")).to_contain_text("Converted to paid")
     assert (entitlement.is_trial, entitlement.customer) == (False, buyer)
     assert AuditEvent.objects.filter(action="trial.converted", reason="Order 4711", actor_label="root").exists()
