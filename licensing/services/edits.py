@@ -262,7 +262,17 @@ def _slots_follow_model(entitlement: Entitlement, before: dict[str, Any], actor:
 
 
 def activation_code_create(*, activation_code: ActivationCode, actor: Actor) -> ActivationCode:
-    return create_record(activation_code, actor=actor)
+    """A code activates a product that is activated by key: one of a product activated
+    by license users would be a secret that opens nothing."""
+    return create_record(activation_code, actor=actor, check=_product_takes_keys)
+
+
+def _product_takes_keys(code: ActivationCode, links: Mapping[str, list]) -> None:
+    method = Entitlement.objects.filter(pk=code.entitlement_id).values_list("product__authorization_method", flat=True)
+    if method.first() == Product.AuthorizationMethod.USER:
+        raise InvalidEdit(
+            {"entitlement": ["Its product is activated by license users, with their passwords: codes open nothing."]}
+        )
 
 
 def activation_code_update(*, activation_code: ActivationCode, data: Mapping[str, Any], actor: Actor) -> ActivationCode:

@@ -327,3 +327,12 @@ def test_trials_are_refused_on_a_product_activated_by_users(actor):
     assert "trial_allowed" in refused.value.errors
     product.refresh_from_db()
     assert not product.trial_allowed
+
+
+def test_no_activation_code_for_a_product_activated_by_license_users(actor):
+    entitlement = EntitlementFactory(product=ProductFactory(authorization_method=Product.AuthorizationMethod.USER))
+    with pytest.raises(InvalidEdit) as refused:
+        services.activation_code_create(activation_code=ActivationCode(entitlement=entitlement), actor=actor)
+    assert "entitlement" in refused.value.errors
+    assert not ActivationCode.objects.exists()
+    assert not AuditEvent.objects.filter(action="activation_code.created").exists()
