@@ -11,10 +11,13 @@ import time
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from licensing_client import (
     ClockTampered,
     ConsumptionLimitReached,
     DeviceNotFound,
+    FloatingNotAvailable,
+    InvalidCredentials,
     LeaseExpired,
     LicenseDisabled,
     ReplayedAnswer,
@@ -27,7 +30,13 @@ from licensing_client import (
 from licensing import services
 from licensing.actors import Actor
 from licensing.models import ConsumptionCounter, License, ProductFeature
-from tests.factories import ActivationCodeFactory, ProductFactory, grant_features
+from tests.factories import (
+    ActivationCodeFactory,
+    EntitlementFactory,
+    LicenseUserFactory,
+    ProductFactory,
+    grant_features,
+)
 
 from .conftest import PRODUCT
 from .proxy import Proxy, Request, Response
@@ -233,3 +242,37 @@ def test_trial_keys(make_client, live):
     assert license.is_trial and license.active
     with pytest.raises(TrialNotAllowed):
         make_client(product="paid-only").trial_key("ada@example.com")
+
+
+def test_a_license_user_activates_with_username_and_password(make_client, live):
+    product = ProductFactory(code="team", authorization_method="user")
+    user = LicenseUserFactory()
+    # Hashed as production hashes it: the live server runs production's hashers, not the
+    # suite's fast one.
+    user.password = PBKDF2PasswordHasher().encode("a-long-password-1", PBKDF2PasswordHasher().salt())
+    user.save(update_fields=["password"])
+    entitlement = EntitlementFactory(customer=user.customer, product=product)
+    user.entitlements.add(entitlement)
+    client = make_client(product="team")
+    license = client.activate(username=user.username, password="a-long-password-1")
+    assert license.user == user.username and license.active
+    assert make_client(product="team").check().active  # a new run knows the user from the cache
+    with pytest.raises(InvalidCredentials):
+        make_client("hw-2", product="team").activate(username=user.username, password="wrong")
+
+
+def test_a_floating_slot_is_borrowed_then_released(make_client, live):
+    code = ActivationCodeFactory(
+        entitlement__product__code=PRODUCT,
+        entitlement__license_model="floating",
+        entitlement__seats=1,
+        entitlement__max_borrow_time=3600,
+    )
+    client = make_client()
+    client.activate(code.code)
+    borrowed = client.borrow(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=30))
+    assert borrowed["is_borrowed"] is True
+    with pytest.raises(FloatingNotAvailable):
+        make_client("hw-2").activate(code.code)  # the one slot is borrowed
+    client.release()
+    assert make_client("hw-2").activate(code.code).active  # released: the slot is free
