@@ -151,6 +151,11 @@ class Entitlement(MeteringTerms, SwitchedModel):
                 name="entitlement_valid_until_after_valid_from",
             ),
             models.CheckConstraint(condition=Q(seats__gte=1), name="entitlement_has_a_seat"),
+            # Searches for ended entitlements are bounded by the longest grace.
+            models.CheckConstraint(
+                condition=Q(grace_period__gte=dt.timedelta(0), grace_period__lte=MAX_GRACE),
+                name="entitlement_grace_period_in_range",
+            ),
             # A floating entitlement's seats are slots: it registers more devices than it
             # has seats, up to its own cap.
             models.CheckConstraint(

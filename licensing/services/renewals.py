@@ -12,6 +12,7 @@ notices of an end that a renewal moved are never due, and the new end starts afr
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -25,6 +26,8 @@ from ..errors import InvalidEdit
 from ..models import Entitlement, ExpiryNotice
 from ..models.entitlements import MAX_GRACE, MAX_TERM
 from .recording import lock_row, record_change
+
+logger = logging.getLogger(__name__)
 
 FROM_EXPIRY, FROM_NOW = "expiry", "now"
 # Where a renewal by days counts from, as the API and the admin offer it.
@@ -110,7 +113,10 @@ def expiry_notices_send(*, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     sent = 0
     for entitlement, milestone in _due(now):
-        sent += _send(entitlement, milestone, now)
+        try:
+            sent += _send(entitlement, milestone, now)
+        except Exception:  # one entitlement's failure must not hold up every other notice
+            logger.exception("expiry notice for entitlement %s failed; the next run tries again", entitlement.pk)
     return sent
 
 
@@ -154,6 +160,11 @@ def _send(entitlement: Entitlement, milestone: int, now: dt.datetime) -> int:
     call sent it, 0 if another had (the row was there first)."""
     try:
         with transaction.atomic():
+            # Read again under its lock: a renewal that committed since the list was read
+            # moved the end, and this notice is then no longer due (its own turn comes).
+            locked = lock_row(Entitlement, entitlement.pk)
+            if locked.valid_until != entitlement.valid_until or locked.grace_period != entitlement.grace_period:
+                return 0
             ExpiryNotice.objects.create(
                 entitlement=entitlement, milestone=milestone, ends_at=entitlement.valid_until, sent_at=now
             )

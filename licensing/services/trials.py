@@ -9,6 +9,7 @@ address), marked `is_trial`: every switch and rule applies to it as to any other
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from typing import Any
 
 from django.conf import settings
@@ -44,7 +45,7 @@ def trial_start(*, product: Product, hardware_id: str, email: str, actor: Actor)
     existing = _trial_of(product, hardware_id, email)
     if existing is not None:
         return _answered_again(existing)
-    wait = TRIALS_PER_ADDRESS.take(actor.ip or "unknown")
+    wait = TRIALS_PER_ADDRESS.take(_network_of(actor.ip))
     if wait:
         raise TryLater("rate_limited", "Too many trials from this address; try again later.", retry_after=wait)
     try:
@@ -57,6 +58,18 @@ def trial_start(*, product: Product, hardware_id: str, email: str, actor: Actor)
         if existing is None:
             raise
         return _answered_again(existing)
+
+
+def _network_of(ip: str | None) -> str:
+    """Who the per-address limit counts: an IPv4 address, or an IPv6 address's /64 (one
+    site gets a whole /64, and would otherwise get a fresh limit per address)."""
+    try:
+        address = ipaddress.ip_address(ip or "")
+    except ValueError:
+        return "unknown"
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 def _trial_of(product: Product, hardware_id: str, email: str) -> Trial | None:
@@ -75,9 +88,17 @@ def _answered_again(trial: Trial) -> Trial:
 
 def _new_trial(product: Product, hardware_id: str, email: str, actor: Actor) -> Trial:
     now = timezone.now()
-    customer = Customer.objects.filter(kind=Customer.Kind.PERSON, email=email).order_by(
-        "created_at"
-    ).first() or create_record(Customer(kind=Customer.Kind.PERSON, name=email, email=email), actor=actor)
+    # The address's trial customer, if it has one: never a paying customer, whose portal
+    # would show the trial and whose sales a conversion in place would be recorded under.
+    customer = (
+        Customer.objects.filter(kind=Customer.Kind.PERSON, email=email)
+        .exclude(entitlements__is_trial=False)
+        .order_by("created_at")
+        .first()
+    ) or create_record(
+        Customer(kind=Customer.Kind.PERSON, name=email[: Customer._meta.get_field("name").max_length], email=email),
+        actor=actor,
+    )
     entitlement = Entitlement(
         customer=customer,
         product=product,
@@ -112,8 +133,10 @@ def trial_facts(trial: Trial) -> dict[str, Any]:
 
 
 def trial_key(trial: Trial) -> str:
-    """The trial's activation code: the one it was handed out with."""
-    return ActivationCode.objects.filter(entitlement_id=trial.entitlement_id).order_by("created_at").first().code
+    """The trial's activation code: the first that still activates, else the one it was
+    handed out with (activating with it then says why not)."""
+    codes = ActivationCode.objects.filter(entitlement_id=trial.entitlement_id).order_by("created_at")
+    return (codes.filter(status=ActivationCode.Status.ACTIVE).first() or codes.first()).code
 
 
 def trial_convert(

@@ -242,3 +242,17 @@ def test_the_notice_job_is_on_the_schedule_beat_and_the_embedded_scheduler_run()
 
 def test_time_passes_the_notice_job_with_no_entitlement_at_all():
     assert services.expiry_notices_send(now=timezone.now()) == 0
+
+
+def test_a_notice_read_before_a_renewal_is_not_sent_after_it(settings, actor):
+    """The job lists what is due, then sends each under the entitlement's lock: a renewal
+    committed in between moved the end, and the old end's notice is not sent."""
+    from licensing.services import renewals
+
+    settings.LICENSING_EXPIRY_NOTICE_DAYS = [7]
+    entitlement = ending(T0 + 5 * DAY)
+    with time_machine.travel(T0, tick=False):
+        ((listed, milestone),) = renewals._due(T0)
+        services.entitlement_renew(entitlement=entitlement, days=365, actor=actor)
+        assert renewals._send(listed, milestone, T0) == 0
+    assert notices(entitlement) == [] and not ExpiryNotice.objects.exists()

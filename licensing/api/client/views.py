@@ -441,9 +441,12 @@ class AddFeatureConsumption(AddConsumption):
 
 
 def _with_nonce(answer: dict, data: dict) -> dict:
-    """The answer bound to this request's nonce (a repeated request_id's stored answer
-    included: it is the first answer's content, sent to this request)."""
-    return {**answer, "nonce": data["nonce"]} if data.get("nonce") else answer
+    """The answer bound to this request's nonce and request_id (a repeated request_id's
+    stored answer included: it is the first answer's content, sent to this request). The
+    request_id tells a count's answer from a check's: the request's own signature covers
+    only its date, so a client verifies that what answered is what it asked for."""
+    bound = {name: data[name] for name in ("nonce", "request_id") if data.get(name)}
+    return {**answer, **bound} if bound else answer
 
 
 OFFLINE_REQUEST = {

@@ -211,3 +211,31 @@ def test_identical_requests_at_once_make_one_trial(credential):
     assert {answer.status_code for answer in answers} == {200}
     assert len({answer.json()["license_key"] for answer in answers}) == 1
     assert Trial.objects.count() == Entitlement.objects.count() == 1
+
+
+def test_a_long_email_is_answered_not_a_server_error(app, product):
+    email = "a" * 240 + "@example.com"
+    response = trial_key(app, email=email)
+    assert response.status_code == 200
+    assert Customer.objects.get().email == email
+
+
+def test_a_trial_never_joins_a_paying_customer_with_the_same_address(app, product):
+    paying = CustomerFactory(kind=Customer.Kind.PERSON, email="ada@example.com")
+    EntitlementFactory(customer=paying)
+    trial_key(app)
+    trial = Entitlement.objects.get(is_trial=True)
+    assert trial.customer != paying
+    assert trial.customer.email == "ada@example.com"
+
+
+def test_new_trials_are_limited_per_ipv6_network_not_per_address(app, product, monkeypatch):
+    monkeypatch.setattr(trials, "TRIALS_PER_ADDRESS", limits.Limit("trial-v6", attempts=1, window=3600))
+
+    def ask(address: str, n: int):
+        params = {"product": "studio", "hardware_id": f"hw-v6-{n}", "email": f"v6-{n}@example.com"}
+        return app.http.get("/api/v4/trial_key", params, headers=app.headers(), REMOTE_ADDR=address)
+
+    assert ask("2001:db8:1:2::1", 0).status_code == 200
+    assert ask("2001:db8:1:2::beef", 1).status_code == 429  # the same /64
+    assert ask("2001:db8:1:3::1", 2).status_code == 200
