@@ -276,3 +276,44 @@ def test_a_floating_slot_is_borrowed_then_released(make_client, live):
         make_client("hw-2").activate(code.code)  # the one slot is borrowed
     client.release()
     assert make_client("hw-2").activate(code.code).active  # released: the slot is free
+
+
+def rewritten(**changes: str):
+    """A proxy step that changes the request's query (its signature covers only the Date)."""
+
+    def step(proxy, request: Request) -> Response:
+        url = urlsplit(request.path)
+        query = dict(parse_qsl(url.query)) | changes
+        return proxy.forward(Request(request.method, f"{url.path}?{urlencode(query)}", request.headers, b""))
+
+    return step
+
+
+def as_a_check(proxy, request: Request) -> Response:
+    """The count's request sent on as a check (same signed headers): nothing is counted,
+    and the answer is a license body, signed, with the request's nonce."""
+    fields = json.loads(request.body)
+    query = {name: fields[name] for name in ("product", "hardware_id", "license_key", "nonce")}
+    headers = {name: value for name, value in request.headers.items() if name.lower() != "content-length"}
+    return proxy.forward(Request("GET", f"/api/v4/check_license?{urlencode(query)}", headers, b""))
+
+
+def test_an_answer_about_another_feature_is_refused(make_client, code, live):
+    grant_features(code.entitlement, {"basic": True})  # beside the fixture's export
+    make_client().activate(code.code)
+    with Proxy(live.base) as proxy:
+        client = make_client(base=proxy.base)
+        proxy.plan = [rewritten(feature="basic")]
+        with pytest.raises(ReplayedAnswer):
+            client.check_feature("export")
+        assert client.check_feature("export").value is True  # unchanged requests pass
+
+
+def test_a_count_turned_into_a_check_is_not_taken_for_a_count(make_client, code, live):
+    make_client().activate(code.code)
+    with Proxy(live.base) as proxy:
+        client = make_client(base=proxy.base)
+        proxy.plan = [as_a_check]
+        with pytest.raises(ReplayedAnswer):
+            client.add_consumption(1)
+    assert not ConsumptionCounter.objects.exists()  # and indeed nothing was counted

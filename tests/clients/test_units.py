@@ -20,6 +20,7 @@ from licensing_client import (
     ReplayedAnswer,
     SeatsExhausted,
     ServerUnreachable,
+    WrongDevice,
     hardware_id,
 )
 from licensing_client import hardware as hardware_module
@@ -98,3 +99,14 @@ def test_a_json_answer_relabelled_as_text_is_still_bound_to_its_request():
     captured = {"hardware_id": "hw-1", "nonce": "an-old-nonce", "license_active": True}
     with pytest.raises(ReplayedAnswer):
         client._verified(_Answer(key, captured, "text/plain"), "this-requests-nonce")
+
+
+def test_a_license_body_about_another_product_is_refused(monkeypatch):
+    """A request's product is not covered by its signature: the answer must name ours."""
+    key = Ed25519PrivateKey.generate()
+    pem = key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    client = LicenseClient("http://127.0.0.1:9", "k", "s", pem, "studio", hardware_id="hw-1", license_key="K")
+    body = {"hardware_id": "hw-1", "license_active": True, "product_details": {"short_code": "cheap"}}
+    monkeypatch.setattr(client, "_send", lambda *args, **kwargs: (body, b"{}", "", "n"))
+    with pytest.raises(WrongDevice):
+        client.check()

@@ -120,7 +120,10 @@ def main(argv: list[str] | None = None) -> int:
                 password=_password(args),
             )
             if args.output:
-                Path(args.output).write_text(text + "\n")
+                # Owner-only: a user-based request carries the password.
+                descriptor = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(descriptor, "w") as output:
+                    output.write(text + "\n")
             else:
                 print(text)
         elif args.command == "verify-file":

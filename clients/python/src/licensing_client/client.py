@@ -173,7 +173,7 @@ class LicenseClient:
                 if isinstance(feature, Mapping) and feature.get("code") == code:
                     return Feature(feature, from_cache=True)
             raise FeatureNotAvailable(f"{code} is not granted", code="feature_not_found") from error
-        return Feature(data)
+        return self._feature(data, code)
 
     def add_consumption(self, n: int = 1, request_id: str | None = None) -> License:
         """Count ``n`` on the license's own meter. Retries (here, or yours after
@@ -187,7 +187,7 @@ class LicenseClient:
         request_id = request_id or str(uuid.uuid4())
         fields = {**self._known_identity(), "feature": code, "consumptions": n, "request_id": request_id}
         data, _, _, _ = self._send("POST", "add_feature_consumption", fields, request_id=request_id)
-        return Feature(data)
+        return self._feature(data, code)
 
     # --- Floating -------------------------------------------------------------------
 
@@ -285,8 +285,21 @@ class LicenseClient:
             raise
         if not isinstance(data, Mapping):
             raise SignatureInvalid("a text answer where a license body was expected")
+        details = data.get("product_details")
+        if not isinstance(details, Mapping) or details.get("short_code") != self.product:
+            # The request's signature covers only its date: a proxy may have asked about
+            # another product of this machine, whose answer is signed all the same.
+            raise WrongDevice(f"an answer about another product, not {self.product!r}")
         self.store.save_answer(body=body, signature=signature, nonce=nonce)
         return License(data)
+
+    @staticmethod
+    def _feature(data: Any, code: str) -> Feature:
+        """A feature answer, if it is about the feature asked for (the request's feature
+        is not covered by its signature)."""
+        if not isinstance(data, Mapping) or data.get("code") != code:
+            raise ReplayedAnswer(f"an answer about another feature, not {code!r}")
+        return Feature(data)
 
     def _send(
         self,
@@ -364,6 +377,10 @@ class LicenseClient:
                         else:
                             if text is not None and answer != text:
                                 raise SignatureInvalid(f"expected {text!r}, got another signed answer")
+                            if request_id is not None and answer.get("request_id") != request_id:
+                                # A count's answer echoes its request_id: anything else (a
+                                # check's answer to a rewritten request) counted nothing.
+                                raise ReplayedAnswer("an answer to another request (not this count's request_id)")
                             return answer, response.content, response.headers.get("LicenseSignature", ""), nonce
             if attempt >= self.max_retries:
                 raise ServerUnreachable(f"{endpoint}: {problem}", request_id=request_id)
@@ -432,6 +449,11 @@ class LicenseClient:
         cached = self._cached()
         if cached is None:
             raise unreachable
+        # The answer's own signed time bounds the clock too: with the trusted-time file
+        # removed, a clock set back to before a saved answer was given is still caught.
+        signed_at = parse_time(cached.data.get("issued_at")) or cached.server_time
+        if signed_at is not None and now < signed_at.timestamp() - self.clock_tolerance:
+            raise ClockTampered(f"the system clock is earlier than the cached answer's time ({signed_at})")
         ends = cached.expires_at
         if ends is None or now >= ends.timestamp():
             raise LeaseExpired(f"the server is unreachable and the lease ended at {ends}") from unreachable

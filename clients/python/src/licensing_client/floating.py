@@ -92,7 +92,7 @@ class FloatingSession:
         while not self._stop.wait(self.heartbeat_interval()):
             try:
                 self.license = self.client.check()
-            except LicenseError as error:
+            except Exception as error:  # a refusal, or anything else (a full disk): never die silently
                 self.error = error
                 if not self.lost.is_set():
                     self.lost.set()
