@@ -322,7 +322,8 @@ def test_a_feature_of_another_product_cannot_be_granted(license):
 def test_the_stored_answer_is_the_json_sent(app, license):
     body = consume(app, license, request_id="r-3").json()
     stored = ConsumptionEntry.objects.get(request_id="r-3").answer
-    assert canonical_json(stored) == canonical_json({k: v for k, v in body.items() if k != "nonce"})
+    # All but what binds the answer to its request (added to each answer as it is sent).
+    assert canonical_json(stored) == canonical_json({k: v for k, v in body.items() if k not in ("nonce", "request_id")})
 
 
 def test_a_license_file_carries_the_features_a_client_opens_offline(license, product):
@@ -390,3 +391,11 @@ def test_the_last_second_of_a_month_and_the_first_of_the_next_count_apart(app, p
     assert (last["period_ends_at"], first["period_ends_at"]) == ("2026-04-01T00:00:00Z", "2026-05-01T00:00:00Z")
     starts = ConsumptionCounter.objects.filter(entitlement=code.entitlement).values_list("period_start", flat=True)
     assert sorted(starts) == [dt.datetime(2026, 3, 1, tzinfo=dt.UTC), dt.datetime(2026, 4, 1, tzinfo=dt.UTC)]
+
+
+def test_a_counts_answer_echoes_its_request_id(app, license):
+    """The request's signature covers only its date: the answer names the count it
+    answers, so a client can tell it from a check's answer to a rewritten request."""
+    body = consume(app, license, request_id="r-echo").json()
+    assert body["request_id"] == "r-echo"
+    assert "request_id" not in consume(app, license).json()
