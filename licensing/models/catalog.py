@@ -4,6 +4,8 @@ from django.db import models
 
 from .base import PublicModel
 
+# A product's trial terms, wherever they are written or shown.
+TRIAL_FIELDS = ("trial_allowed", "trial_duration", "trial_seats", "trial_features")
 # A trial longer than a year is a sale; more seats than this, a site license.
 MAX_TRIAL_DAYS = 365
 MAX_TRIAL_SEATS = 1000

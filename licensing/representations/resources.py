@@ -21,6 +21,7 @@ from ..models import (
     Product,
     ProductFeature,
 )
+from ..models.catalog import TRIAL_FIELDS
 from ..models.features import GRANT_FIELDS, METERING_FIELDS
 from .fields import EFFECTIVE_FIELDS, SWITCH_FIELDS, EffectiveStatusFields, JSONObject, Seconds
 
@@ -43,18 +44,7 @@ class ProductSerializer(Representation):
 
     class Meta:
         model = Product
-        fields = [
-            "id",
-            "code",
-            "name",
-            "authorization_method",
-            "trial_allowed",
-            "trial_duration",
-            "trial_seats",
-            "trial_features",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", "code", "name", "authorization_method", *TRIAL_FIELDS, "created_at", "updated_at"]
 
 
 class CustomerSerializer(EffectiveStatusFields, Representation):

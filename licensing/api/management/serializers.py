@@ -26,6 +26,7 @@ from ...models import (
     ProductFeature,
 )
 from ...models.base import normalize_address
+from ...models.catalog import TRIAL_FIELDS
 from ...models.entitlements import MAX_GRACE, MAX_TERM, MIN_LEASE
 from ...models.features import GRANT_FIELDS, METERING_FIELDS, value_problem
 from ...representations.fields import Seconds
@@ -202,15 +203,7 @@ class ProductInputSerializer(InputSerializer):
 
     class Meta:
         model = Product
-        fields = [
-            "code",
-            "name",
-            "authorization_method",
-            "trial_allowed",
-            "trial_duration",
-            "trial_seats",
-            "trial_features",
-        ]
+        fields = ["code", "name", "authorization_method", *TRIAL_FIELDS]
 
     def validate_trial_features(self, codes: list[str]) -> list[ProductFeature]:
         codes = list(dict.fromkeys(codes))  # a code named twice is granted once
