@@ -8,6 +8,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -41,10 +42,38 @@ def offline_message(*, date: str, secret_name: str, hardware_id: str, api_key: s
     return f"{date_message(date)}\n{secret_name}\n{hardware_id}\n{api_key}"
 
 
+# The preferred form, which clients send: "Sun, 06 Nov 1994 08:49:37 GMT". Read directly,
+# it costs a tenth of the general parser, on every signed request.
+_IMF_FIXDATE = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+    r"([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT"
+)
+_MONTHS = {
+    "Jan": 1,
+    "Feb": 2,
+    "Mar": 3,
+    "Apr": 4,
+    "May": 5,
+    "Jun": 6,
+    "Jul": 7,
+    "Aug": 8,
+    "Sep": 9,
+    "Oct": 10,
+    "Nov": 11,
+    "Dec": 12,
+}
+
+
 def parse_http_date(value: str) -> dt.datetime | None:
     """An RFC 7231 date, which is always in GMT; None for anything else."""
     if not value.endswith(" GMT") or len(value) > 64:
         return None
+    if fixdate := _IMF_FIXDATE.fullmatch(value):
+        day, month, year, hour, minute, second = fixdate.groups()
+        try:
+            return dt.datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=dt.UTC)
+        except ValueError:  # no such day or time: "31 Feb", "24:00:00"
+            return None
     try:
         parsed = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
