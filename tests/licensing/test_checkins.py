@@ -9,9 +9,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from licensing.models import License
+from licensing.models import Device, License
 from licensing.services.checkins import CheckInBuffer
-from tests.factories import LicenseFactory
+from tests.factories import ActivationCodeFactory, DeviceFactory, LicenseFactory
 
 
 @pytest.fixture(autouse=True)
@@ -69,3 +69,43 @@ def test_workers_flushing_the_same_licenses_at_once_all_succeed(caplog):
     assert "check-in write failed" not in caplog.text
     assert len(written) == rounds * workers and 0 not in written  # 0: a flush failed
     assert not License.objects.filter(last_check_in_at=None).exists()
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="heap-only updates: PostgreSQL")
+def test_check_ins_leave_the_license_indexes_alone(db):
+    """A check-in changes no indexed column: PostgreSQL can rewrite the row within its
+    page without touching any of the table's indexes, as long as the page has room.
+    Licenses inserted in bulk leave that room for the check-ins that come later, a few
+    of each page's licenses at a time."""
+    code = ActivationCodeFactory()
+    devices = Device.objects.bulk_create(
+        DeviceFactory.build(customer=code.entitlement.customer) for _ in range(LICENSES_ON_SEVERAL_PAGES)
+    )
+    licenses = License.objects.bulk_create(
+        License(entitlement=code.entitlement, activation_code=code, device=device) for device in devices
+    )
+    buffer = CheckInBuffer()
+    now = timezone.now()
+    for license in licenses[::10]:
+        buffer.record(license.pk, now, now + dt.timedelta(hours=12))
+    before = _updates_of_licenses()
+    assert buffer.flush() == len(licenses[::10])
+    updated, heap_only = (after - earlier for after, earlier in zip(_updates_of_licenses(), before, strict=True))
+    assert updated == len(licenses[::10])
+    assert heap_only == updated
+
+
+def _updates_of_licenses() -> tuple[int, int]:
+    """Rows of licenses this connection has updated, and how many of those updates were
+    heap-only, as far as its statistics not yet reported to the server go."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_stat_get_xact_tuples_updated(oid), pg_stat_get_xact_tuples_hot_updated(oid)"
+            " FROM pg_class WHERE relname = %s",
+            [License._meta.db_table],
+        )
+        return cursor.fetchone()
+
+
+# Enough licenses to fill several pages of the table.
+LICENSES_ON_SEVERAL_PAGES = 400
