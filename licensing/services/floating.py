@@ -472,11 +472,12 @@ def _write_renewals(pending: dict[Any, tuple[dt.datetime, dt.datetime]]) -> None
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             # Rows locked in id order first: two workers' flushes, and a flush and a
-            # switch or sweep freeing slots, queue instead of deadlocking.
+            # switch or sweep freeing slots, queue instead of deadlocking. The arrays go
+            # in binary (%b), as the check-ins' do (services/checkins.py).
             cursor.execute(
                 f"""
                 WITH v AS MATERIALIZED (
-                    SELECT * FROM unnest(%s::uuid[], %s::timestamptz[], %s::timestamptz[]) AS v(license, since, ends)
+                    SELECT * FROM unnest(%b::uuid[], %b::timestamptz[], %b::timestamptz[]) AS v(license, since, ends)
                 ), locked AS MATERIALIZED (
                     SELECT s.id FROM {table} s JOIN v ON s.license_id = v.license AND s.taken_at = v.since
                     ORDER BY s.id FOR UPDATE OF s

@@ -6,7 +6,7 @@ import datetime as dt
 import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 
 from licensing.models import Device, License
@@ -109,3 +109,27 @@ def _updates_of_licenses() -> tuple[int, int]:
 
 # Enough licenses to fill several pages of the table.
 LICENSES_ON_SEVERAL_PAGES = 400
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="psycopg's binding modes: PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("server_side_binding", [True, False], ids=["server-side binding", "client-side binding"])
+def test_check_ins_are_written_whichever_way_psycopg_binds_parameters(monkeypatch, server_side_binding):
+    """The arrays of a flush are sent in binary where psycopg binds on the server, as
+    production does; a deployment may bind on the client, where psycopg writes them
+    into the statement's text instead."""
+    from licensing.services import checkins
+
+    default = connections["default"]
+    wrapper = type(default)({**default.settings_dict, "OPTIONS": {"server_side_binding": server_side_binding}})
+    monkeypatch.setattr(checkins, "connection", wrapper)
+    license = LicenseFactory()
+    now = timezone.now()
+    buffer = CheckInBuffer()
+    buffer.record(license.pk, now, now + dt.timedelta(hours=12))
+    try:
+        assert buffer.flush() == 1
+    finally:
+        wrapper.close()
+    license.refresh_from_db()
+    assert (license.last_check_in_at, license.lease_expires_at) == (now, now + dt.timedelta(hours=12))
