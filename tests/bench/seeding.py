@@ -120,7 +120,7 @@ def seed(cursor, *, licenses: int) -> dict[str, float]:
         f"""
         INSERT INTO licensing_product ({", ".join(PRODUCT_COLUMNS)})
         SELECT {_uuid("product", "n")}, now() - interval '800 days', now() - interval '800 days',
-               code, name, 'license_key'
+               code, name, 'license_key', false, 14, 1
         FROM (VALUES {products}) AS p (n, code, name)
         """,
     )
@@ -174,7 +174,7 @@ def seed(cursor, *, licenses: int) -> dict[str, float]:
                {_uuid("customer", "(e + 1) / 2")},
                CASE WHEN (e + 1) / 2 % 30 = 0 THEN {_uuid("transaction", "(e + 1) / 2")} END,
                {_uuid("product", f"(e - 1) % {len(PRODUCTS)} + 1")}, 0,
-               'node_locked', NULL, 600, 0, NULL, false, NULL, 'never', false
+               'node_locked', NULL, 600, 0, NULL, false, NULL, 'never', false, interval '0', false
         FROM (SELECT e, {entitlement_created("e")} AS created, e % 89 = 0 AS disabled
               FROM generate_series(1, {entitlements}) AS e OFFSET 0) AS en
         """,
@@ -340,7 +340,7 @@ def _split(actor: str) -> list[str]:
 # seeding before it starts (`_check_columns`).
 PUBLIC = ["id", "created_at", "updated_at"]
 SWITCHED = [*PUBLIC, "status_reason", "status_changed_at"]
-PRODUCT_COLUMNS = [*PUBLIC, "code", "name", "authorization_method"]
+PRODUCT_COLUMNS = [*PUBLIC, "code", "name", "authorization_method", "trial_allowed", "trial_duration", "trial_seats"]
 CUSTOMER_COLUMNS = [*SWITCHED, "name", "kind", "email", "external_id", "status"]
 TRANSACTION_COLUMNS = [*SWITCHED, "external_id", "processed_at", "status", "customer_id"]
 ENTITLEMENT_COLUMNS = [
@@ -365,6 +365,8 @@ ENTITLEMENT_COLUMNS = [
     "max_overages",
     "reset_period",
     "allow_negative_consumptions",
+    "grace_period",
+    "is_trial",
 ]
 CODE_COLUMNS = [*SWITCHED, "code", "max_activations", "status", "entitlement_id", "seats_used"]
 DEVICE_COLUMNS = [
