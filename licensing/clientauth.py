@@ -43,7 +43,7 @@ def offline_message(*, date: str, secret_name: str, hardware_id: str, api_key: s
 
 
 # The preferred form, which clients send: "Sun, 06 Nov 1994 08:49:37 GMT". Read directly,
-# it costs a tenth of the general parser, on every signed request.
+# on every signed request, in about half the time of the standard library's parser.
 _IMF_FIXDATE = re.compile(
     r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
     r"([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT"
